@@ -1,0 +1,58 @@
+# Field service backend: `make run` serves the demo, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := wsgi
+export FIELDSERVICE_ENV ?= development
+
+.PHONY: run test test-sqlite test-postgres install install-dev lint migrate seed clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
+
+migrate: $(STAMP)
+	$(BIN)/flask db upgrade
+
+seed: migrate
+	$(BIN)/flask seed-demo
+
+run: seed
+	@echo
+	@echo "Field service is starting on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/api/docs)"
+	@echo "Get a token: curl -s -X POST http://$(HOST):$(PORT)/api/v1/auth/token -H 'Content-Type: application/json' -d '{\"username\":\"dispatcher\",\"password\":\"dispatch-demo-pass\"}'"
+	@echo
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+# The suite runs twice: on SQLite and on PostgreSQL. With CI=true an unreachable PostgreSQL fails the run.
+test: test-sqlite test-postgres
+
+test-sqlite: $(DEV_STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile
+
+test-postgres: $(DEV_STAMP)
+	TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check fieldservice sync media schedules tests
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,108 @@
+"""Field-service backend: the application factory."""
+from __future__ import annotations
+
+import logging
+import sys
+
+from flask import Flask
+
+from fieldservice.config import BaseConfig, config_from_env
+from fieldservice.errors import register_error_handlers
+from fieldservice.extensions import api, db, migrate
+
+log = logging.getLogger(__name__)
+
+MODEL_MODULES = (
+    "fieldservice.auth.models",
+    "fieldservice.audit.models",
+    "fieldservice.customers.models",
+    "fieldservice.catalog.models",
+    "fieldservice.contracts.models",
+    "fieldservice.assets.models",
+    "fieldservice.technicians.models",
+    "fieldservice.servicerequests.models",
+    "fieldservice.workorders.models",
+    "fieldservice.visits.models",
+)
+
+
+def import_models() -> None:
+    """Import every model module so the metadata is complete (Alembic, create_all, relationships)."""
+    import importlib
+
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+
+
+def create_app(config: BaseConfig | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config or config_from_env(app.instance_path))
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable in JSON
+    _configure_logging(app)
+
+    import_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_dir())
+    api.init_app(app)
+    register_error_handlers(app)
+    _register_blueprints(app)
+    _serve_swagger_ui(app)
+    _register_cli(app)
+    return app
+
+
+def _migrations_dir() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def _configure_logging(app: Flask) -> None:
+    root = logging.getLogger()
+    if not any(getattr(h, "_fieldservice", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._fieldservice = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+
+
+def _register_blueprints(app: Flask) -> None:
+    from fieldservice.assets.api import blp as assets_blp
+    from fieldservice.audit.api import blp as audit_blp
+    from fieldservice.auth.api import blp as auth_blp
+    from fieldservice.auth.api import users_blp
+    from fieldservice.catalog.api import blp as catalog_blp
+    from fieldservice.contracts.api import blp as contracts_blp
+    from fieldservice.customers.api import blp as customers_blp
+    from fieldservice.health import bp as health_bp
+    from fieldservice.servicerequests.api import blp as requests_blp
+    from fieldservice.technicians.api import blp as technicians_blp
+    from fieldservice.visits.api import blp as visits_blp
+    from fieldservice.workorders.api import blp as workorders_blp
+
+    for blp in (auth_blp, users_blp, customers_blp, catalog_blp, contracts_blp, assets_blp,
+                technicians_blp, requests_blp, workorders_blp, visits_blp, audit_blp):
+        api.register_blueprint(blp)
+    app.register_blueprint(health_bp)
+
+
+def _serve_swagger_ui(app: Flask) -> None:
+    """Serve Swagger UI's files ourselves (pip package swagger-ui-bundle), so /api/docs needs no CDN."""
+    from flask import send_from_directory
+    from swagger_ui_bundle import swagger_ui_path
+
+    from fieldservice.auth.decorators import public
+
+    @app.get("/api/docs/static/<path:filename>")
+    @public
+    def swagger_ui_static(filename: str):  # type: ignore[no-untyped-def]
+        return send_from_directory(str(swagger_ui_path), filename, max_age=86400)
+
+
+def _register_cli(app: Flask) -> None:
+    from fieldservice.cli import seed_demo_command, users_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed_demo_command)

@@ -1,0 +1,1 @@
+"""Installed units of equipment: the customer service archive is kept per asset."""

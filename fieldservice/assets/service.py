@@ -1,0 +1,106 @@
+"""Asset (installed unit) use cases."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
+
+from fieldservice.assets.models import Asset
+from fieldservice.audit import service as audit_service
+from fieldservice.auth.service import Actor
+from fieldservice.catalog.models import Product
+from fieldservice.common.lookup import get_or_404, get_ref
+from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.contracts.models import SalesContract, SalesContractLine
+from fieldservice.customers.models import Customer
+from fieldservice.customers.service import site_ref
+from fieldservice.errors import Conflict, NotFound, ValidationFailed
+from fieldservice.extensions import db
+from fieldservice.scoping import can_see_customer, visible_customer_ids
+
+
+def warranty_end_for(start: date, months: int) -> date:
+    """Last day of a warranty of `months` months starting on `start` (month ends handled by dateutil)."""
+    return start + relativedelta(months=months) - relativedelta(days=1)
+
+
+def list_assets(actor: Actor, page: PageRequest, *, customer_id: uuid.UUID | None = None,
+                site_id: uuid.UUID | None = None, product_id: uuid.UUID | None = None,
+                serial_number: str | None = None) -> Page:
+    stmt = sa.select(Asset).order_by(Asset.serial_number, Asset.id)
+    visible = visible_customer_ids(actor)
+    if visible is not None:
+        stmt = stmt.where(Asset.customer_id.in_(visible))
+    for column, value in ((Asset.customer_id, customer_id), (Asset.site_id, site_id), (Asset.product_id, product_id)):
+        if value:
+            stmt = stmt.where(column == value)
+    if serial_number:
+        stmt = stmt.where(Asset.serial_number.ilike(f"%{serial_number.strip()}%"))
+    return paginate(stmt, page)
+
+
+def get_asset(actor: Actor, asset_id: uuid.UUID) -> Asset:
+    asset = get_or_404(Asset, asset_id, "asset")
+    if not can_see_customer(actor, asset.customer_id):
+        raise NotFound(f"asset {asset_id} not found")
+    return asset
+
+
+def _check_serial_free(product_id: uuid.UUID, serial: str, except_id: uuid.UUID | None = None) -> None:
+    stmt = sa.select(Asset.id).where(Asset.product_id == product_id, Asset.serial_number == serial)
+    existing = db.session.scalar(stmt)
+    if existing is not None and existing != except_id:
+        raise Conflict(f"an asset of this product with serial {serial!r} exists", existing_id=str(existing))
+
+
+def _check_contract_line(line_id: uuid.UUID, customer_id: uuid.UUID, product_id: uuid.UUID) -> None:
+    line = get_ref(SalesContractLine, line_id, "contract_line_id", "contract line")
+    contract = db.session.get(SalesContract, line.contract_id)
+    problems = {}
+    if contract is None or contract.customer_id != customer_id:
+        problems["contract_line_id"] = ["the contract belongs to another customer"]
+    if line.product_id != product_id:
+        problems["product_id"] = ["differs from the product on the contract line"]
+    if problems:
+        raise ValidationFailed("asset does not match its contract line", errors={"json": problems})
+
+
+def create_asset(actor: Actor, data: dict[str, Any]) -> Asset:
+    get_ref(Customer, data["customer_id"], "customer_id", "customer")
+    site_ref(data["customer_id"], data["site_id"])
+    product = get_ref(Product, data["product_id"], "product_id", "product")
+    _check_serial_free(product.id, data["serial_number"])
+    if data.get("contract_line_id"):
+        _check_contract_line(data["contract_line_id"], data["customer_id"], product.id)
+    if data.get("warranty_start") and not data.get("warranty_end"):
+        data["warranty_end"] = warranty_end_for(data["warranty_start"], product.warranty_months)
+    _check_dates(data)
+    asset = Asset(**data)
+    db.session.add(asset)
+    db.session.flush()
+    audit_service.record(actor, "asset.create", asset, {"serial_number": asset.serial_number})
+    return asset
+
+
+def update_asset(actor: Actor, asset_id: uuid.UUID, data: dict[str, Any]) -> Asset:
+    asset = get_asset(actor, asset_id)
+    if "site_id" in data:
+        site_ref(asset.customer_id, data["site_id"])
+    if "serial_number" in data:
+        _check_serial_free(asset.product_id, data["serial_number"], except_id=asset.id)
+    merged = {"warranty_start": asset.warranty_start, "warranty_end": asset.warranty_end, **data}
+    _check_dates(merged)
+    diff = audit_service.changes(asset, data)
+    if diff:
+        audit_service.record(actor, "asset.update", asset, diff)
+    return asset
+
+
+def _check_dates(data: dict[str, Any]) -> None:
+    start, end = data.get("warranty_start"), data.get("warranty_end")
+    if start and end and end < start:
+        raise ValidationFailed("warranty_end is before warranty_start",
+                               errors={"json": {"warranty_end": ["before warranty_start"]}})

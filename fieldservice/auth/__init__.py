@@ -1,0 +1,1 @@
+"""Users, roles, bearer tokens and the per-endpoint role declarations."""

@@ -1,0 +1,205 @@
+"""Authentication and authorization: passwords, tokens, the acting user."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from fieldservice.auth.models import ApiToken, Role, User
+from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.db import utcnow
+from fieldservice.errors import AuthenticationFailed, Conflict, Forbidden, NotFound, ValidationFailed
+from fieldservice.extensions import db
+
+log = logging.getLogger(__name__)
+
+TOKEN_PREFIX = "fs_"
+MIN_PASSWORD_LENGTH = 10
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is calling: passed to every service so rules and scoping are checked on the server."""
+
+    user_id: uuid.UUID | None
+    role: Role
+    display_name: str
+    technician_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
+
+    @property
+    def is_technician(self) -> bool:
+        return self.role is Role.TECHNICIAN
+
+    @property
+    def is_customer(self) -> bool:
+        return self.role is Role.CUSTOMER
+
+    def require(self, *roles: Role) -> None:
+        if self.role not in roles:
+            raise Forbidden(f"role {self.role.value} may not do this; allowed: {', '.join(r.value for r in roles)}")
+
+
+SYSTEM = Actor(user_id=None, role=Role.ADMIN, display_name="system")
+"""The actor for the CLI, migrations of data and scheduler jobs."""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def create_user(username: str, password: str, role: Role, display_name: str | None = None,
+                email: str | None = None, customer_id: uuid.UUID | None = None, *, actor: Actor | None = None,
+                id: uuid.UUID | None = None) -> User:
+    """Create a login. Raises Conflict (username taken), ValidationFailed (weak password, customer link)."""
+    from fieldservice.audit import service as audit_service
+
+    username = username.strip().lower()
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(f"password must be at least {MIN_PASSWORD_LENGTH} characters",
+                               errors={"password": ["too short"]})
+    if db.session.scalar(sa.select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"username {username!r} is taken")
+    if role is Role.CUSTOMER and customer_id is None:
+        raise ValidationFailed("a customer login needs customer_id", errors={"customer_id": ["required for role customer"]})
+    if role is not Role.CUSTOMER and customer_id is not None:
+        raise ValidationFailed("only customer logins are linked to a customer",
+                               errors={"customer_id": ["only for role customer"]})
+    if customer_id is not None:
+        from fieldservice.customers.models import Customer
+        if db.session.get(Customer, customer_id) is None:
+            raise ValidationFailed("unknown customer", errors={"customer_id": ["unknown customer"]})
+    user = User(username=username, password_hash=hash_password(password), role=role,
+                display_name=display_name or username, email=email, customer_id=customer_id)
+    if id is not None:
+        user.id = id
+    db.session.add(user)
+    db.session.flush()
+    audit_service.record(actor or SYSTEM, "user.create", user, {"username": username, "role": role})
+    return user
+
+
+def list_users(page: PageRequest, *, role: Role | None = None, is_active: bool | None = None) -> Page:
+    stmt = sa.select(User).order_by(User.username, User.id)
+    if role:
+        stmt = stmt.where(User.role == role)
+    if is_active is not None:
+        stmt = stmt.where(User.is_active == is_active)
+    return paginate(stmt, page)
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(f"password must be at least {MIN_PASSWORD_LENGTH} characters",
+                               errors={"password": ["too short"]})
+    user.password_hash = hash_password(password)
+
+
+def issue_token(username: str, password: str, *, label: str | None = None,
+                now: datetime | None = None) -> tuple[str, ApiToken]:
+    """Exchange a username and password for a bearer token. Raises AuthenticationFailed."""
+    now = now or utcnow()
+    user = db.session.scalar(sa.select(User).where(User.username == username.strip().lower()))
+    # check a hash even for unknown users so timing does not reveal which usernames exist
+    stored = user.password_hash if user else _dummy_hash()
+    if not check_password_hash(stored, password) or user is None or not user.is_active:
+        raise AuthenticationFailed("invalid username or password")
+    return mint_token(user, label=label, now=now)
+
+
+def mint_token(user: User, *, label: str | None = None, now: datetime | None = None,
+               ttl: timedelta | None = None) -> tuple[str, ApiToken]:
+    now = now or utcnow()
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, token_hash=hash_token(raw), label=label, created_at=now,
+                     expires_at=now + (ttl or timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])))
+    db.session.add(token)
+    db.session.flush()
+    return raw, token
+
+
+_DUMMY: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _DUMMY:
+        _DUMMY[method] = generate_password_hash(secrets.token_hex(8), method=method)
+    return _DUMMY[method]
+
+
+def authenticate_token(raw: str, *, now: datetime | None = None) -> tuple[ApiToken, Actor]:
+    """Resolve a bearer token to its actor. Raises AuthenticationFailed for unknown, expired or revoked tokens."""
+    now = now or utcnow()
+    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == hash_token(raw)))
+    if token is None:
+        raise AuthenticationFailed("unknown token")
+    if token.revoked_at is not None:
+        raise AuthenticationFailed("token revoked")
+    if token.expires_at <= now:
+        raise AuthenticationFailed("token expired")
+    if not token.user.is_active:
+        raise AuthenticationFailed("account disabled")
+    return token, actor_for(token.user)
+
+
+def actor_for(user: User) -> Actor:
+    technician_id = None
+    if user.role is Role.TECHNICIAN:
+        from fieldservice.technicians.models import Technician
+        technician_id = db.session.scalar(sa.select(Technician.id).where(Technician.user_id == user.id))
+    return Actor(user_id=user.id, role=user.role, display_name=user.display_name,
+                 technician_id=technician_id, customer_id=user.customer_id)
+
+
+def revoke_token(token_id: uuid.UUID, *, now: datetime | None = None) -> ApiToken:
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound("token not found")
+    if token.revoked_at is None:
+        token.revoked_at = now or utcnow()
+    return token
+
+
+def revoke_all_tokens(user: User, *, now: datetime | None = None) -> int:
+    now = now or utcnow()
+    count = 0
+    for token in user.tokens:
+        if token.revoked_at is None:
+            token.revoked_at = now
+            count += 1
+    return count
+
+
+def get_user(user_id: uuid.UUID) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+def update_user(actor: Actor, user_id: uuid.UUID, data: dict[str, object]) -> User:
+    from fieldservice.audit import service as audit_service
+
+    user = get_user(user_id)
+    password = data.pop("password", None)
+    if password is not None:
+        set_password(user, str(password))
+        revoke_all_tokens(user)
+    diff = audit_service.changes(user, data)
+    if data.get("is_active") is False:
+        revoke_all_tokens(user)
+    if diff or password is not None:
+        audit_service.record(actor, "user.update", user, {**diff, **({"password": "changed"} if password else {})})
+    return user

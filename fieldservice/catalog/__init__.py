@@ -1,0 +1,1 @@
+"""Product lines and product models."""

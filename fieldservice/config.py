@@ -1,0 +1,106 @@
+"""Configuration read from environment variables when the app is created (never at import)."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing: production fails fast instead of guessing."""
+
+
+def require_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise ConfigError(f"environment variable {name} must be set in production")
+    return value
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for plain `postgresql://` URLs (what operators and the CI write)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class BaseConfig:
+    API_TITLE = "Field Service API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "/api/docs/static/"
+    OPENAPI_REDOC_PATH = "/redoc"
+    API_SPEC_OPTIONS: dict[str, Any] = {
+        "info": {"description": "Dispatch, field work, sign-offs and archive for after-sales field service."},
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearerAuth": []}],
+    }
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    JSON_SORT_KEYS = False
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    TESTING = False
+
+    def __init__(self) -> None:
+        self.TOKEN_TTL_HOURS = _int_env("TOKEN_TTL_HOURS", 12)
+        self.PAGE_SIZE_DEFAULT = _int_env("PAGE_SIZE_DEFAULT", 50)
+        self.PAGE_SIZE_MAX = _int_env("PAGE_SIZE_MAX", 200)
+        self.PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
+        self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+
+class ProductionConfig(BaseConfig):
+    def __init__(self) -> None:
+        super().__init__()
+        self.SECRET_KEY = require_env("SECRET_KEY")
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(require_env("DATABASE_URL"))
+
+
+class DevelopmentConfig(BaseConfig):
+    """`make run`: SQLite under instance/, a secret generated once and kept in instance/."""
+
+    def __init__(self, instance_path: str) -> None:
+        super().__init__()
+        Path(instance_path).mkdir(parents=True, exist_ok=True)
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or _instance_secret(Path(instance_path))
+        default_db = "sqlite:///" + str(Path(instance_path) / "fieldservice.sqlite3")
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL") or default_db)
+
+
+class TestConfig(BaseConfig):
+    TESTING = True
+
+    def __init__(self, database_url: str | None = None) -> None:
+        super().__init__()
+        self.SECRET_KEY = "test-secret"
+        self.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast in tests; production uses scrypt
+        url = database_url or os.environ.get("TEST_DATABASE_URL") or "sqlite://"
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(url)
+
+
+def _instance_secret(instance: Path) -> str:
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def config_from_env(instance_path: str) -> BaseConfig:
+    env = os.environ.get("FIELDSERVICE_ENV", "development").lower()
+    if env == "production":
+        return ProductionConfig()
+    if env == "development":
+        return DevelopmentConfig(instance_path)
+    raise ConfigError(f"FIELDSERVICE_ENV must be 'development' or 'production', not {env!r}")

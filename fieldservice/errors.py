@@ -1,0 +1,164 @@
+"""Domain errors and the one mapping of every error to an RFC 9457 problem response."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask, Response, json
+from flask_smorest import Api
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class DomainError(Exception):
+    """Base of every error a service raises. Views never catch these; one handler maps them."""
+
+    status: int = 400
+    code: str = "domain_error"
+    title: str = "Request refused"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class ReferenceNotFound(DomainError):
+    """An id in the request body names nothing the caller may use."""
+
+    status, code, title = 422, "unknown_reference", "Unknown reference"
+
+
+class ValidationFailed(DomainError):
+    status, code, title = 422, "validation_failed", "Validation failed"
+
+
+class Conflict(DomainError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class InvalidTransition(Conflict):
+    code, title = "invalid_transition", "Illegal state change"
+
+
+class StaleVersion(Conflict):
+    code, title = "stale_version", "The record was changed by someone else"
+
+
+class TechnicianUnavailable(Conflict):
+    code, title = "technician_unavailable", "Technician cannot take this visit"
+
+
+class NotCertified(DomainError):
+    """R-TEC-1: no valid certification for the product line."""
+
+    status, code, title = 422, "technician_not_certified", "Technician not certified"
+
+
+class AuthenticationFailed(DomainError):
+    status, code, title = 401, "unauthenticated", "Authentication required"
+
+
+class Forbidden(DomainError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+def problem(status: int, title: str, detail: str | None = None, code: str | None = None,
+            **extra: Any) -> Response:
+    """Build an `application/problem+json` response."""
+    body: dict[str, Any] = {
+        "type": f"/problems/{code or 'http-' + str(status)}",
+        "title": title,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="fieldservice"'
+    return response
+
+
+class ProblemApi(Api):
+    """flask-smorest Api whose HTTP errors (404, 405, 422 from webargs, ...) are problem responses."""
+
+    class ProblemSchema(ma.Schema):
+        type = ma.fields.String()
+        title = ma.fields.String()
+        status = ma.fields.Integer()
+        detail = ma.fields.String()
+        errors = ma.fields.Dict(metadata={"description": "Field errors, by location then field"})
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        status = error.code or 500
+        if status >= 500:
+            # never show internals: the original exception is logged by Flask
+            return problem(status, "Internal server error", "An unexpected error occurred; it has been logged.")
+        extra: dict[str, Any] = {}
+        detail = error.description
+        data = getattr(error, "data", None) or {}
+        errors = data.get("errors") or data.get("messages")
+        if errors:
+            extra["errors"] = errors
+            detail = "The request has invalid fields; see `errors`."
+        if "message" in data:
+            detail = data["message"]
+        response = problem(status, error.name, detail, code=_http_code(status), **extra)
+        for key, value in (data.get("headers") or {}).items():
+            response.headers[key] = value
+        if status == 405 and getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(error.valid_methods or [])
+        return response
+
+
+def _http_code(status: int) -> str:
+    return {
+        400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+        405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+        415: "unsupported_media_type", 422: "validation_failed", 429: "too_many_requests",
+    }.get(status, f"http-{status}")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """One mapping for the whole app: domain errors, database conflicts, anything unexpected."""
+
+    @app.errorhandler(DomainError)
+    def _domain(err: DomainError) -> Response:
+        return problem(err.status, err.title, err.detail, code=err.code, **err.extra)
+
+    @app.errorhandler(StaleDataError)
+    def _stale(err: StaleDataError) -> Response:
+        return problem(409, StaleVersion.title, "The record was changed concurrently; reload and retry.",
+                       code=StaleVersion.code)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(err: IntegrityError) -> Response:
+        # A constraint the service could not see coming (a concurrent insert, usually).
+        log.info("integrity error mapped to 409: %s", err.orig.__class__.__name__)
+        return problem(409, "Conflict", "The change conflicts with existing data (a duplicate or a missing reference).",
+                       code="integrity_conflict")
+
+    @app.errorhandler(OperationalError)
+    def _db_down(err: OperationalError) -> Response:
+        log.error("database error: %s", err.orig.__class__.__name__)
+        return problem(503, "Service unavailable", "The database is not reachable; try again shortly.",
+                       code="database_unavailable")
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> Response:
+        # HTTPExceptions go to the Api's more specific handler; this is everything else.
+        log.exception("unhandled error")
+        return problem(500, "Internal server error", "An unexpected error occurred; it has been logged.")

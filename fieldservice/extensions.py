@@ -1,0 +1,12 @@
+"""Flask extensions, created unbound; `create_app` binds them."""
+from __future__ import annotations
+
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+
+from fieldservice.db import Base, render_migration_item
+from fieldservice.errors import ProblemApi
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate(compare_type=True, render_as_batch=True, render_item=render_migration_item)
+api = ProblemApi()

@@ -1,0 +1,1 @@
+"""Service requests: what a customer reported, by which channel (R-REP-1, R-CON-1)."""

@@ -1,0 +1,1 @@
+"""Technician profiles and their certifications (上岗证, R-TEC-1)."""

@@ -1,0 +1,1 @@
+"""Visits (a technician on site in a time window) and their work logs."""

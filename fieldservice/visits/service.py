@@ -1,0 +1,343 @@
+"""Visit use cases: schedule, assign (R-TEC-1, no double booking), confirm with the customer
+(R-REP-2, R-MNT-2), arrive, depart, cancel, and the technician's work logs."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from fieldservice.audit import service as audit_service
+from fieldservice.auth.models import Role
+from fieldservice.auth.service import Actor
+from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.db import utcnow
+from fieldservice.errors import (
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    ReferenceNotFound,
+    TechnicianUnavailable,
+    ValidationFailed,
+)
+from fieldservice.extensions import db
+from fieldservice.technicians.models import Technician
+from fieldservice.technicians.service import require_certified
+from fieldservice.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitStatus, WorkLog
+from fieldservice.workorders import service as workorders
+from fieldservice.workorders.models import WorkOrder, WorkOrderStatus
+
+S = WorkOrderStatus
+MAX_VISIT_LENGTH = timedelta(days=7)
+PRE_WORK = (S.NEW, S.SCHEDULED, S.DISPATCHED, S.REWORK)
+
+
+# ---- reading -------------------------------------------------------------------------------------
+
+def _scope(stmt: sa.Select[Any], actor: Actor) -> sa.Select[Any]:
+    """Technicians see only visits assigned to them; customers only visits for their own orders."""
+    if actor.role is Role.TECHNICIAN:
+        return stmt.where(Visit.technician_id == actor.technician_id)
+    if actor.role is Role.CUSTOMER:
+        return stmt.where(Visit.work_order_id.in_(
+            sa.select(WorkOrder.id).where(WorkOrder.customer_id == actor.customer_id)))
+    if actor.role not in (Role.DISPATCHER, Role.OFFICE, Role.ADMIN):
+        return stmt.where(sa.false())
+    return stmt
+
+
+def list_visits(actor: Actor, page: PageRequest, *, technician_id: uuid.UUID | None = None,
+                work_order_id: uuid.UUID | None = None, status: list[VisitStatus] | None = None,
+                starts_from: datetime | None = None, starts_before: datetime | None = None,
+                customer_confirmed: bool | None = None, unassigned: bool = False) -> Page:
+    stmt = _scope(sa.select(Visit), actor).order_by(Visit.scheduled_start, Visit.id)
+    if technician_id:
+        stmt = stmt.where(Visit.technician_id == technician_id)
+    if unassigned:
+        stmt = stmt.where(Visit.technician_id.is_(None))
+    if work_order_id:
+        stmt = stmt.where(Visit.work_order_id == work_order_id)
+    if status:
+        stmt = stmt.where(Visit.status.in_(status))
+    if starts_from:
+        stmt = stmt.where(Visit.scheduled_start >= starts_from)
+    if starts_before:
+        stmt = stmt.where(Visit.scheduled_start < starts_before)
+    if customer_confirmed is not None:
+        stmt = stmt.where(Visit.customer_confirmed == customer_confirmed)
+    return paginate(stmt, page)
+
+
+def get_visit(actor: Actor, visit_id: uuid.UUID) -> Visit:
+    visit = db.session.scalar(_scope(sa.select(Visit).where(Visit.id == visit_id), actor))
+    if visit is None:
+        raise NotFound(f"visit {visit_id} not found")
+    return visit
+
+
+def require_technician_on_order(actor: Actor, order: WorkOrder) -> None:
+    has_visit = db.session.scalar(sa.select(Visit.id).where(
+        Visit.work_order_id == order.id, Visit.technician_id == actor.technician_id).limit(1))
+    if has_visit is None:
+        raise NotFound(f"work order {order.id} not found")
+
+
+def _require_own_visit(actor: Actor, visit: Visit) -> None:
+    """Work facts on a visit are recorded by its technician (dispatchers may record them on their behalf)."""
+    if actor.role is Role.TECHNICIAN and visit.technician_id != actor.technician_id:
+        raise NotFound(f"visit {visit.id} not found")
+    if actor.role not in (Role.TECHNICIAN, Role.DISPATCHER, Role.ADMIN):
+        raise Forbidden(f"role {actor.role.value} may not record work on a visit")
+
+
+def _require_status(visit: Visit, allowed: tuple[VisitStatus, ...], action: str) -> None:
+    if visit.status not in allowed:
+        raise InvalidTransition(
+            f"cannot {action}: the visit is {visit.status.value}",
+            current_status=visit.status.value, allowed_from=[s.value for s in allowed])
+
+
+# ---- dispatch rules ------------------------------------------------------------------------------
+
+def _check_window(start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise ValidationFailed("scheduled_end must be after scheduled_start",
+                               errors={"json": {"scheduled_end": ["must be after scheduled_start"]}})
+    if end - start > MAX_VISIT_LENGTH:
+        raise ValidationFailed("a visit window may not exceed 7 days",
+                               errors={"json": {"scheduled_end": ["window longer than 7 days"]}})
+
+
+def _lock_technician(technician_id: uuid.UUID) -> Technician:
+    """Serialise assignments per technician (PostgreSQL row lock) so two dispatchers cannot double-book."""
+    technician = db.session.scalar(
+        sa.select(Technician).where(Technician.id == technician_id).with_for_update())
+    if technician is None:
+        raise ReferenceNotFound(f"technician_id: no technician with id {technician_id}",
+                                errors={"json": {"technician_id": ["unknown technician"]}})
+    return technician
+
+
+def find_overlaps(technician_id: uuid.UUID, start: datetime, end: datetime,
+                  exclude_visit_id: uuid.UUID | None = None) -> list[Visit]:
+    stmt = sa.select(Visit).where(
+        Visit.technician_id == technician_id, Visit.status.in_(ACTIVE_VISIT_STATUSES),
+        Visit.scheduled_start < end, Visit.scheduled_end > start)
+    if exclude_visit_id:
+        stmt = stmt.where(Visit.id != exclude_visit_id)
+    return list(db.session.scalars(stmt.order_by(Visit.scheduled_start)))
+
+
+def _check_assignable(technician: Technician, order: WorkOrder, start: datetime, end: datetime,
+                      visit_id: uuid.UUID | None) -> None:
+    """R-TEC-1 certification for the product line, and no overlapping visit."""
+    require_certified(technician, order.product.product_line_id, start, end)
+    overlaps = find_overlaps(technician.id, start, end, exclude_visit_id=visit_id)
+    if overlaps:
+        first = overlaps[0]
+        raise TechnicianUnavailable(
+            f"technician {technician.name} already has a visit from {first.scheduled_start.isoformat()} "
+            f"to {first.scheduled_end.isoformat()}",
+            conflicting_visit_ids=[str(v.id) for v in overlaps])
+
+
+def _settle_order_status(actor: Actor, order: WorkOrder, *, at: datetime, cause: str) -> None:
+    """Bring a work order that is not yet under way in line with its planned visits."""
+    if order.status not in (*PRE_WORK, S.IN_PROGRESS):
+        return
+    planned = list(db.session.scalars(sa.select(Visit).where(
+        Visit.work_order_id == order.id, Visit.status.in_(ACTIVE_VISIT_STATUSES))))
+    if any(v.status is VisitStatus.IN_PROGRESS for v in planned):
+        target = S.IN_PROGRESS
+    elif any(v.technician_id for v in planned):
+        target = S.DISPATCHED
+    elif planned:
+        target = S.SCHEDULED
+    else:
+        target = S.NEW
+    if target is not order.status and order.can_transition(target):
+        workorders.apply_transition(actor, order, target, at=at, cause=cause)
+
+
+def _open_order(actor: Actor, work_order_id: uuid.UUID) -> WorkOrder:
+    order = workorders.get_work_order(actor, work_order_id)
+    if order.status not in (*PRE_WORK, S.IN_PROGRESS):
+        raise InvalidTransition(
+            f"work order {order.number} is {order.status.value}; visits can be planned only while it is "
+            f"new, scheduled, dispatched, in progress or in rework",
+            current_status=order.status.value, allowed_transitions=order.allowed_transitions)
+    return order
+
+
+# ---- use cases -----------------------------------------------------------------------------------
+
+def schedule_visit(actor: Actor, work_order_id: uuid.UUID, data: dict[str, Any],
+                   *, now: datetime | None = None) -> Visit:
+    """Plan a visit for a work order, optionally assigning a technician at once."""
+    now = now or utcnow()
+    order = _open_order(actor, work_order_id)
+    start, end = data["scheduled_start"], data["scheduled_end"]
+    _check_window(start, end)
+    technician_id = data.pop("technician_id", None)
+    visit = Visit(work_order=order, status=VisitStatus.PLANNED, **data)
+    if technician_id:
+        technician = _lock_technician(technician_id)
+        _check_assignable(technician, order, start, end, visit_id=data.get("id"))
+        visit.technician_id = technician.id
+    db.session.add(visit)
+    db.session.flush()
+    audit_service.record(actor, "visit.schedule", visit, {
+        "work_order_id": order.id, "scheduled_start": start, "scheduled_end": end, "technician_id": technician_id},
+        at=now)
+    _settle_order_status(actor, order, at=now, cause="visit scheduled")
+    return visit
+
+
+def assign_technician(actor: Actor, visit_id: uuid.UUID, technician_id: uuid.UUID | None,
+                      *, version: int | None = None, now: datetime | None = None) -> Visit:
+    """Assign, reassign or (with None) unassign. Refused for an uncertified technician (422, R-TEC-1)
+    or one with an overlapping visit (409)."""
+    now = now or utcnow()
+    visit = get_visit(actor, visit_id)
+    workorders.check_version(visit, version)
+    _require_status(visit, (VisitStatus.PLANNED,), "change the technician")
+    order = _open_order(actor, visit.work_order_id)
+    previous = visit.technician_id
+    if technician_id == previous:
+        return visit
+    if technician_id is not None:
+        technician = _lock_technician(technician_id)
+        _check_assignable(technician, order, visit.scheduled_start, visit.scheduled_end, visit_id=visit.id)
+    visit.technician_id = technician_id
+    action = "visit.assign" if previous is None else ("visit.unassign" if technician_id is None else "visit.reassign")
+    audit_service.record(actor, action, visit, {"from": previous, "to": technician_id}, at=now)
+    db.session.flush()
+    _settle_order_status(actor, order, at=now, cause=action)
+    return visit
+
+
+def reschedule_visit(actor: Actor, visit_id: uuid.UUID, data: dict[str, Any],
+                     *, now: datetime | None = None) -> Visit:
+    """Move a planned visit. A new time must be confirmed with the customer again (R-REP-2)."""
+    now = now or utcnow()
+    visit = get_visit(actor, visit_id)
+    workorders.check_version(visit, data.pop("version", None))
+    _require_status(visit, (VisitStatus.PLANNED,), "reschedule")
+    start = data.get("scheduled_start", visit.scheduled_start)
+    end = data.get("scheduled_end", visit.scheduled_end)
+    _check_window(start, end)
+    moved = (start, end) != (visit.scheduled_start, visit.scheduled_end)
+    if moved and visit.technician_id:
+        technician = _lock_technician(visit.technician_id)
+        _check_assignable(technician, visit.work_order, start, end, visit_id=visit.id)
+    data["scheduled_start"], data["scheduled_end"] = start, end
+    diff = audit_service.changes(visit, data)
+    if moved and visit.customer_confirmed:
+        visit.customer_confirmed, visit.customer_confirmed_at = False, None
+        diff["customer_confirmed"] = [True, False]
+    if diff:
+        audit_service.record(actor, "visit.reschedule", visit, diff, at=now)
+    return visit
+
+
+def confirm_with_customer(actor: Actor, visit_id: uuid.UUID, *, confirmed_at: datetime | None = None,
+                          note: str | None = None, now: datetime | None = None) -> Visit:
+    """R-REP-2 / R-MNT-2: the time and place were confirmed with the customer."""
+    now = now or utcnow()
+    visit = get_visit(actor, visit_id)
+    if actor.role is Role.TECHNICIAN:
+        _require_own_visit(actor, visit)
+    _require_status(visit, (VisitStatus.PLANNED,), "confirm the time")
+    confirmed_at = confirmed_at or now
+    if confirmed_at > now + timedelta(minutes=5):
+        raise ValidationFailed("confirmed_at is in the future", errors={"json": {"confirmed_at": ["in the future"]}})
+    visit.customer_confirmed, visit.customer_confirmed_at, visit.confirmation_note = True, confirmed_at, note
+    audit_service.record(actor, "visit.confirm", visit, {"confirmed_at": confirmed_at, "note": note}, at=now)
+    return visit
+
+
+def cancel_visit(actor: Actor, visit_id: uuid.UUID, reason: str, *, now: datetime | None = None) -> Visit:
+    now = now or utcnow()
+    visit = get_visit(actor, visit_id)
+    _require_status(visit, (VisitStatus.PLANNED,), "cancel")
+    visit.status, visit.cancel_reason = VisitStatus.CANCELLED, reason
+    audit_service.record(actor, "visit.cancel", visit, {"reason": reason}, at=now)
+    db.session.flush()
+    _settle_order_status(actor, visit.work_order, at=now, cause="visit cancelled")
+    return visit
+
+
+def cancel_open_visits(actor: Actor, order: WorkOrder, *, reason: str, now: datetime) -> int:
+    """When a work order is cancelled its planned visits go too (none left dangling on a phone)."""
+    visits = list(db.session.scalars(sa.select(Visit).where(
+        Visit.work_order_id == order.id, Visit.status == VisitStatus.PLANNED)))
+    for visit in visits:
+        visit.status, visit.cancel_reason = VisitStatus.CANCELLED, reason
+        audit_service.record(actor, "visit.cancel", visit, {"reason": reason, "cause": "work order cancelled"}, at=now)
+    return len(visits)
+
+
+def record_arrival(actor: Actor, visit_id: uuid.UUID, *, arrived_at: datetime | None = None,
+                   now: datetime | None = None) -> Visit:
+    """The technician is on site: the visit and its work order are in progress."""
+    now = now or utcnow()
+    visit = get_visit(actor, visit_id)
+    _require_own_visit(actor, visit)
+    _require_status(visit, (VisitStatus.PLANNED,), "record arrival")
+    if visit.technician_id is None:
+        raise InvalidTransition("the visit has no technician assigned", current_status=visit.status.value)
+    order = visit.work_order
+    if order.status is not S.IN_PROGRESS:
+        if not order.can_transition(S.IN_PROGRESS):
+            order.transition(S.IN_PROGRESS, at=now)  # raises with the allowed transitions
+        workorders.apply_transition(actor, order, S.IN_PROGRESS, at=now, cause="technician arrived")
+    visit.status, visit.arrived_at = VisitStatus.IN_PROGRESS, arrived_at or now
+    audit_service.record(actor, "visit.arrive", visit, {"arrived_at": visit.arrived_at}, at=now)
+    return visit
+
+
+def record_departure(actor: Actor, visit_id: uuid.UUID, *, work_complete: bool, departed_at: datetime | None = None,
+                     notes: str | None = None, now: datetime | None = None) -> Visit:
+    """The technician leaves. With the work complete the customer may now sign (R-SIG-2); otherwise the
+    work order goes back to planning for another visit."""
+    now = now or utcnow()
+    visit = get_visit(actor, visit_id)
+    _require_own_visit(actor, visit)
+    _require_status(visit, (VisitStatus.IN_PROGRESS,), "record departure")
+    departed_at = departed_at or now
+    if visit.arrived_at and departed_at < visit.arrived_at:
+        raise ValidationFailed("departed_at is before arrived_at", errors={"json": {"departed_at": ["before arrival"]}})
+    visit.status, visit.departed_at, visit.work_complete = VisitStatus.COMPLETED, departed_at, work_complete
+    if notes is not None:
+        visit.notes = notes
+    audit_service.record(actor, "visit.depart", visit, {"departed_at": departed_at, "work_complete": work_complete},
+                         at=now)
+    db.session.flush()
+    order = visit.work_order
+    if work_complete:
+        workorders.apply_transition(actor, order, S.WORK_COMPLETE, at=now, cause="technician reported work complete")
+    else:
+        _settle_order_status(actor, order, at=now, cause="visit ended, work not complete")
+    return visit
+
+
+def list_work_logs(actor: Actor, visit_id: uuid.UUID) -> list[WorkLog]:
+    return list(get_visit(actor, visit_id).work_logs)
+
+
+def add_work_log(actor: Actor, visit_id: uuid.UUID, data: dict[str, Any], *, now: datetime | None = None) -> WorkLog:
+    """A technician logs work on their own visit, while on site or just after."""
+    now = now or utcnow()
+    visit = get_visit(actor, visit_id)
+    _require_own_visit(actor, visit)
+    _require_status(visit, (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED), "log work")
+    if visit.technician_id is None:
+        raise InvalidTransition("the visit has no technician assigned", current_status=visit.status.value)
+    if data.get("ended_at") and data["ended_at"] < data["started_at"]:
+        raise ValidationFailed("ended_at is before started_at", errors={"json": {"ended_at": ["before started_at"]}})
+    log_entry = WorkLog(visit=visit, technician_id=visit.technician_id, **data)
+    db.session.add(log_entry)
+    db.session.flush()
+    audit_service.record(actor, "work_log.create", log_entry, {"visit_id": visit.id}, at=now)
+    return log_entry

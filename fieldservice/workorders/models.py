@@ -1,0 +1,104 @@
+"""WorkOrder: the job (customer, product, problem, schedule, status) and its allowed status changes."""
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fieldservice.assets.models import Asset
+from fieldservice.catalog.models import Product
+from fieldservice.customers.models import Customer, Site
+from fieldservice.db import Timestamps, UUIDPrimaryKey, enum_column
+from fieldservice.errors import InvalidTransition
+from fieldservice.extensions import db
+
+
+class WorkOrderKind(enum.StrEnum):
+    INSTALLATION = "installation"
+    REPAIR = "repair"
+    MAINTENANCE = "maintenance"
+
+
+class Priority(enum.StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class WorkOrderStatus(enum.StrEnum):
+    NEW = "new"                        # opened, no visit planned
+    SCHEDULED = "scheduled"            # a visit is planned, nobody assigned yet
+    DISPATCHED = "dispatched"          # the planned visit has a technician
+    IN_PROGRESS = "in_progress"        # the technician arrived and works
+    WORK_COMPLETE = "work_complete"    # the work is done; the customer may now sign (R-SIG-2)
+    SIGNED = "signed"                  # the customer accepted and signed (R-REP-7)
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    REWORK = "rework"                  # the customer did not accept the result (R-REP-7)
+
+
+S = WorkOrderStatus
+TRANSITIONS: dict[WorkOrderStatus, frozenset[WorkOrderStatus]] = {
+    S.NEW: frozenset({S.SCHEDULED, S.DISPATCHED, S.CANCELLED}),
+    S.SCHEDULED: frozenset({S.DISPATCHED, S.NEW, S.CANCELLED}),
+    S.DISPATCHED: frozenset({S.IN_PROGRESS, S.SCHEDULED, S.NEW, S.CANCELLED}),
+    # a visit that ends without finishing (parts on order) sends the job back to planning
+    S.IN_PROGRESS: frozenset({S.WORK_COMPLETE, S.SCHEDULED, S.DISPATCHED, S.NEW}),
+    S.WORK_COMPLETE: frozenset({S.SIGNED, S.REWORK, S.IN_PROGRESS}),
+    S.SIGNED: frozenset({S.CLOSED}),
+    S.REWORK: frozenset({S.SCHEDULED, S.DISPATCHED, S.IN_PROGRESS, S.CANCELLED}),
+    S.CLOSED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+OPEN_STATUSES = frozenset(set(S) - {S.CLOSED, S.CANCELLED})
+
+
+class WorkOrder(UUIDPrimaryKey, Timestamps, db.Model):
+    __tablename__ = "work_orders"
+
+    number: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    kind: Mapped[WorkOrderKind] = mapped_column(enum_column(WorkOrderKind))
+    status: Mapped[WorkOrderStatus] = mapped_column(enum_column(WorkOrderStatus), default=S.NEW, index=True)
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority), default=Priority.NORMAL)
+    customer_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    site_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("sites.id"))
+    asset_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("assets.id"), index=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("products.id"))
+    service_request_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("service_requests.id"), index=True)
+    summary: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    cancel_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    status_changed_at: Mapped[datetime | None]
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(default=1)
+
+    customer: Mapped[Customer] = relationship()
+    site: Mapped[Site] = relationship()
+    asset: Mapped[Asset | None] = relationship()
+    product: Mapped[Product] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def allowed_transitions(self) -> list[str]:
+        return sorted(s.value for s in TRANSITIONS[self.status])
+
+    def can_transition(self, to: WorkOrderStatus) -> bool:
+        return to in TRANSITIONS[self.status]
+
+    def transition(self, to: WorkOrderStatus, *, at: datetime) -> WorkOrderStatus:
+        """Move to `to` or raise InvalidTransition naming the allowed ones. Returns the old status."""
+        if not self.can_transition(to):
+            allowed = self.allowed_transitions
+            raise InvalidTransition(
+                f"work order {self.number} cannot go from {self.status.value} to {to.value}; "
+                f"allowed: {', '.join(allowed) or 'none (final state)'}",
+                current_status=self.status.value, requested=to.value, allowed_transitions=allowed)
+        old = self.status
+        self.status = to
+        self.status_changed_at = at
+        return old
