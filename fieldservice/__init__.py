@@ -49,6 +49,10 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     _register_blueprints(app)
     _serve_swagger_ui(app)
     _register_cli(app)
+
+    from fieldservice.auth.decorators import forget_actor
+
+    app.before_request(forget_actor)
     return app
 
 

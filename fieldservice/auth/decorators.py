@@ -25,6 +25,12 @@ def bearer_token() -> str:
     return value.strip()
 
 
+def forget_actor() -> None:
+    """Called before every request: `g` can outlive a request (tests, CLI), a caller must not."""
+    g.pop("actor", None)
+    g.pop("api_token", None)
+
+
 def current_actor() -> Actor:
     actor = g.get("actor")
     if actor is None:

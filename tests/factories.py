@@ -1,0 +1,153 @@
+"""Factories: each builds a record through the service layer (or the model for reference data),
+commits, and returns a plain snapshot of its columns, so tests never hold live ORM objects."""
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import inspect
+
+from fieldservice.auth import service as auth_service
+from fieldservice.auth.models import Role, User
+from fieldservice.auth.service import SYSTEM
+from fieldservice.db import unit_of_work
+from fieldservice.extensions import db
+
+_seq = itertools.count(1)
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+"""A fixed 'now' for service tests; API tests use the real clock."""
+
+
+def snapshot(obj: Any) -> SimpleNamespace:
+    mapper = inspect(obj).mapper
+    return SimpleNamespace(**{attr.key: getattr(obj, attr.key) for attr in mapper.column_attrs})
+
+
+def tomorrow_at(hour: int, minutes: int = 0, *, days: int = 1) -> datetime:
+    base = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=days)
+    return base.replace(hour=hour, minute=minutes)
+
+
+class Factory:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def _run(self, fn: Any) -> SimpleNamespace:
+        with self.app.app_context(), unit_of_work():
+            return snapshot(fn())
+
+    # ---- people ----
+    def user(self, role: str = "dispatcher", *, username: str | None = None, password: str = "correct horse battery",
+             customer_id: uuid.UUID | None = None, display_name: str | None = None) -> SimpleNamespace:
+        username = username or f"{role}{next(_seq)}"
+        return self._run(lambda: auth_service.create_user(username, password, Role(role), customer_id=customer_id,
+                                                          display_name=display_name))
+
+    def token(self, user_id: uuid.UUID, *, ttl: timedelta | None = None, now: datetime | None = None) -> str:
+        with self.app.app_context(), unit_of_work():
+            user = db.session.get(User, user_id)
+            raw, _ = auth_service.mint_token(user, ttl=ttl, now=now)
+            return raw
+
+    def technician(self, *, name: str | None = None, certified_for: list[uuid.UUID] | tuple[uuid.UUID, ...] = (),
+                   expires_on: date | None = None, with_login: bool = True) -> SimpleNamespace:
+        from fieldservice.technicians import service
+
+        name = name or f"Tech {next(_seq)}"
+        user_id = self.user("technician").id if with_login else None
+
+        def build() -> Any:
+            tech = service.create_technician(SYSTEM, {"name": name, "user_id": user_id})
+            for line_id in certified_for:
+                service.add_certification(SYSTEM, tech.id, {
+                    "product_line_id": line_id, "issued_on": date(2020, 1, 1),
+                    "expires_on": expires_on or date(2099, 12, 31)})
+            return tech
+
+        return self._run(build)
+
+    def certification(self, technician_id: uuid.UUID, product_line_id: uuid.UUID, *, issued_on: date,
+                      expires_on: date) -> SimpleNamespace:
+        from fieldservice.technicians import service
+
+        return self._run(lambda: service.add_certification(SYSTEM, technician_id, {
+            "product_line_id": product_line_id, "issued_on": issued_on, "expires_on": expires_on}))
+
+    # ---- customers and equipment ----
+    def customer(self, name: str | None = None, **extra: Any) -> SimpleNamespace:
+        from fieldservice.customers import service
+
+        data = {"name": name or f"客户 {next(_seq)}", **extra}
+        return self._run(lambda: service.create_customer(SYSTEM, data))
+
+    def site(self, customer_id: uuid.UUID, **extra: Any) -> SimpleNamespace:
+        from fieldservice.customers import service
+
+        data = {"name": f"Site {next(_seq)}", "address": "上海市浦东新区 1 号", **extra}
+        return self._run(lambda: service.add_site(SYSTEM, customer_id, data))
+
+    def product_line(self, code: str | None = None) -> SimpleNamespace:
+        from fieldservice.catalog import service
+
+        code = code or f"PL{next(_seq)}"
+        return self._run(lambda: service.create_product_line(SYSTEM, {"code": code, "name": f"Line {code}"}))
+
+    def product(self, product_line_id: uuid.UUID | None = None, **extra: Any) -> SimpleNamespace:
+        from fieldservice.catalog import service
+
+        line_id = product_line_id or self.product_line().id
+        n = next(_seq)
+        data = {"product_line_id": line_id, "model_code": f"M-{n}", "name": f"Model {n}", **extra}
+        return self._run(lambda: service.create_product(SYSTEM, data))
+
+    def asset(self, customer_id: uuid.UUID, site_id: uuid.UUID, product_id: uuid.UUID, **extra: Any) -> SimpleNamespace:
+        from fieldservice.assets import service
+
+        data = {"customer_id": customer_id, "site_id": site_id, "product_id": product_id,
+                "serial_number": f"SN-{next(_seq):06d}", **extra}
+        return self._run(lambda: service.create_asset(SYSTEM, data))
+
+    # ---- work ----
+    def work_order(self, *, customer_id: uuid.UUID | None = None, site_id: uuid.UUID | None = None,
+                   product_id: uuid.UUID | None = None, kind: str = "repair", **extra: Any) -> SimpleNamespace:
+        from fieldservice.workorders import service
+        from fieldservice.workorders.models import WorkOrderKind
+
+        if customer_id is None:
+            customer_id = self.customer().id
+        site_id = site_id or self.site(customer_id).id
+        product_id = product_id or self.product().id
+        data = {"kind": WorkOrderKind(kind), "customer_id": customer_id, "site_id": site_id,
+                "product_id": product_id, "summary": "设备故障 fault", **extra}
+        return self._run(lambda: service.create_work_order(SYSTEM, data))
+
+    def visit(self, work_order_id: uuid.UUID, *, start: datetime | None = None, hours: float = 2,
+              technician_id: uuid.UUID | None = None) -> SimpleNamespace:
+        from fieldservice.visits import service
+
+        start = start or tomorrow_at(9)
+        data = {"scheduled_start": start, "scheduled_end": start + timedelta(hours=hours),
+                "technician_id": technician_id}
+        return self._run(lambda: service.schedule_visit(SYSTEM, work_order_id, data))
+
+    def dispatched_job(self, *, start: datetime | None = None, technician: SimpleNamespace | None = None,
+                       customer_id: uuid.UUID | None = None) -> SimpleNamespace:
+        """A work order with one visit assigned to a certified technician: the common starting point."""
+        line = self.product_line()
+        product = self.product(line.id)
+        tech = technician or self.technician(certified_for=[line.id])
+        if technician is not None:
+            self.certification(technician.id, line.id, issued_on=date(2020, 1, 1), expires_on=date(2099, 1, 1))
+        order = self.work_order(product_id=product.id, customer_id=customer_id)
+        visit = self.visit(order.id, start=start, technician_id=tech.id)
+        return SimpleNamespace(order=order, visit=visit, technician=tech, product=product, line=line)
+
+    def get(self, model: type, id_: uuid.UUID) -> SimpleNamespace | None:
+        with self.app.app_context():
+            obj = db.session.get(model, id_)
+            return snapshot(obj) if obj is not None else None
