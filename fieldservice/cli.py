@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 import sqlalchemy as sa
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from fieldservice.auth import service as auth_service
 from fieldservice.auth.models import Role, User
@@ -68,6 +68,7 @@ def revoke_tokens_command(username: str) -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command() -> None:
     """Load demo data once (a second run adds nothing) and print the demo logins."""
     from fieldservice.demo import DEMO_LOGINS, seed_demo

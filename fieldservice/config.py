@@ -80,6 +80,7 @@ class DevelopmentConfig(BaseConfig):
 
 class TestConfig(BaseConfig):
     TESTING = True
+    __test__ = False  # not a pytest test class
 
     def __init__(self, database_url: str | None = None) -> None:
         super().__init__()

@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask, Response, json
 from flask_smorest import Api
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -150,6 +150,13 @@ def register_error_handlers(app: Flask) -> None:
         log.info("integrity error mapped to 409: %s", err.orig.__class__.__name__)
         return problem(409, "Conflict", "The change conflicts with existing data (a duplicate or a missing reference).",
                        code="integrity_conflict")
+
+    @app.errorhandler(DataError)
+    def _data(err: DataError) -> Response:
+        # A value the schema let through but the database cannot store: still the caller's input.
+        log.info("data error mapped to 422: %s", err.orig.__class__.__name__)
+        return problem(422, "Unprocessable value", "A value cannot be stored (out of range or malformed).",
+                       code="unstorable_value")
 
     @app.errorhandler(OperationalError)
     def _db_down(err: OperationalError) -> Response:

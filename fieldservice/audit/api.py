@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from fieldservice.common.blueprint import Blueprint
 from marshmallow import fields
 
 from fieldservice.audit import service

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from fieldservice.common.blueprint import Blueprint
 
 from fieldservice.auth import service
 from fieldservice.auth.decorators import ALL_STAFF, current_actor, public, requires

@@ -18,9 +18,15 @@ class StrictSchema(ma.Schema):
         unknown = ma.RAISE
 
 
+def _no_control_characters(value: str) -> None:
+    """NUL and other C0 controls (except tab and newlines) are never valid text, and PostgreSQL refuses NUL."""
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+        raise ma.ValidationError("contains control characters")
+
+
 def text(max_length: int, *, required: bool = False, allow_none: bool = False, **kwargs: Any) -> fields.String:
     """A string with a length bound that matches its column; blank required strings are refused."""
-    checks = [validate.Length(min=1 if required else 0, max=max_length)]
+    checks = [validate.Length(min=1 if required else 0, max=max_length), _no_control_characters]
     return fields.String(required=required, allow_none=allow_none, validate=checks, **kwargs)
 
 

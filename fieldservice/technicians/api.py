@@ -5,7 +5,7 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from fieldservice.common.blueprint import Blueprint
 
 from fieldservice.auth.decorators import BACK_OFFICE, current_actor, requires
 from fieldservice.auth.models import Role

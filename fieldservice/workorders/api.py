@@ -5,7 +5,7 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from fieldservice.common.blueprint import Blueprint
 
 from fieldservice.audit import service as audit_service
 from fieldservice.audit.schemas import AuditEventSchema

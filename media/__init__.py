@@ -1,0 +1,1 @@
+"""Photo storage and image processing, independent of Flask and the database."""
