@@ -4,14 +4,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from fieldservice.common.blueprint import Blueprint
 from marshmallow import fields
 
 from fieldservice.audit import service
+from fieldservice.audit.schemas import AuditEventSchema
 from fieldservice.auth.decorators import requires
 from fieldservice.auth.models import Role
+from fieldservice.common.blueprint import Blueprint
 from fieldservice.common.schemas import PageArgsSchema, page_of, text
-from fieldservice.audit.schemas import AuditEventSchema
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="Who did what, and when")
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import g
 from flask.views import MethodView
-from fieldservice.common.blueprint import Blueprint
 
 from fieldservice.auth import service
 from fieldservice.auth.decorators import ALL_STAFF, current_actor, public, requires
@@ -20,6 +19,7 @@ from fieldservice.auth.schemas import (
     UserSchema,
     UserUpdateSchema,
 )
+from fieldservice.common.blueprint import Blueprint
 from fieldservice.common.schemas import page_of
 from fieldservice.db import unit_of_work
 

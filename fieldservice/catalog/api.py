@@ -5,7 +5,6 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from fieldservice.common.blueprint import Blueprint
 
 from fieldservice.auth.decorators import ALL_STAFF, current_actor, requires
 from fieldservice.auth.models import Role
@@ -19,6 +18,7 @@ from fieldservice.catalog.schemas import (
     ProductSchema,
     ProductUpdateSchema,
 )
+from fieldservice.common.blueprint import Blueprint
 from fieldservice.common.schemas import PageArgsSchema, page_of
 from fieldservice.db import unit_of_work
 

@@ -5,10 +5,10 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from fieldservice.common.blueprint import Blueprint
 
 from fieldservice.auth.decorators import BACK_OFFICE, current_actor, requires
 from fieldservice.auth.models import Role
+from fieldservice.common.blueprint import Blueprint
 from fieldservice.common.schemas import page_of
 from fieldservice.db import unit_of_work
 from fieldservice.technicians import service

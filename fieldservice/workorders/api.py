@@ -5,12 +5,12 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from fieldservice.common.blueprint import Blueprint
 
 from fieldservice.audit import service as audit_service
 from fieldservice.audit.schemas import AuditEventSchema
 from fieldservice.auth.decorators import BACK_OFFICE, current_actor, requires
 from fieldservice.auth.models import Role
+from fieldservice.common.blueprint import Blueprint
 from fieldservice.common.schemas import PageArgsSchema, page_of
 from fieldservice.db import unit_of_work
 from fieldservice.visits import service as visits

@@ -28,7 +28,7 @@ def test_concurrent_overlapping_assignments_only_one_wins(app: Flask, make: Fact
         barrier = threading.Barrier(2)
         outcomes: list[str] = []
 
-        def assign(visit_id) -> None:  # type: ignore[no-untyped-def]
+        def assign(visit_id, barrier=barrier, outcomes=outcomes) -> None:  # type: ignore[no-untyped-def]
             with app.app_context():
                 barrier.wait()
                 try:
