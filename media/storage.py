@@ -103,7 +103,9 @@ def content_disposition(filename: str, *, attachment: bool = False) -> str:
     name = unicodedata.normalize("NFC", filename)
     name = "".join(ch for ch in name if ch.isprintable()).replace("/", "_").replace("\\", "_").strip()
     name = name or "download"
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    # ASCII fallback for old clients: drop accents (é -> e), replace what remains (ß, CJK) with "_".
+    stripped = "".join(ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch))
+    ascii_name = stripped.encode("ascii", "replace").decode("ascii")
     ascii_name = re.sub(r"[^A-Za-z0-9 ._()-]", "_", ascii_name).strip() or "download"
     value = f'{kind}; filename="{ascii_name}"'
     if ascii_name != name:

@@ -1,0 +1,1 @@
+"""Tests of the media package (storage backends and image processing)."""
