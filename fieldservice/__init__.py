@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 MODEL_MODULES = (
     "fieldservice.auth.models",
     "fieldservice.audit.models",
+    "fieldservice.changes",
     "fieldservice.customers.models",
     "fieldservice.catalog.models",
     "fieldservice.contracts.models",
@@ -23,6 +24,7 @@ MODEL_MODULES = (
     "fieldservice.servicerequests.models",
     "fieldservice.workorders.models",
     "fieldservice.visits.models",
+    "sync.models",
 )
 
 

@@ -82,13 +82,14 @@ def app(database_url: str) -> Iterator[Flask]:
 
 def truncate_all(app: Flask) -> None:
     with app.app_context():
-        tables = [t for t in db.metadata.sorted_tables]
+        tables = [t for t in db.metadata.sorted_tables if t.name != "sync_state"]
         if db.engine.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in tables)
             db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
             for table in reversed(tables):
                 db.session.execute(table.delete())
+        db.session.execute(sa.text("UPDATE sync_state SET last_seq = 0"))
         db.session.commit()
 
 

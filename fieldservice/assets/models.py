@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldservice.catalog.models import Product
 from fieldservice.customers.models import Customer, Site
+from fieldservice.changes import ChangeTracked
 from fieldservice.db import Timestamps, UUIDPrimaryKey, enum_column
 from fieldservice.extensions import db
 
@@ -20,7 +21,7 @@ class AssetStatus(enum.StrEnum):
     RETIRED = "retired"
 
 
-class Asset(UUIDPrimaryKey, Timestamps, db.Model):
+class Asset(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     __tablename__ = "assets"
     __table_args__ = (sa.UniqueConstraint("product_id", "serial_number"),)
 

@@ -6,11 +6,12 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from fieldservice.changes import ChangeTracked
 from fieldservice.db import Timestamps, UUIDPrimaryKey
 from fieldservice.extensions import db
 
 
-class ProductLine(UUIDPrimaryKey, Timestamps, db.Model):
+class ProductLine(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     __tablename__ = "product_lines"
 
     code: Mapped[str] = mapped_column(sa.String(40), unique=True)
@@ -20,7 +21,7 @@ class ProductLine(UUIDPrimaryKey, Timestamps, db.Model):
     products: Mapped[list[Product]] = relationship(back_populates="product_line")
 
 
-class Product(UUIDPrimaryKey, Timestamps, db.Model):
+class Product(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     __tablename__ = "products"
 
     product_line_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("product_lines.id"), index=True)

@@ -6,11 +6,12 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from fieldservice.changes import ChangeTracked
 from fieldservice.db import Timestamps, UUIDPrimaryKey
 from fieldservice.extensions import db
 
 
-class Customer(UUIDPrimaryKey, Timestamps, db.Model):
+class Customer(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     __tablename__ = "customers"
 
     name: Mapped[str] = mapped_column(sa.String(200), index=True)
@@ -24,7 +25,7 @@ class Customer(UUIDPrimaryKey, Timestamps, db.Model):
     sites: Mapped[list[Site]] = relationship(back_populates="customer", order_by="Site.name")
 
 
-class Contact(UUIDPrimaryKey, Timestamps, db.Model):
+class Contact(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     __tablename__ = "contacts"
 
     customer_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("customers.id"), index=True)
@@ -37,7 +38,7 @@ class Contact(UUIDPrimaryKey, Timestamps, db.Model):
     customer: Mapped[Customer] = relationship(back_populates="contacts")
 
 
-class Site(UUIDPrimaryKey, Timestamps, db.Model):
+class Site(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     """Where equipment stands and technicians go."""
 
     __tablename__ = "sites"

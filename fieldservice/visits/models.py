@@ -4,10 +4,12 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from fieldservice.changes import ChangeTracked
 from fieldservice.db import Timestamps, UUIDPrimaryKey, enum_column
 from fieldservice.extensions import db
 from fieldservice.technicians.models import Technician
@@ -24,7 +26,7 @@ class VisitStatus(enum.StrEnum):
 ACTIVE_VISIT_STATUSES = (VisitStatus.PLANNED, VisitStatus.IN_PROGRESS)
 
 
-class Visit(UUIDPrimaryKey, Timestamps, db.Model):
+class Visit(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     __tablename__ = "visits"
     __table_args__ = (
         sa.CheckConstraint("scheduled_end > scheduled_start", name="window_order"),
@@ -45,6 +47,8 @@ class Visit(UUIDPrimaryKey, Timestamps, db.Model):
     work_complete: Mapped[bool] = mapped_column(default=False)
     notes: Mapped[str | None] = mapped_column(sa.Text)
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    # times reported by a phone whose clock disagreed with the server's are kept, but flagged here
+    time_flags: Mapped[list[Any] | None] = mapped_column(sa.JSON)
     version: Mapped[int] = mapped_column(default=1)
 
     work_order: Mapped[WorkOrder] = relationship()
@@ -54,7 +58,25 @@ class Visit(UUIDPrimaryKey, Timestamps, db.Model):
     __mapper_args__ = {"version_id_col": version}
 
 
-class WorkLog(UUIDPrimaryKey, Timestamps, db.Model):
+class VisitHandover(UUIDPrimaryKey, db.Model):
+    """A visit taken away from a technician (reassigned, unassigned) whose phone may still hold unpushed work.
+
+    The visit stays on that phone, read-only, until the phone has received the change and come back with
+    nothing left to push; only then does the sync scope let it go (a pulled delete would destroy offline
+    work on the phone).
+    """
+
+    __tablename__ = "visit_handovers"
+    __table_args__ = (sa.Index("ix_visit_handovers_open", "technician_id", "completed_at"),)
+
+    visit_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("visits.id"), index=True)
+    technician_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("technicians.id"))
+    released_at: Mapped[datetime]
+    delivered_seq: Mapped[int | None] = mapped_column(sa.BigInteger)
+    completed_at: Mapped[datetime | None]
+
+
+class WorkLog(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     """What the technician did, when: one entry per task or period of work on a visit."""
 
     __tablename__ = "work_logs"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from fieldservice.assets.models import Asset
 from fieldservice.catalog.models import Product
 from fieldservice.customers.models import Customer, Site
+from fieldservice.changes import ChangeTracked
 from fieldservice.db import Timestamps, UUIDPrimaryKey, enum_column
 from fieldservice.errors import InvalidTransition
 from fieldservice.extensions import db
@@ -57,7 +58,7 @@ TRANSITIONS: dict[WorkOrderStatus, frozenset[WorkOrderStatus]] = {
 OPEN_STATUSES = frozenset(set(S) - {S.CLOSED, S.CANCELLED})
 
 
-class WorkOrder(UUIDPrimaryKey, Timestamps, db.Model):
+class WorkOrder(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     __tablename__ = "work_orders"
 
     number: Mapped[str] = mapped_column(sa.String(40), unique=True)

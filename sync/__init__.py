@@ -1,0 +1,1 @@
+"""Offline sync for technicians' phones, compatible with WatermelonDB's `synchronize()`."""
