@@ -87,8 +87,9 @@ def _register_blueprints(app: Flask) -> None:
     from fieldservice.technicians.api import blp as technicians_blp
     from fieldservice.visits.api import blp as visits_blp
     from fieldservice.workorders.api import blp as workorders_blp
+    from sync.api import blp as sync_blp
 
-    for blp in (auth_blp, users_blp, customers_blp, catalog_blp, contracts_blp, assets_blp,
+    for blp in (sync_blp, auth_blp, users_blp, customers_blp, catalog_blp, contracts_blp, assets_blp,
                 technicians_blp, requests_blp, workorders_blp, visits_blp, audit_blp):
         api.register_blueprint(blp)
     app.register_blueprint(health_bp)

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, scoped_session
 
 from fieldservice.db import utcnow
 from fieldservice.extensions import db
@@ -72,14 +72,36 @@ def _lock_counter(session: Session) -> int:
     return int(value)
 
 
+def ensure_counter_locked(session: Session) -> None:
+    """Take the counter lock for this transaction if not yet held.
+
+    Take it outside any SAVEPOINT: rolling back to a savepoint releases locks taken after it (PostgreSQL),
+    and the numbers handed out afterwards would no longer be protected.
+    """
+    if _SEQ in session.info:
+        return
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.in_nested_transaction():
+        raise RuntimeError("lock the change counter before opening a savepoint (ensure_counter_locked)")
+    start = _lock_counter(session)
+    session.info[_SEQ_START] = start
+    session.info[_SEQ] = start
+
+
 def next_seq(session: Session) -> int:
     """Hand out the next change number in this transaction (locking the counter on first use)."""
-    if _SEQ not in session.info:
-        start = _lock_counter(session)
-        session.info[_SEQ_START] = start
-        session.info[_SEQ] = start
+    ensure_counter_locked(session)
     session.info[_SEQ] += 1
     return int(session.info[_SEQ])
+
+
+def reserve_seqs(session: Session, count: int) -> int:
+    """Reserve `count` consecutive numbers; returns the one before the first (numbers are base+1..base+count)."""
+    ensure_counter_locked(session)
+    base = int(session.info[_SEQ])
+    session.info[_SEQ] = base + count
+    return base
 
 
 def current_watermark(session: Session) -> int:
@@ -122,10 +144,8 @@ def on_delete(hook: Any) -> Any:
 
 @event.listens_for(Session, "before_commit")
 def _write_back_counter(session: Session) -> None:
-    if _SEQ not in session.info:
-        return
     session.flush()  # number anything still pending before the counter is written back
-    if session.info[_SEQ] != session.info[_SEQ_START]:
+    if _SEQ in session.info and session.info[_SEQ] != session.info[_SEQ_START]:
         session.connection().execute(sa.text("UPDATE sync_state SET last_seq = :seq WHERE id = 1"),
                                      {"seq": session.info[_SEQ]})
 

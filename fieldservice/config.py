@@ -1,8 +1,11 @@
 """Configuration read from environment variables when the app is created (never at import)."""
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,13 @@ def require_env(name: str) -> str:
 def _int_env(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
+
+
+def _bool_env(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
 def normalise_database_url(url: str) -> str:
@@ -58,6 +68,30 @@ class BaseConfig:
         self.PAGE_SIZE_MAX = _int_env("PAGE_SIZE_MAX", 200)
         self.PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+        # photos and uploads (docs/media.md); MEDIA_ROOT defaults to <instance>/media in create_app
+        self.MEDIA_BACKEND = os.environ.get("MEDIA_BACKEND", "local").strip().lower()
+        self.MEDIA_ROOT = os.environ.get("MEDIA_ROOT") or None
+        self.S3_BUCKET = os.environ.get("S3_BUCKET") or None
+        self.S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or None
+        self.S3_REGION = os.environ.get("S3_REGION") or None
+        self.S3_CREATE_BUCKET = _bool_env("S3_CREATE_BUCKET", False)
+        self.MEDIA_MAX_UPLOAD_BYTES = _int_env("MEDIA_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+        self.MEDIA_MAX_FORM_BYTES = _int_env("MEDIA_MAX_FORM_BYTES", 10 * 1024 * 1024)
+        self.MEDIA_ALLOWED_TYPES = os.environ.get(
+            "MEDIA_ALLOWED_TYPES", "image/jpeg,image/png,image/webp,image/heic,image/heif")
+        self.MEDIA_MAX_PIXELS = _int_env("MEDIA_MAX_PIXELS", 64_000_000)
+        self.MEDIA_SESSION_QUOTA_BYTES = _int_env("MEDIA_SESSION_QUOTA_BYTES", 1024 * 1024 * 1024)
+        self.MEDIA_URL_TTL_SECONDS = _int_env("MEDIA_URL_TTL_SECONDS", 300)
+        self.MEDIA_PROCESSING = os.environ.get("MEDIA_PROCESSING", "inline").strip().lower()
+        self.UPLOAD_EXPIRY_HOURS = _int_env("UPLOAD_EXPIRY_HOURS", 24)
+        # offline sync (docs/sync.md)
+        self.SYNC_DAYS_AHEAD = _int_env("SYNC_DAYS_AHEAD", 14)
+        self.SYNC_DAYS_BEHIND = _int_env("SYNC_DAYS_BEHIND", 7)
+        self.SYNC_PAGE_SIZE = _int_env("SYNC_PAGE_SIZE", 500)
+        self.SYNC_PAGE_SIZE_MAX = _int_env("SYNC_PAGE_SIZE_MAX", 5000)
+        self.SYNC_MAX_PUSH_RECORDS = _int_env("SYNC_MAX_PUSH_RECORDS", 5000)
+        self.SYNC_MAX_PUSH_BYTES = _int_env("SYNC_MAX_PUSH_BYTES", 20 * 1024 * 1024)
+        self.SYNC_HANDOVER_GRACE_HOURS = _int_env("SYNC_HANDOVER_GRACE_HOURS", 24)
 
 
 class ProductionConfig(BaseConfig):
@@ -88,6 +122,10 @@ class TestConfig(BaseConfig):
         self.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast in tests; production uses scrypt
         url = database_url or os.environ.get("TEST_DATABASE_URL") or "sqlite://"
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(url)
+        # one media folder per test process (pytest-xdist worker); tests may point it elsewhere
+        self.MEDIA_BACKEND = "local"
+        self.MEDIA_ROOT = tempfile.mkdtemp(prefix="fieldservice-media-")
+        atexit.register(shutil.rmtree, self.MEDIA_ROOT, ignore_errors=True)
 
 
 def _instance_secret(instance: Path) -> str:

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldservice.catalog.models import Product
-from fieldservice.customers.models import Customer, Site
 from fieldservice.changes import ChangeTracked
+from fieldservice.customers.models import Customer, Site
 from fieldservice.db import Timestamps, UUIDPrimaryKey, enum_column
 from fieldservice.extensions import db
 

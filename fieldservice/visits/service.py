@@ -14,6 +14,7 @@ from fieldservice.auth.service import Actor
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.db import utcnow
 from fieldservice.errors import (
+    Conflict,
     Forbidden,
     InvalidTransition,
     NotFound,
@@ -24,7 +25,7 @@ from fieldservice.errors import (
 from fieldservice.extensions import db
 from fieldservice.technicians.models import Technician
 from fieldservice.technicians.service import require_certified
-from fieldservice.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitStatus, WorkLog
+from fieldservice.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitHandover, VisitStatus, WorkLog
 from fieldservice.workorders import service as workorders
 from fieldservice.workorders.models import WorkOrder, WorkOrderStatus
 
@@ -83,12 +84,32 @@ def require_technician_on_order(actor: Actor, order: WorkOrder) -> None:
         raise NotFound(f"work order {order.id} not found")
 
 
+def open_handover(visit_id: uuid.UUID, technician_id: uuid.UUID | None) -> VisitHandover | None:
+    if technician_id is None:
+        return None
+    return db.session.scalar(sa.select(VisitHandover).where(
+        VisitHandover.visit_id == visit_id, VisitHandover.technician_id == technician_id,
+        VisitHandover.completed_at.is_(None)))
+
+
+def visit_for_field_work(actor: Actor, visit_id: uuid.UUID, *, released_ok: bool = False) -> Visit:
+    """The visit on which `actor` records work facts: a technician's own visit, or, with `released_ok`,
+    one just taken from them whose phone may still hold unpushed work (see VisitHandover).
+    Dispatchers may record facts on a technician's behalf. Anyone else: Forbidden; another technician: 404."""
+    if actor.role in (Role.DISPATCHER, Role.ADMIN):
+        return get_visit(actor, visit_id)
+    if actor.role is not Role.TECHNICIAN:
+        raise Forbidden(f"role {actor.role.value} may not record work on a visit")
+    visit = db.session.get(Visit, visit_id)
+    if visit is not None and (visit.technician_id == actor.technician_id or (
+            released_ok and open_handover(visit.id, actor.technician_id) is not None)):
+        return visit
+    raise NotFound(f"visit {visit_id} not found")
+
+
 def _require_own_visit(actor: Actor, visit: Visit) -> None:
     """Work facts on a visit are recorded by its technician (dispatchers may record them on their behalf)."""
-    if actor.role is Role.TECHNICIAN and visit.technician_id != actor.technician_id:
-        raise NotFound(f"visit {visit.id} not found")
-    if actor.role not in (Role.TECHNICIAN, Role.DISPATCHER, Role.ADMIN):
-        raise Forbidden(f"role {actor.role.value} may not record work on a visit")
+    visit_for_field_work(actor, visit.id)
 
 
 def _require_status(visit: Visit, allowed: tuple[VisitStatus, ...], action: str) -> None:
@@ -210,6 +231,13 @@ def assign_technician(actor: Actor, visit_id: uuid.UUID, technician_id: uuid.UUI
         technician = _lock_technician(technician_id)
         _check_assignable(technician, order, visit.scheduled_start, visit.scheduled_end, visit_id=visit.id)
     visit.technician_id = technician_id
+    if previous is not None:
+        # the old technician's phone may hold offline work on this visit: it leaves that phone only
+        # after the phone has seen the change and pushed what it had (sync scope)
+        db.session.add(VisitHandover(visit_id=visit.id, technician_id=previous, released_at=now))
+    handed_back = open_handover(visit.id, technician_id)
+    if handed_back is not None:
+        handed_back.completed_at = now
     action = "visit.assign" if previous is None else ("visit.unassign" if technician_id is None else "visit.reassign")
     audit_service.record(actor, action, visit, {"from": previous, "to": technician_id}, at=now)
     db.session.flush()
@@ -326,18 +354,114 @@ def list_work_logs(actor: Actor, visit_id: uuid.UUID) -> list[WorkLog]:
     return list(get_visit(actor, visit_id).work_logs)
 
 
-def add_work_log(actor: Actor, visit_id: uuid.UUID, data: dict[str, Any], *, now: datetime | None = None) -> WorkLog:
-    """A technician logs work on their own visit, while on site or just after."""
-    now = now or utcnow()
-    visit = get_visit(actor, visit_id)
-    _require_own_visit(actor, visit)
-    _require_status(visit, (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED), "log work")
-    if visit.technician_id is None:
-        raise InvalidTransition("the visit has no technician assigned", current_status=visit.status.value)
-    if data.get("ended_at") and data["ended_at"] < data["started_at"]:
+def _check_log_times(data: dict[str, Any]) -> None:
+    if data.get("ended_at") and data.get("started_at") and data["ended_at"] < data["started_at"]:
         raise ValidationFailed("ended_at is before started_at", errors={"json": {"ended_at": ["before started_at"]}})
-    log_entry = WorkLog(visit=visit, technician_id=visit.technician_id, **data)
+
+
+def add_work_log(actor: Actor, visit_id: uuid.UUID, data: dict[str, Any], *, now: datetime | None = None) -> WorkLog:
+    """A technician logs work on their own visit, while on site or just after. A technician whose visit was
+    reassigned while their phone was offline may still deliver the work they logged (VisitHandover)."""
+    now = now or utcnow()
+    visit = visit_for_field_work(actor, visit_id, released_ok=True)
+    technician_id = actor.technician_id if actor.role is Role.TECHNICIAN else visit.technician_id
+    if open_handover(visit.id, actor.technician_id) is None:
+        _require_status(visit, (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED), "log work")
+    if technician_id is None:
+        raise InvalidTransition("the visit has no technician assigned", current_status=visit.status.value)
+    _check_log_times(data)
+    log_entry = WorkLog(visit=visit, technician_id=technician_id, **data)
     db.session.add(log_entry)
     db.session.flush()
     audit_service.record(actor, "work_log.create", log_entry, {"visit_id": visit.id}, at=now)
     return log_entry
+
+
+def get_work_log(actor: Actor, log_id: uuid.UUID) -> WorkLog:
+    """A work log the actor may change: their own (technicians), any (dispatchers)."""
+    entry = db.session.get(WorkLog, log_id)
+    if entry is None or (actor.role is Role.TECHNICIAN and entry.technician_id != actor.technician_id):
+        raise NotFound(f"work log {log_id} not found")
+    if actor.role not in (Role.TECHNICIAN, Role.DISPATCHER, Role.ADMIN):
+        raise Forbidden(f"role {actor.role.value} may not change work logs")
+    return entry
+
+
+def update_work_log(actor: Actor, log_id: uuid.UUID, data: dict[str, Any], *, now: datetime | None = None) -> WorkLog:
+    """Correct a work log. It stays on its visit: moving it to another visit is refused."""
+    now = now or utcnow()
+    entry = get_work_log(actor, log_id)
+    if "visit_id" in data and data["visit_id"] != entry.visit_id:
+        raise ValidationFailed("a work log cannot move to another visit",
+                               errors={"json": {"visit_id": ["cannot change"]}})
+    data.pop("visit_id", None)
+    _check_log_times({"started_at": entry.started_at, "ended_at": entry.ended_at, **data})
+    diff = audit_service.changes(entry, data)
+    if diff:
+        audit_service.record(actor, "work_log.update", entry, diff, at=now)
+    return entry
+
+
+def delete_work_log(actor: Actor, log_id: uuid.UUID, *, now: datetime | None = None) -> None:
+    entry = get_work_log(actor, log_id)
+    audit_service.record(actor, "work_log.delete", entry, {"visit_id": entry.visit_id, "description": entry.description},
+                         at=now or utcnow())
+    db.session.delete(entry)
+
+
+TECHNICIAN_VISIT_FIELDS = frozenset({"status", "customer_confirmed", "customer_confirmed_at", "confirmation_note",
+                                     "arrived_at", "departed_at", "work_complete", "notes"})
+
+
+def apply_field_changes(actor: Actor, visit_id: uuid.UUID, changes: dict[str, Any],
+                        *, now: datetime | None = None) -> Visit:
+    """Work facts a technician reports for a visit from the phone: confirmation with the customer, arrival,
+    departure (with or without the work complete), time corrections and notes. Each goes through the same
+    rule as its own endpoint; `changes` holds only fields the technician owns (TECHNICIAN_VISIT_FIELDS).
+    A technician whose visit was reassigned while offline may still deliver notes (and work logs), nothing else.
+    """
+    now = now or utcnow()
+    unknown = set(changes) - TECHNICIAN_VISIT_FIELDS
+    if unknown:
+        raise Forbidden(f"a technician does not set {', '.join(sorted(unknown))} on a visit")
+    visit = visit_for_field_work(actor, visit_id, released_ok=True)
+    if actor.role is Role.TECHNICIAN and visit.technician_id != actor.technician_id:
+        facts = set(changes) - {"notes"}
+        if facts:
+            raise Conflict(f"the visit was reassigned to another technician; {', '.join(sorted(facts))} from you "
+                           f"is no longer accepted (notes and work logs are)")
+    if "notes" in changes and changes["notes"] != visit.notes:
+        audit_service.record(actor, "visit.notes", visit, {"notes": [visit.notes, changes["notes"]]}, at=now)
+        visit.notes = changes["notes"]
+    if changes.get("customer_confirmed") and not visit.customer_confirmed:
+        confirm_with_customer(actor, visit.id, confirmed_at=changes.get("customer_confirmed_at"),
+                              note=changes.get("confirmation_note"), now=now)
+    target = VisitStatus(changes["status"]) if changes.get("status") else visit.status
+    if target is VisitStatus.PLANNED and visit.status is not VisitStatus.PLANNED or target is VisitStatus.CANCELLED:
+        raise InvalidTransition(f"a technician cannot set a visit from {visit.status.value} to {target.value}",
+                                current_status=visit.status.value, allowed_from=[])
+    if target in (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED) and visit.status is VisitStatus.PLANNED:
+        record_arrival(actor, visit.id, arrived_at=changes.get("arrived_at"), now=now)
+    elif "arrived_at" in changes and changes["arrived_at"] != visit.arrived_at:
+        _correct_time(actor, visit, "arrived_at", changes["arrived_at"], now)
+    if target is VisitStatus.COMPLETED and visit.status is VisitStatus.IN_PROGRESS:
+        record_departure(actor, visit.id, work_complete=bool(changes.get("work_complete", visit.work_complete)),
+                         departed_at=changes.get("departed_at"), now=now)
+    elif "departed_at" in changes and changes["departed_at"] != visit.departed_at:
+        _correct_time(actor, visit, "departed_at", changes["departed_at"], now)
+    return visit
+
+
+def _correct_time(actor: Actor, visit: Visit, field: str, value: datetime | None, now: datetime) -> None:
+    """A technician corrects an arrival or departure time already recorded."""
+    stage = VisitStatus.IN_PROGRESS if field == "arrived_at" else VisitStatus.COMPLETED
+    reached = (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED) if field == "arrived_at" else (VisitStatus.COMPLETED,)
+    if visit.status not in reached or value is None:
+        raise InvalidTransition(f"{field} can be corrected only once the visit is {stage.value}",
+                                current_status=visit.status.value)
+    arrived = value if field == "arrived_at" else visit.arrived_at
+    departed = value if field == "departed_at" else visit.departed_at
+    if arrived and departed and departed < arrived:
+        raise ValidationFailed("departed_at is before arrived_at", errors={"json": {field: ["departure before arrival"]}})
+    audit_service.record(actor, "visit.time_correction", visit, {field: [getattr(visit, field), value]}, at=now)
+    setattr(visit, field, value)

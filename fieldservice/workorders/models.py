@@ -10,8 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldservice.assets.models import Asset
 from fieldservice.catalog.models import Product
-from fieldservice.customers.models import Customer, Site
 from fieldservice.changes import ChangeTracked
+from fieldservice.customers.models import Customer, Site
 from fieldservice.db import Timestamps, UUIDPrimaryKey, enum_column
 from fieldservice.errors import InvalidTransition
 from fieldservice.extensions import db

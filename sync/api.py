@@ -1,0 +1,181 @@
+"""Sync endpoints for technicians' phones (WatermelonDB `synchronize()`), and the quarantine for dispatchers."""
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from flask import current_app, request
+from flask.views import MethodView
+from marshmallow import ValidationError, fields, validate
+
+from fieldservice.auth.decorators import current_actor, requires
+from fieldservice.auth.models import Role
+from fieldservice.common.blueprint import Blueprint
+from fieldservice.common.schemas import PageArgsSchema, StrictSchema, page_of, text
+from fieldservice.db import unit_of_work
+from fieldservice.errors import ValidationFailed
+from sync import schema as sync_schema
+from sync import service
+from sync.models import RejectionKind, RejectionStatus
+
+blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync",
+                description="Offline sync for technicians' phones (see docs/sync.md)")
+
+
+class CursorField(fields.Field):
+    """WatermelonDB sends `last_pulled_at=null` (text) on the first sync."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | None:
+        if value in (None, "", "null", "undefined", "0"):
+            return None
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValidationError("must be an integer cursor from a previous pull, or null") from None
+        if number < 0 or number > 2**53 - 1:
+            raise ValidationError("must be a positive safe integer")
+        return number
+
+
+class PullArgsSchema(StrictSchema):
+    last_pulled_at = CursorField(load_default=None, metadata={"description": "The previous `timestamp`, or null"})
+    schema_version = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    migration = fields.String(load_default=None, metadata={"description": "WatermelonDB migration info (unused)"})
+    unpushed = fields.Boolean(load_default=None, metadata={
+        "description": "true when the phone holds changes it has not pushed yet (hasUnsyncedChanges); lets the "
+                       "server know when a reassigned visit may leave the phone"})
+    page_size = fields.Integer(load_default=None, validate=validate.Range(min=1, max=5000))
+
+
+class PushArgsSchema(StrictSchema):
+    last_pulled_at = CursorField(load_default=None)
+
+
+class PullResultSchema(StrictSchema):
+    changes = fields.Dict(metadata={"description": "{table: {created: [], updated: [records], deleted: [ids]}}"})
+    timestamp = fields.Integer(metadata={"description": "The next last_pulled_at"})
+    has_more = fields.Boolean(metadata={"description": "Pull again with last_pulled_at=timestamp before applying"})
+
+
+class PushResultSchema(StrictSchema):
+    ok = fields.Boolean()
+    received_at = fields.String()
+    accepted = fields.Integer()
+    merged = fields.Integer()
+    rejected = fields.Integer()
+    rejected_ids = fields.Dict(metadata={"description": "Quarantined records by table (informational; "
+                                                        "the phone learns it from the next pull)"})
+
+
+class RejectionSchema(StrictSchema):
+    id = fields.UUID()
+    kind = fields.Enum(RejectionKind, by_value=True)
+    status = fields.Enum(RejectionStatus, by_value=True)
+    technician_id = fields.UUID()
+    table_name = fields.String()
+    record_id = fields.String()
+    operation = fields.String()
+    payload = fields.Dict()
+    changed_columns = fields.List(fields.String())
+    reason_code = fields.String()
+    reason = fields.String()
+    device_time = fields.AwareDateTime()
+    received_at = fields.AwareDateTime()
+    resolved_at = fields.AwareDateTime()
+    resolution_note = fields.String()
+
+
+class RejectionQuerySchema(PageArgsSchema):
+    status = fields.Enum(RejectionStatus, by_value=True)
+    technician_id = fields.UUID()
+    table_name = text(60)
+
+
+class ResolveSchema(StrictSchema):
+    note = text(1000, required=True)
+
+
+@blp.route("/pull")
+class Pull(MethodView):
+    @requires(Role.TECHNICIAN)
+    @blp.arguments(PullArgsSchema, location="query")
+    @blp.response(200, PullResultSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Changes in the technician's scope since `last_pulled_at` (WatermelonDB pullChanges).
+
+        Every synced table is present with `created` (always empty: all upserts come in `updated`, for
+        `sendCreatedAsUpdated: true`), `updated` and `deleted`. Large syncs are paged: while `has_more`,
+        pull again with `last_pulled_at=timestamp` and merge the pages before returning them to WatermelonDB.
+        """
+        with unit_of_work():
+            return service.pull(current_actor(), last_pulled_at=args["last_pulled_at"],
+                                schema_version=args["schema_version"], unpushed=args["unpushed"],
+                                page_size=args["page_size"])
+
+
+@blp.route("/push")
+class Push(MethodView):
+    @requires(Role.TECHNICIAN)
+    @blp.arguments(PushArgsSchema, location="query")
+    @blp.response(200, PushResultSchema)
+    @blp.alt_response(409, description="Idempotency-Key reused with a different body")
+    @blp.alt_response(413, description="Too many records or bytes in one push")
+    @blp.alt_response(422, description="Malformed change set; nothing was applied")
+    def post(self, args: dict[str, Any]) -> Any:
+        """Apply the phone's changes (WatermelonDB pushChanges). Needs an `Idempotency-Key: <uuid>` header.
+
+        Body: `{"changes": {table: {created: [...], updated: [...], deleted: [ids]}}}` (the bare changes
+        object is accepted too; any Content-Type). Atomic per request; a replay with the same key returns the
+        same answer and writes nothing. Records that break a rule are quarantined, the rest applies; the
+        phone sees `sync_status`/`rejection_reason` on its next pull.
+        """
+        key = _idempotency_key()
+        request.max_content_length = current_app.config["SYNC_MAX_PUSH_BYTES"]
+        try:
+            body = json.loads(request.get_data(cache=False))
+        except (ValueError, RecursionError):
+            raise ValidationFailed("the body is not valid JSON", errors={"json": ["Invalid JSON body."]}) from None
+        with unit_of_work():
+            response, _replayed = service.push(current_actor(), idempotency_key=key, body=body,
+                                               last_pulled_at=args["last_pulled_at"])
+        return response
+
+
+def _idempotency_key() -> uuid.UUID:
+    raw = request.headers.get("Idempotency-Key", "")
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise ValidationFailed("send a new `Idempotency-Key: <uuid>` header with every push (the same one when "
+                               "retrying the same push)", errors={"headers": {"Idempotency-Key": ["a UUID"]}}) from None
+
+
+@blp.route("/schema")
+class Schema(MethodView):
+    @requires(Role.TECHNICIAN, Role.DISPATCHER, Role.OFFICE, Role.ADMIN)
+    def get(self) -> Any:
+        """The synced tables and columns with their JSON types and owners (for the app's appSchema)."""
+        return sync_schema.describe()
+
+
+@blp.route("/rejections")
+class Rejections(MethodView):
+    @requires(Role.DISPATCHER, Role.OFFICE, Role.ADMIN)
+    @blp.arguments(RejectionQuerySchema, location="query")
+    @blp.response(200, page_of(RejectionSchema))
+    def get(self, args: dict[str, Any]) -> Any:
+        """Quarantined pushes: records (or fields) from phones that the server did not apply, with the reason."""
+        page = args.pop("page_request")
+        return service.list_rejections(page, **args)
+
+
+@blp.route("/rejections/<uuid:rejection_id>/resolve")
+class ResolveRejection(MethodView):
+    @requires(Role.DISPATCHER, Role.ADMIN)
+    @blp.arguments(ResolveSchema)
+    @blp.response(200, RejectionSchema)
+    def post(self, data: dict[str, Any], rejection_id: uuid.UUID) -> Any:
+        """Mark a quarantined change as dealt with."""
+        with unit_of_work():
+            return service.resolve_rejection(current_actor(), rejection_id, data["note"])

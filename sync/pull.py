@@ -1,0 +1,214 @@
+"""Pull: the changes in a technician's scope after a cursor, one page at a time, in change order.
+
+Events that can concern a record on a technician's phone, each numbered from the one change counter:
+  (a) the row changed (`change_seq`),       (b) the record entered the scope (`added_seq`),
+  (c) the record left the scope (`removed_seq`, also on delete),  (d) a push of it was quarantined.
+A record is sent once per pull, at the number of its latest event, with its state as of now; its state is
+never newer than the watermark because rows changed after it are left for the next pull. Each kind of event
+is read with an index-driven query limited to the page size, so the cost follows the number of changes,
+not the size of the tables.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from sync.models import RejectionKind, RejectionStatus, ScopeMember, SyncRejection
+from sync.schema import TABLES, SyncTable, raw_record
+
+INFINITY = float("inf")
+
+
+@dataclass
+class Candidate:
+    table: str
+    record_id: str
+    seq: int = 0
+    row: Any = None
+    removed: bool = False
+    too_new: bool = False
+    rejection: SyncRejection | None = None
+
+
+@dataclass
+class PullPage:
+    changes: dict[str, dict[str, list[Any]]]
+    cursor: int
+    has_more: bool
+    visit_ids: list[uuid.UUID] = field(default_factory=list)
+    count: int = 0
+
+
+@dataclass(frozen=True)
+class PullContext:
+    technician_id: uuid.UUID
+
+
+def _member_join(table: SyncTable, technician_id: uuid.UUID) -> sa.Select[Any]:
+    model = table.model
+    return (sa.select(model, ScopeMember.added_seq)
+            .join(ScopeMember, sa.and_(ScopeMember.record_id == model.id, ScopeMember.table_name == table.name,
+                                       ScopeMember.technician_id == technician_id,
+                                       ScopeMember.removed_seq.is_(None))))
+
+
+class _Collector:
+    def __init__(self, session: Session, technician_id: uuid.UUID, cursor: int, watermark: int, limit: int) -> None:
+        self.session, self.technician_id = session, technician_id
+        self.cursor, self.watermark, self.limit = cursor, watermark, limit
+        self.candidates: dict[tuple[str, str], Candidate] = {}
+        self.bound: float = INFINITY  # every record whose latest event is <= bound is among the candidates
+
+    def _note_limit(self, seqs: list[int]) -> None:
+        if len(seqs) >= self.limit:
+            self.bound = min(self.bound, seqs[-1])
+
+    def _candidate(self, table: str, record_id: Any) -> Candidate:
+        key = (table, str(record_id))
+        if key not in self.candidates:
+            self.candidates[key] = Candidate(table, str(record_id))
+        return self.candidates[key]
+
+    def _take_row(self, table: SyncTable, row: Any, added_seq: int) -> None:
+        cand = self._candidate(table.name, row.id)
+        cand.row = row
+        if row.change_seq > self.watermark or added_seq > self.watermark:
+            cand.too_new = True  # changed (or entered the scope) after the watermark: the next pull sends it
+        for seq in (row.change_seq, added_seq):
+            if self.cursor < seq <= self.watermark:
+                cand.seq = max(cand.seq, seq)
+
+    def collect(self) -> None:
+        c, w, lim = self.cursor, self.watermark, self.limit
+        for table in TABLES.values():
+            model = table.model
+            # (a) rows changed since the cursor, in scope
+            changed = self.session.execute(_member_join(table, self.technician_id).where(
+                model.change_seq > c, model.change_seq <= w).order_by(model.change_seq).limit(lim)).all()
+            self._note_limit([r[0].change_seq for r in changed])
+            # (b) records that entered the scope since the cursor
+            added = self.session.execute(_member_join(table, self.technician_id).where(
+                ScopeMember.added_seq > c, ScopeMember.added_seq <= w).order_by(ScopeMember.added_seq)
+                .limit(lim)).all()
+            self._note_limit([r[1] for r in added])
+            for row, added_seq in (*changed, *added):
+                self._take_row(table, row, added_seq)
+            # (c) records that left the scope
+            removed = self.session.execute(sa.select(ScopeMember.record_id, ScopeMember.removed_seq).where(
+                ScopeMember.technician_id == self.technician_id, ScopeMember.table_name == table.name,
+                ScopeMember.removed_seq > c, ScopeMember.removed_seq <= w)
+                .order_by(ScopeMember.removed_seq).limit(lim)).all()
+            self._note_limit([r[1] for r in removed])
+            for record_id, seq in removed:
+                cand = self._candidate(table.name, record_id)
+                cand.removed, cand.seq = True, max(cand.seq, seq)
+            # (d) quarantined pushes of this technician
+            if table.pushable:
+                rejected = list(self.session.scalars(sa.select(SyncRejection).where(
+                    SyncRejection.technician_id == self.technician_id, SyncRejection.table_name == table.name,
+                    SyncRejection.change_seq > c, SyncRejection.change_seq <= w)
+                    .order_by(SyncRejection.change_seq).limit(lim)))
+                self._note_limit([r.change_seq for r in rejected])
+                for rejection in rejected:
+                    cand = self._candidate(table.name, rejection.record_id)
+                    cand.seq = max(cand.seq, rejection.change_seq)
+        self._complete()
+
+    def _complete(self) -> None:
+        """Fill in what the limited queries may not have returned for the candidates found."""
+        by_table: dict[str, list[Candidate]] = {}
+        for cand in self.candidates.values():
+            by_table.setdefault(cand.table, []).append(cand)
+        for name, cands in by_table.items():
+            table = TABLES[name]
+            ids = [uuid.UUID(c.record_id) for c in cands if not c.removed]
+            if ids and any(c.row is None for c in cands if not c.removed):
+                for row, added_seq in self.session.execute(
+                        _member_join(table, self.technician_id).where(table.model.id.in_(ids))).all():
+                    self._take_row(table, row, added_seq)
+            if table.pushable:
+                latest: dict[str, SyncRejection] = {}
+                for rejection in self.session.scalars(sa.select(SyncRejection).where(
+                        SyncRejection.technician_id == self.technician_id, SyncRejection.table_name == name,
+                        SyncRejection.record_id.in_([c.record_id for c in cands]),
+                        SyncRejection.status == RejectionStatus.OPEN).order_by(SyncRejection.change_seq)):
+                    latest[rejection.record_id] = rejection
+                for cand in cands:
+                    rejection = latest.get(cand.record_id)
+                    if rejection is not None:
+                        cand.rejection = rejection
+                        if rejection.change_seq > self.watermark:
+                            cand.too_new = True
+                        elif rejection.change_seq > self.cursor:
+                            cand.seq = max(cand.seq, rejection.change_seq)
+            # a record may have been removed and not be in the limited "removed" result
+            removed = dict(self.session.execute(sa.select(ScopeMember.record_id, ScopeMember.removed_seq).where(
+                ScopeMember.technician_id == self.technician_id, ScopeMember.table_name == name,
+                ScopeMember.record_id.in_([uuid.UUID(c.record_id) for c in cands]),
+                ScopeMember.removed_seq.is_not(None))).all())
+            for cand in cands:
+                seq = removed.get(uuid.UUID(cand.record_id))
+                if seq is not None and cand.row is None:
+                    cand.removed = True
+                    if seq > self.watermark:
+                        cand.too_new = True
+                    elif seq > self.cursor:
+                        cand.seq = max(cand.seq, seq)
+
+    def eligible(self) -> list[Candidate]:
+        return sorted((c for c in self.candidates.values()
+                       if not c.too_new and c.seq > self.cursor and c.seq <= self.bound),
+                      key=lambda c: c.seq)
+
+
+def empty_changes() -> dict[str, dict[str, list[Any]]]:
+    return {name: {"created": [], "updated": [], "deleted": []} for name in TABLES}
+
+
+def pull_page(session: Session, technician_id: uuid.UUID, cursor: int, watermark: int,
+              page_size: int) -> PullPage:
+    """One page of changes after `cursor`, up to the watermark. `cursor` of the result is the next
+    `last_pulled_at`: every change numbered at or below it has been delivered."""
+    limit = page_size + 1
+    while True:
+        collector = _Collector(session, technician_id, cursor, watermark, limit)
+        collector.collect()
+        eligible = collector.eligible()
+        # the limited queries may all stop at records whose latest event lies further on; widen and retry
+        if eligible or collector.bound == INFINITY:
+            break
+        limit *= 4
+    page = eligible[:page_size]
+    has_more = len(eligible) > page_size or collector.bound != INFINITY
+    next_cursor = page[-1].seq if has_more and page else watermark
+    changes = empty_changes()
+    ctx = PullContext(technician_id)
+    visit_ids: list[uuid.UUID] = []
+    for cand in page:
+        if cand.removed:
+            changes[cand.table]["deleted"].append(cand.record_id)
+            continue
+        table = TABLES[cand.table]
+        if cand.row is not None:
+            status = _status_of(cand.rejection)
+            changes[cand.table]["updated"].append(raw_record(table, cand.row, ctx, status))
+            if cand.table == "visits":
+                visit_ids.append(cand.row.id)
+        elif cand.rejection is not None:
+            # a record the phone created that the server refused: echo it back, marked
+            record = dict(cand.rejection.payload)
+            record["sync_status"], record["rejection_reason"] = _status_of(cand.rejection) or ("rejected", None)
+            changes[cand.table]["updated"].append(record)
+    return PullPage(changes=changes, cursor=next_cursor, has_more=has_more, visit_ids=visit_ids, count=len(page))
+
+
+def _status_of(rejection: SyncRejection | None) -> tuple[str, str | None] | None:
+    if rejection is None or rejection.status is not RejectionStatus.OPEN:
+        return None
+    if rejection.kind is RejectionKind.OVERRIDDEN:
+        return "merged", rejection.reason
+    return "rejected", rejection.reason

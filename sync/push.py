@@ -1,0 +1,257 @@
+"""Push: apply a phone's change set through the same service functions as the JSON API.
+
+One transaction per push. Each record is applied inside its own SAVEPOINT: a record that breaks a rule
+(a DomainError from the service layer) is rolled back alone and kept in quarantine (SyncRejection) with
+its reason, and the rest of the push applies. Fields a technician does not own (schedule, assignee, ...)
+keep the server's value; the phone's value is kept in quarantine as "overridden" and the record is
+re-sent so the phone converges. Nothing a phone pushed is silently dropped.
+
+The table registry (HANDLERS) maps each table to the functions that apply created/updated and deleted
+records, like a command-handler map.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from fieldservice.auth.service import Actor
+from fieldservice.changes import touch
+from fieldservice.errors import DomainError, NotFound
+from fieldservice.visits import service as visits
+from fieldservice.visits.models import Visit, WorkLog
+from fieldservice.workorders import service as workorders
+from fieldservice.workorders.models import WorkOrder, WorkOrderStatus
+from sync.changeset import STAMP_COLUMNS, ChangeSet, PushedRecord
+from sync.errors import ReadOnlyTable
+from sync.models import RejectionKind, RejectionStatus, SyncReceipt, SyncRejection
+from sync.schema import encode
+
+log = logging.getLogger(__name__)
+
+BOOKKEEPING = frozenset({*STAMP_COLUMNS, "sync_status", "rejection_reason", "is_read_only"})
+FUTURE_TOLERANCE = timedelta(minutes=5)
+PAST_TOLERANCE = timedelta(days=14)
+
+
+@dataclass
+class PushContext:
+    session: Session
+    actor: Actor
+    idempotency_key: uuid.UUID
+    received_at: datetime
+    accepted: int = 0
+    merged: int = 0
+    rejected: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def technician_id(self) -> uuid.UUID:
+        assert self.actor.technician_id is not None
+        return self.actor.technician_id
+
+
+Overrides = dict[str, Any] | None
+"""What a handler returns: the changed fields the technician does not own that kept the server's value."""
+
+
+def _split(record: PushedRecord, row: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The technician's changes to apply, and the changed fields they do not own that differ from the server."""
+    own: dict[str, Any] = {}
+    foreign: dict[str, Any] = {}
+    for name in record.changed - BOOKKEEPING:
+        column = record.table.column_map[name]
+        value = record.values.get(name)
+        if column.owner == "technician":
+            own[name] = value
+        elif row is None:
+            continue  # a new record has nothing to conflict with: the server fills the fields it owns
+        elif record.operation == "created" and (column.owner == "server" or value is None):
+            continue  # a re-pushed create carries what the phone had before the server filled its fields
+        elif encode(getattr(row, name, None), column) != encode(value, column):
+            foreign[name] = {"phone": record.raw.get(name), "server": encode(getattr(row, name, None), column)}
+    return own, foreign
+
+
+def _plausible_times(ctx: PushContext, visit: Visit, own: dict[str, Any]) -> None:
+    """Arrival/departure times from a phone whose clock is off are flagged, not trusted blindly: a time in
+    the future (beyond a small tolerance) is replaced by the receive time; one long past is kept, flagged."""
+    flags = list(visit.time_flags or [])
+    for name in ("arrived_at", "departed_at"):
+        value = own.get(name)
+        if value is None:
+            continue
+        problem = None
+        if value > ctx.received_at + FUTURE_TOLERANCE:
+            problem = "in the future relative to the server's clock; the receive time was recorded instead"
+            own[name] = ctx.received_at
+        elif value < ctx.received_at - PAST_TOLERANCE:
+            problem = "more than 14 days before the server received it"
+        if problem:
+            flags.append({"field": name, "device_value": value.isoformat(), "received_at": ctx.received_at.isoformat(),
+                          "problem": problem})
+    if flags != (visit.time_flags or []):
+        visit.time_flags = flags
+
+
+def upsert_visit(ctx: PushContext, record: PushedRecord) -> Overrides:
+    visit = ctx.session.get(Visit, record.id)
+    if visit is None:
+        raise NotFound(f"visit {record.id} does not exist; visits are planned by dispatchers, not created on phones")
+    own, foreign = _split(record, visit)
+    own = {k: v for k, v in own.items() if k in visits.TECHNICIAN_VISIT_FIELDS}
+    _plausible_times(ctx, visit, own)
+    visits.apply_field_changes(ctx.actor, visit.id, own, now=ctx.received_at)
+    if foreign:
+        touch(visit)  # re-send the server's values
+    return foreign
+
+
+def upsert_work_log(ctx: PushContext, record: PushedRecord) -> Overrides:
+    entry = ctx.session.get(WorkLog, record.id)
+    own, foreign = _split(record, entry)
+    if entry is None:
+        data = {k: own.get(k) for k in ("started_at", "ended_at", "description")}
+        visit_id = own.get("visit_id")
+        if visit_id is None or data["started_at"] is None or not data["description"]:
+            raise _invalid("a work log needs visit_id, started_at and description")
+        visits.add_work_log(ctx.actor, visit_id, {"id": record.id, **data}, now=ctx.received_at)
+    else:
+        changes = {k: v for k, v in own.items() if encode(getattr(entry, k), record.table.column_map[k])
+                   != encode(v, record.table.column_map[k])}
+        if changes:
+            visits.update_work_log(ctx.actor, entry.id, changes, now=ctx.received_at)
+    if foreign and entry is not None:
+        touch(entry)
+    return foreign
+
+
+def delete_work_log(ctx: PushContext, record: PushedRecord) -> Overrides:
+    if ctx.session.get(WorkLog, record.id) is not None:  # already gone: a replayed delete changes nothing
+        visits.delete_work_log(ctx.actor, record.id, now=ctx.received_at)
+    return None
+
+
+def upsert_work_order(ctx: PushContext, record: PushedRecord) -> Overrides:
+    order = ctx.session.get(WorkOrder, record.id)
+    if order is None:
+        raise NotFound(f"work order {record.id} does not exist; work orders are opened by dispatchers")
+    own, foreign = _split(record, order)
+    status = own.get("status")
+    if status and status != order.status.value:
+        try:
+            target = WorkOrderStatus(status)
+        except ValueError:
+            raise _invalid(f"unknown work-order status {status!r}") from None
+        workorders.change_status(ctx.actor, order.id, target, now=ctx.received_at)
+    if foreign:
+        touch(order)
+    return foreign
+
+
+def _invalid(message: str) -> DomainError:
+    from fieldservice.errors import ValidationFailed
+
+    return ValidationFailed(message)
+
+
+def refuse(reason: str) -> Callable[[PushContext, PushedRecord], Overrides]:
+    def handler(ctx: PushContext, record: PushedRecord) -> Overrides:
+        raise ReadOnlyTable(reason)
+
+    return handler
+
+
+@dataclass(frozen=True)
+class TableHandler:
+    upsert: Callable[[PushContext, PushedRecord], Overrides]
+    delete: Callable[[PushContext, PushedRecord], Overrides]
+
+
+_READ_ONLY = TableHandler(refuse("this table is read-only on phones"), refuse("this table is read-only on phones"))
+HANDLERS: dict[str, TableHandler] = {
+    "visits": TableHandler(upsert_visit, refuse("visits are cancelled by dispatchers, not deleted on phones")),
+    "work_logs": TableHandler(upsert_work_log, delete_work_log),
+    "work_orders": TableHandler(upsert_work_order, refuse("work orders are never deleted")),
+}
+# applied in this order: a visit's arrival before the work logged on it, its departure before the order's status
+APPLY_ORDER = ["visits", "work_logs", "work_orders"]
+
+
+def _quarantine(ctx: PushContext, record: PushedRecord, kind: RejectionKind, code: str, reason: str,
+                fields: dict[str, Any] | None = None) -> None:
+    """Keep the record (or the overridden fields) with the reason. A re-push of the same record with the
+    same content and outcome adds nothing new."""
+    payload = dict(record.raw)
+    existing = ctx.session.scalars(sa.select(SyncRejection).where(
+        SyncRejection.technician_id == ctx.technician_id, SyncRejection.table_name == record.table.name,
+        SyncRejection.record_id == str(record.id), SyncRejection.status == RejectionStatus.OPEN)).all()
+    for old in existing:
+        if old.kind is kind and old.payload == payload and old.reason_code == code:
+            return
+        old.status = RejectionStatus.SUPERSEDED
+    ctx.session.add(SyncRejection(
+        kind=kind, technician_id=ctx.technician_id, idempotency_key=ctx.idempotency_key,
+        table_name=record.table.name, record_id=str(record.id), operation=record.operation, payload=payload,
+        changed_columns=sorted(record.changed), reason_code=code, reason=reason[:1000],
+        device_time=record.device_time, received_at=ctx.received_at,
+        resolution_note=None if fields is None else f"fields kept at the server's value: {sorted(fields)}"))
+
+
+def _supersede_open(ctx: PushContext, record: PushedRecord) -> None:
+    """An accepted push of a record clears its earlier rejections on the phone."""
+    for old in ctx.session.scalars(sa.select(SyncRejection).where(
+            SyncRejection.technician_id == ctx.technician_id, SyncRejection.table_name == record.table.name,
+            SyncRejection.record_id == str(record.id), SyncRejection.status == RejectionStatus.OPEN)):
+        old.status = RejectionStatus.SUPERSEDED
+
+
+def _receipt(ctx: PushContext, record: PushedRecord, outcome: str) -> None:
+    """Device facts: the phone's time for the record and the server's receive time (once per version)."""
+    device_time = record.device_time
+    seen = ctx.session.scalar(sa.select(SyncReceipt.id).where(
+        SyncReceipt.technician_id == ctx.technician_id, SyncReceipt.table_name == record.table.name,
+        SyncReceipt.record_id == str(record.id), SyncReceipt.operation == record.operation,
+        SyncReceipt.device_time == device_time if device_time else SyncReceipt.device_time.is_(None)).limit(1))
+    if seen is None:
+        ctx.session.add(SyncReceipt(
+            idempotency_key=ctx.idempotency_key, technician_id=ctx.technician_id, table_name=record.table.name,
+            record_id=str(record.id), operation=record.operation, outcome=outcome, device_time=device_time,
+            received_at=ctx.received_at))
+
+
+def apply_change_set(ctx: PushContext, change_set: ChangeSet) -> None:
+    ordered = sorted(change_set.records, key=lambda r: (
+        APPLY_ORDER.index(r.table.name) if r.table.name in APPLY_ORDER else len(APPLY_ORDER),
+        r.operation == "deleted"))
+    for record in ordered:
+        handler = HANDLERS.get(record.table.name, _READ_ONLY)
+        apply = handler.delete if record.operation == "deleted" else handler.upsert
+        outcome = "accepted"
+        try:
+            with ctx.session.begin_nested():
+                overridden = apply(ctx, record)
+                ctx.session.flush()
+        except DomainError as err:
+            outcome = "rejected"
+            ctx.rejected.setdefault(record.table.name, []).append(str(record.id))
+            _quarantine(ctx, record, RejectionKind.REJECTED, err.code, err.detail)
+            log.info("sync push from technician %s: %s %s rejected (%s)", ctx.technician_id,
+                     record.table.name, record.id, err.code)
+        else:
+            if overridden:
+                # what the technician owns was applied; the fields they do not own are kept aside
+                outcome = "merged"
+                ctx.merged += 1
+                _quarantine(ctx, record, RejectionKind.OVERRIDDEN, "not_owned",
+                            "kept the server's value for fields the technician does not own: "
+                            + ", ".join(sorted(overridden)), overridden)
+            else:
+                ctx.accepted += 1
+                _supersede_open(ctx, record)
+        _receipt(ctx, record, outcome)

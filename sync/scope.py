@@ -1,0 +1,139 @@
+"""Which records a technician's phone holds (the sync scope), kept as ScopeMember rows.
+
+The scope is: the technician's visits from SYNC_DAYS_BEHIND days ago to SYNC_DAYS_AHEAD days ahead (and
+any open visit of theirs that is overdue), visits just taken from them whose phone may hold unpushed work
+(VisitHandover), and what those visits need: work orders, customers, contacts, sites, assets, products,
+product lines, and the visits' work logs.
+
+Each pull first refreshes the technician's ScopeMember rows to match that definition. A record entering
+the scope gets `added_seq`, one leaving gets `removed_seq`, both fresh change numbers, so the pull can send
+"new to you" and "drop this" exactly once, in change order, like any other change.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from fieldservice.catalog.models import Product
+from fieldservice.changes import ensure_counter_locked, next_seq, on_delete, reserve_seqs
+from fieldservice.customers.models import Contact
+from fieldservice.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitHandover, WorkLog
+from fieldservice.workorders.models import WorkOrder
+from sync.models import ScopeMember
+from sync.schema import TABLES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScopeContext:
+    technician_id: uuid.UUID
+    now: datetime
+    days_ahead: int
+    days_behind: int
+
+
+def desired_ids(ctx: ScopeContext) -> dict[str, sa.Select[Any]]:
+    """Per table, a SELECT of the record ids that belong on this technician's phone now."""
+    horizon_end = ctx.now + timedelta(days=ctx.days_ahead)
+    horizon_start = ctx.now - timedelta(days=ctx.days_behind)
+    own = Visit.technician_id == ctx.technician_id
+    visits = sa.select(Visit.id).where(sa.or_(
+        sa.and_(own, Visit.scheduled_start >= horizon_start, Visit.scheduled_start < horizon_end),
+        sa.and_(own, Visit.status.in_(ACTIVE_VISIT_STATUSES), Visit.scheduled_start < horizon_end),
+        Visit.id.in_(sa.select(VisitHandover.visit_id).where(
+            VisitHandover.technician_id == ctx.technician_id, VisitHandover.completed_at.is_(None))),
+    ))
+    orders = sa.select(Visit.work_order_id).where(Visit.id.in_(visits))
+    in_orders = WorkOrder.id.in_(orders)
+    customers = sa.select(WorkOrder.customer_id).where(in_orders)
+    products = sa.select(WorkOrder.product_id).where(in_orders)
+    return {
+        "visits": visits,
+        "work_orders": orders,
+        "customers": customers,
+        "sites": sa.select(WorkOrder.site_id).where(in_orders),
+        "assets": sa.select(WorkOrder.asset_id).where(in_orders, WorkOrder.asset_id.is_not(None)),
+        "products": products,
+        "product_lines": sa.select(Product.product_line_id).where(Product.id.in_(products)),
+        "contacts": sa.select(Contact.id).where(Contact.customer_id.in_(customers)),
+        "work_logs": sa.select(WorkLog.id).where(WorkLog.visit_id.in_(visits)),
+    }
+
+
+def _active(technician_id: uuid.UUID, table: str) -> sa.Select[Any]:
+    return sa.select(ScopeMember.record_id).where(
+        ScopeMember.technician_id == technician_id, ScopeMember.table_name == table,
+        ScopeMember.removed_seq.is_(None))
+
+
+def _diff(session: Session, ctx: ScopeContext) -> tuple[dict[str, int], dict[str, list[uuid.UUID]]]:
+    desired = desired_ids(ctx)
+    to_add: dict[str, int] = {}
+    to_remove: dict[str, list[uuid.UUID]] = {}
+    for table in TABLES:
+        new = sa.select(sa.func.count()).select_from(
+            sa.except_(desired[table], _active(ctx.technician_id, table)).subquery())
+        count = session.scalar(new) or 0
+        if count:
+            to_add[table] = count
+        gone = list(session.scalars(_active(ctx.technician_id, table).where(
+            ScopeMember.record_id.not_in(desired[table]))))
+        if gone:
+            to_remove[table] = gone
+    return to_add, to_remove
+
+
+def refresh_scope(session: Session, ctx: ScopeContext) -> int:
+    """Bring the technician's ScopeMember rows in line with `desired_ids`. Returns how many changed.
+
+    Cheap when nothing changed (no lock taken). Otherwise the change counter is locked and the difference
+    recomputed under the lock, so two devices of one technician cannot insert the same member twice.
+    """
+    to_add, to_remove = _diff(session, ctx)
+    if not to_add and not to_remove:
+        return 0
+    ensure_counter_locked(session)
+    to_add, to_remove = _diff(session, ctx)
+    desired = desired_ids(ctx)
+    changed = 0
+    for table, count in to_add.items():
+        new_ids = sa.except_(desired[table], _active(ctx.technician_id, table)).subquery()
+        # a record coming back replaces its old "removed" row
+        session.execute(sa.delete(ScopeMember).where(
+            ScopeMember.technician_id == ctx.technician_id, ScopeMember.table_name == table,
+            ScopeMember.removed_seq.is_not(None), ScopeMember.record_id.in_(sa.select(new_ids.c[0]))))
+        base = reserve_seqs(session, count)
+        numbered = sa.select(
+            sa.literal(ctx.technician_id, sa.Uuid()), sa.literal(table), new_ids.c[0],
+            (sa.literal(base) + sa.func.row_number().over(order_by=new_ids.c[0])).label("added_seq"),
+        )
+        session.execute(sa.insert(ScopeMember).from_select(
+            ["technician_id", "table_name", "record_id", "added_seq"], numbered))
+        changed += count
+    for table, ids in to_remove.items():
+        for record_id in ids:
+            session.execute(sa.update(ScopeMember).where(
+                ScopeMember.technician_id == ctx.technician_id, ScopeMember.table_name == table,
+                ScopeMember.record_id == record_id).values(removed_seq=next_seq(session)))
+        changed += len(ids)
+    log.info("sync scope of technician %s: %d added, %d removed", ctx.technician_id,
+             sum(to_add.values()), sum(len(v) for v in to_remove.values()))
+    return changed
+
+
+@on_delete
+def _drop_deleted(session: Session, obj: Any, seq: int) -> None:
+    """A deleted synced row leaves every phone that holds it."""
+    if obj.__tablename__ in TABLES:
+        session.execute(sa.update(ScopeMember).where(
+            ScopeMember.table_name == obj.__tablename__, ScopeMember.record_id == obj.id,
+            ScopeMember.removed_seq.is_(None)).values(removed_seq=seq))
+
+

@@ -1,0 +1,172 @@
+"""Sync use cases: pull a page of changes, push a change set, read and resolve the quarantine."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from fieldservice.auth.models import Role
+from fieldservice.auth.service import Actor
+from fieldservice.changes import current_watermark, ensure_counter_locked
+from fieldservice.common.lookup import get_or_404
+from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.db import utcnow
+from fieldservice.errors import Forbidden, InvalidTransition, ValidationFailed
+from fieldservice.extensions import db
+from fieldservice.visits.models import VisitHandover
+from sync.changeset import parse_change_set
+from sync.errors import CursorFromTheFuture, IdempotencyKeyReused
+from sync.models import PushLog, RejectionStatus, SyncRejection
+from sync.pull import pull_page
+from sync.push import PushContext, apply_change_set
+from sync.schema import SCHEMA_VERSION
+from sync.scope import ScopeContext, refresh_scope
+
+log = logging.getLogger(__name__)
+
+
+def _technician(actor: Actor) -> uuid.UUID:
+    if actor.role is not Role.TECHNICIAN or actor.technician_id is None:
+        raise Forbidden("sync is for technicians with a technician profile")
+    return actor.technician_id
+
+
+def _check_cursor(cursor: int | None, watermark: int) -> int:
+    cursor = cursor or 0
+    if cursor < 0:
+        raise ValidationFailed("last_pulled_at must be positive", errors={"query": {"last_pulled_at": ["negative"]}})
+    if cursor > watermark:
+        raise CursorFromTheFuture(
+            f"last_pulled_at {cursor} is ahead of the server ({watermark}); it did not come from this server. "
+            f"Reset the local database or pull with last_pulled_at=null.", server_timestamp=watermark)
+    return cursor
+
+
+def release_handovers(technician_id: uuid.UUID, cursor: int, unpushed: bool | None, now: datetime) -> int:
+    """Let go of visits taken from this technician once their phone has them read-only and nothing unpushed.
+
+    The phone shows it has applied the pull that delivered the change (its cursor is at or past that pull's),
+    and then either says it has no unpushed changes (`unpushed=false`), or - when the app does not say -
+    has pushed since, or a grace period has passed. Until then the visit stays on the phone, read-only.
+    """
+    grace = timedelta(hours=current_app.config["SYNC_HANDOVER_GRACE_HOURS"])
+    released = 0
+    handovers = db.session.scalars(sa.select(VisitHandover).where(
+        VisitHandover.technician_id == technician_id, VisitHandover.completed_at.is_(None),
+        VisitHandover.delivered_seq.is_not(None), VisitHandover.delivered_seq <= cursor)).all()
+    for handover in handovers:
+        if unpushed is True:
+            continue
+        if unpushed is None:
+            pushed_since = db.session.scalar(sa.select(sa.func.count()).select_from(PushLog).where(
+                PushLog.technician_id == technician_id, PushLog.last_pulled_at >= handover.delivered_seq))
+            if not pushed_since and now - handover.released_at < grace:
+                continue
+        handover.completed_at = now
+        released += 1
+    return released
+
+
+def pull(actor: Actor, *, last_pulled_at: int | None, schema_version: int, unpushed: bool | None,
+         page_size: int | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """One page of the technician's changes since `last_pulled_at` (WatermelonDB's pullChanges result,
+    plus `has_more`)."""
+    now = now or utcnow()
+    technician_id = _technician(actor)
+    if not 1 <= schema_version <= SCHEMA_VERSION:
+        raise ValidationFailed(f"schema_version {schema_version} is not supported (this server: 1..{SCHEMA_VERSION})",
+                               errors={"query": {"schema_version": ["unsupported"]}})
+    config = current_app.config
+    session = db.session
+    cursor = _check_cursor(last_pulled_at, max(current_watermark(session), 1))
+    released = release_handovers(technician_id, cursor, unpushed, now)
+    ctx = ScopeContext(technician_id, now, config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"])
+    if released:
+        ensure_counter_locked(session)
+    refresh_scope(session, ctx)
+    watermark = max(current_watermark(session), 1)  # WatermelonDB needs a timestamp > 0
+    size = min(page_size or config["SYNC_PAGE_SIZE"], config["SYNC_PAGE_SIZE_MAX"])
+    page = pull_page(session, technician_id, cursor, watermark, size)
+    timestamp = max(page.cursor, 1)
+    if page.visit_ids:
+        for handover in session.scalars(sa.select(VisitHandover).where(
+                VisitHandover.technician_id == technician_id, VisitHandover.completed_at.is_(None),
+                VisitHandover.delivered_seq.is_(None), VisitHandover.visit_id.in_(page.visit_ids))):
+            handover.delivered_seq = timestamp
+    log.info("sync pull by technician %s: %d records after %s, cursor %d%s", technician_id, page.count, cursor,
+             timestamp, " (more)" if page.has_more else "")
+    return {"changes": page.changes, "timestamp": timestamp, "has_more": page.has_more}
+
+
+def body_digest(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def push(actor: Actor, *, idempotency_key: uuid.UUID, body: Any, last_pulled_at: int | None,
+         now: datetime | None = None) -> tuple[dict[str, Any], bool]:
+    """Apply a pushed change set once. Returns (response, replayed).
+
+    The same key with the same body returns the stored answer and writes nothing; with another body it is a
+    409. Malformed change sets are refused whole (422, 413). Records breaking a rule are quarantined."""
+    now = now or utcnow()
+    technician_id = _technician(actor)
+    session = db.session
+    digest = body_digest(body)
+    stored = session.get(PushLog, idempotency_key)
+    if stored is not None:
+        return _replay(stored, technician_id, digest), True
+    change_set = parse_change_set(body, max_records=current_app.config["SYNC_MAX_PUSH_RECORDS"])
+    _check_cursor(last_pulled_at, max(current_watermark(session), 1))
+    # the counter lock first: it orders this push against others and must be taken outside the savepoints
+    ensure_counter_locked(session)
+    stored = session.get(PushLog, idempotency_key, populate_existing=True)
+    if stored is not None:  # the same key committed while we waited for the lock
+        return _replay(stored, technician_id, digest), True
+    ctx = PushContext(session=session, actor=actor, idempotency_key=idempotency_key, received_at=now)
+    apply_change_set(ctx, change_set)
+    response = {"ok": True, "received_at": now.isoformat(), "accepted": ctx.accepted, "merged": ctx.merged,
+                "rejected": sum(len(v) for v in ctx.rejected.values()), "rejected_ids": ctx.rejected}
+    session.add(PushLog(idempotency_key=idempotency_key, technician_id=technician_id, request_sha256=digest,
+                        last_pulled_at=last_pulled_at, received_at=now, status_code=200, response=response))
+    log.info("sync push by technician %s: %d accepted, %d merged, %d rejected", technician_id, ctx.accepted,
+             ctx.merged, response["rejected"])
+    return response, False
+
+
+def _replay(stored: PushLog, technician_id: uuid.UUID, digest: str) -> dict[str, Any]:
+    if stored.technician_id != technician_id or stored.request_sha256 != digest:
+        raise IdempotencyKeyReused("this Idempotency-Key was already used for a different push; "
+                                   "use a new key for new changes")
+    return dict(stored.response)
+
+
+def list_rejections(page: PageRequest, *, status: RejectionStatus | None = None,
+                    technician_id: uuid.UUID | None = None, table_name: str | None = None) -> Page:
+    stmt = sa.select(SyncRejection).order_by(SyncRejection.received_at.desc(), SyncRejection.id)
+    if status:
+        stmt = stmt.where(SyncRejection.status == status)
+    if technician_id:
+        stmt = stmt.where(SyncRejection.technician_id == technician_id)
+    if table_name:
+        stmt = stmt.where(SyncRejection.table_name == table_name)
+    return paginate(stmt, page)
+
+
+def resolve_rejection(actor: Actor, rejection_id: uuid.UUID, note: str, *, now: datetime | None = None) -> SyncRejection:
+    """A dispatcher has dealt with a quarantined record (re-entered it, called the technician, ...)."""
+    from fieldservice.audit import service as audit_service
+
+    rejection = get_or_404(SyncRejection, rejection_id, "rejected change")
+    if rejection.status is not RejectionStatus.OPEN:
+        raise InvalidTransition(f"the rejected change is already {rejection.status.value}",
+                                current_status=rejection.status.value, allowed_transitions=[])
+    rejection.status, rejection.resolved_at = RejectionStatus.RESOLVED, now or utcnow()
+    rejection.resolved_by_id, rejection.resolution_note = actor.user_id, note
+    audit_service.record(actor, "sync_rejection.resolve", rejection, {"note": note})
+    return rejection
