@@ -105,6 +105,15 @@ def upsert_visit(ctx: PushContext, record: PushedRecord) -> Overrides:
         raise NotFound(f"visit {record.id} does not exist; visits are planned by dispatchers, not created on phones")
     own, foreign = _split(record, visit)
     own = {k: v for k, v in own.items() if k in visits.TECHNICIAN_VISIT_FIELDS}
+    if visit.technician_id != ctx.technician_id:
+        # reassigned while the phone was offline: the technician still owns their notes (and work logs),
+        # no longer the visit's progress; those values are kept aside like any field they do not own
+        for name in set(own) - {"notes"}:
+            column = record.table.column_map[name]
+            if encode(getattr(visit, name), column) != encode(own[name], column):
+                foreign[name] = {"phone": record.raw.get(name), "server": encode(getattr(visit, name), column),
+                                 "why": "the visit was reassigned to another technician"}
+            del own[name]
     _plausible_times(ctx, visit, own)
     visits.apply_field_changes(ctx.actor, visit.id, own, now=ctx.received_at)
     if foreign:

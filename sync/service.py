@@ -130,6 +130,10 @@ def push(actor: Actor, *, idempotency_key: uuid.UUID, body: Any, last_pulled_at:
         return _replay(stored, technician_id, digest), True
     ctx = PushContext(session=session, actor=actor, idempotency_key=idempotency_key, received_at=now)
     apply_change_set(ctx, change_set)
+    # what the phone just pushed is on the phone: make it part of the scope now, so that when it later
+    # leaves the scope (a reassigned visit's work logs) the phone is told to drop it
+    config = current_app.config
+    refresh_scope(session, ScopeContext(technician_id, now, config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"]))
     response = {"ok": True, "received_at": now.isoformat(), "accepted": ctx.accepted, "merged": ctx.merged,
                 "rejected": sum(len(v) for v in ctx.rejected.values()), "rejected_ids": ctx.rejected}
     session.add(PushLog(idempotency_key=idempotency_key, technician_id=technician_id, request_sha256=digest,
