@@ -2,6 +2,7 @@
 reassignment hand-over, and untrustworthy phone clocks."""
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -137,7 +138,7 @@ def test_reassignment_keeps_offline_work_then_leaves_the_old_phone(app: Flask, m
     result = old_phone.push()
     assert (result["accepted"], result["merged"], result["rejected"]) == (1, 1, 0)  # the log; the visit: note only
     with app.app_context():
-        entry = db.session.get(WorkLog, __import__("uuid").UUID(log_id))
+        entry = db.session.get(WorkLog, uuid.UUID(log_id))
         assert entry is not None and entry.technician_id == job.technician.id
         visit = db.session.get(Visit, job.visit.id)
         assert visit.notes == "需要更换电容 capacitor needed"   # delivered

@@ -27,7 +27,7 @@ def test_first_pull_has_every_table_and_typed_columns(make: Factory, phone_for) 
                 if column_name != "id" and value is not None:
                     expected = JSON_TYPES[columns[column_name].kind]
                     assert isinstance(value, expected) and not (
-                        expected != bool and isinstance(value, bool)), (name, column_name, value)
+                        expected is not bool and isinstance(value, bool)), (name, column_name, value)
     assert set(merged["visits"]["updated"]) == {str(job.visit.id)}
     assert set(merged["work_orders"]["updated"]) == {str(job.order.id)}
     visit = merged["visits"]["updated"][str(job.visit.id)]

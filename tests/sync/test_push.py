@@ -14,7 +14,7 @@ from fieldservice.extensions import db
 from fieldservice.visits.models import Visit, VisitStatus, WorkLog
 from fieldservice.workorders.models import WorkOrder, WorkOrderStatus
 from sync.models import RejectionStatus, SyncReceipt, SyncRejection
-from tests.factories import Factory, tomorrow_at
+from tests.factories import Factory
 
 
 def hours_ago(hours: float):  # type: ignore[no-untyped-def]
