@@ -1,0 +1,67 @@
+"""The change counter behind sync cursors."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from fieldservice.auth.service import SYSTEM
+from fieldservice.changes import SyncState, Tombstone, current_watermark, ensure_counter_locked
+from fieldservice.customers import service as customers
+from fieldservice.customers.models import Contact, Customer
+from fieldservice.db import unit_of_work
+from fieldservice.extensions import db
+from tests.factories import Factory
+
+
+def watermark(app: Flask) -> int:
+    with app.app_context():
+        return current_watermark(db.session)
+
+
+def test_every_committed_change_is_numbered_below_the_watermark(app: Flask, make: Factory) -> None:
+    before = watermark(app)
+    customer = make.customer("甲")
+    assert before < customer.change_seq <= watermark(app)
+    with app.app_context(), unit_of_work():
+        customers.update_customer(SYSTEM, customer.id, {"phone": "021-1"})
+    with app.app_context():
+        updated = db.session.get(Customer, customer.id).change_seq
+    assert customer.change_seq < updated == watermark(app)
+
+
+def test_numbers_are_unique_per_change(app: Flask, make: Factory) -> None:
+    customer = make.customer(contacts=[{"name": f"c{i}"} for i in range(5)])
+    with app.app_context():
+        seqs = [customer.change_seq, *db.session.scalars(
+            sa.select(Contact.change_seq).where(Contact.customer_id == customer.id))]
+    assert len(set(seqs)) == 6
+
+
+def test_rollback_hands_nothing_out(app: Flask, make: Factory) -> None:
+    make.customer()
+    before = watermark(app)
+    with app.app_context(), pytest.raises(RuntimeError), unit_of_work():
+        customers.create_customer(SYSTEM, {"name": "never"})
+        db.session.flush()
+        raise RuntimeError("boom")
+    assert watermark(app) == before
+
+
+def test_delete_leaves_a_tombstone(app: Flask, make: Factory) -> None:
+    customer = make.customer(contacts=[{"name": "李"}])
+    with app.app_context():
+        contact_id = db.session.scalar(sa.select(Contact.id).where(Contact.customer_id == customer.id))
+    with app.app_context(), unit_of_work():
+        customers.delete_contact(SYSTEM, contact_id)
+    with app.app_context():
+        stone = db.session.scalars(sa.select(Tombstone)).one()
+        assert stone.table_name == "contacts" and stone.record_id == contact_id
+        assert stone.change_seq == db.session.get(SyncState, 1).last_seq
+
+
+def test_counter_lock_must_precede_savepoints(app: Flask) -> None:
+    with app.app_context():
+        with db.session.begin_nested(), pytest.raises(RuntimeError, match="before opening a savepoint"):
+            ensure_counter_locked(db.session)
+        db.session.rollback()
