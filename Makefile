@@ -21,8 +21,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+NODE_E2E := tests/sync/node
+NODE_STAMP := $(NODE_E2E)/node_modules/.installed
+
 $(DEV_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# WatermelonDB for the end-to-end sync test, pinned by the lock file
+$(NODE_STAMP): $(NODE_E2E)/package.json $(NODE_E2E)/package-lock.json
+	cd $(NODE_E2E) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 install: $(STAMP)
@@ -45,10 +53,10 @@ run: seed
 # The suite runs twice: on SQLite and on PostgreSQL. With CI=true an unreachable PostgreSQL fails the run.
 test: test-sqlite test-postgres
 
-test-sqlite: $(DEV_STAMP)
+test-sqlite: $(DEV_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile
 
-test-postgres: $(DEV_STAMP)
+test-postgres: $(DEV_STAMP) $(NODE_STAMP)
 	TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile
 
 lint: $(DEV_STAMP)

@@ -96,6 +96,13 @@ def next_seq(session: Session) -> int:
     return int(session.info[_SEQ])
 
 
+def numbered_so_far(session: Session) -> int | None:
+    """The last number handed out in this transaction (None if none): compare before and after a step to
+    learn whether it changed any synced row."""
+    value = session.info.get(_SEQ)
+    return None if value is None else int(value)
+
+
 def reserve_seqs(session: Session, count: int) -> int:
     """Reserve `count` consecutive numbers; returns the one before the first (numbers are base+1..base+count)."""
     ensure_counter_locked(session)

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fieldservice.auth.service import Actor
-from fieldservice.changes import touch
+from fieldservice.changes import numbered_so_far, touch
 from fieldservice.errors import DomainError, NotFound
 from fieldservice.visits import service as visits
 from fieldservice.visits.models import Visit, WorkLog
@@ -242,6 +242,7 @@ def apply_change_set(ctx: PushContext, change_set: ChangeSet) -> None:
         handler = HANDLERS.get(record.table.name, _READ_ONLY)
         apply = handler.delete if record.operation == "deleted" else handler.upsert
         outcome = "accepted"
+        numbered_before = numbered_so_far(ctx.session)
         try:
             with ctx.session.begin_nested():
                 overridden = apply(ctx, record)
@@ -263,4 +264,5 @@ def apply_change_set(ctx: PushContext, change_set: ChangeSet) -> None:
             else:
                 ctx.accepted += 1
                 _supersede_open(ctx, record)
-        _receipt(ctx, record, outcome)
+        if numbered_so_far(ctx.session) != numbered_before:  # a re-pushed record that changed nothing leaves no trace
+            _receipt(ctx, record, outcome)

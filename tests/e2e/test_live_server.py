@@ -1,27 +1,10 @@
 """Over real HTTP: a server on a loopback port, driven the way `curl` would drive `make run`."""
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
-import pytest
 import requests
 from flask import Flask
-from werkzeug.serving import make_server
 
 from tests.factories import tomorrow_at
-
-
-@pytest.fixture
-def live_url(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 def token(base: str, username: str, password: str) -> dict[str, str]:

@@ -1,0 +1,176 @@
+// Drives WatermelonDB 0.28's own synchronize() against a running fieldservice server.
+// Usage: BASE_URL=http://127.0.0.1:PORT TOKEN=... node e2e.js
+// Prints one JSON line per checkpoint; exits non-zero on the first failed expectation.
+'use strict'
+const assert = require('node:assert/strict')
+const crypto = require('node:crypto')
+const { Database, Model, appSchema, tableSchema } = require('@nozbe/watermelondb')
+const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
+const { synchronize, hasUnsyncedChanges } = require('@nozbe/watermelondb/sync')
+const { setGenerator } = require('@nozbe/watermelondb/utils/common/randomId')
+const logger = require('@nozbe/watermelondb/utils/common/logger').default
+
+logger.silence()
+setGenerator(() => crypto.randomUUID()) // the server expects UUID ids (records are created offline)
+
+const BASE = process.env.BASE_URL
+const AUTH = { Authorization: `Bearer ${process.env.TOKEN}` }
+
+function report(step, data) {
+  console.log(JSON.stringify({ step, ...data }))
+}
+
+// The app's schema, built from the server's description of the synced tables (GET /api/v1/sync/schema).
+async function loadSchema() {
+  const res = await fetch(`${BASE}/api/v1/sync/schema`, { headers: AUTH })
+  assert.equal(res.status, 200)
+  const described = await res.json()
+  const tables = described.tables.map((t) =>
+    tableSchema({
+      name: t.name,
+      columns: t.columns.map((c) => ({ name: c.name, type: c.type, isOptional: !['created_at', 'updated_at'].includes(c.name) })),
+    }))
+  const models = described.tables.map((t) => {
+    // a model without decorators: created_at/updated_at are kept by WatermelonDB when these getters exist
+    const cls = class extends Model {
+      get createdAt() { return this._getRaw('created_at') }
+      get updatedAt() { return this._getRaw('updated_at') }
+    }
+    cls.table = t.name
+    cls.associations = {}
+    return cls
+  })
+  return { schema: appSchema({ version: described.version, tables }), models }
+}
+
+function openDevice({ schema, models }, name) {
+  const adapter = new LokiJSAdapter({
+    schema, dbName: name, useWebWorker: false, useIncrementalIndexedDB: true,
+    extraLokiOptions: { autosave: false },
+  })
+  return new Database({ adapter, modelClasses: models })
+}
+
+// pullChanges with the paging loop (docs/sync.md): merge pages, later pages win.
+async function pullChanges({ lastPulledAt, schemaVersion, stats }) {
+  const merged = {}
+  let cursor = lastPulledAt
+  for (;;) {
+    const q = `last_pulled_at=${cursor}&schema_version=${schemaVersion}&page_size=3`
+    const res = await fetch(`${BASE}/api/v1/sync/pull?${q}`, { headers: AUTH })
+    if (!res.ok) throw new Error(`pull ${res.status}: ${await res.text()}`)
+    const page = await res.json()
+    stats.pages += 1
+    for (const [table, lists] of Object.entries(page.changes)) {
+      const m = (merged[table] = merged[table] || { updated: new Map(), deleted: new Set() })
+      for (const record of lists.created.concat(lists.updated)) { m.deleted.delete(record.id); m.updated.set(record.id, record) }
+      for (const id of lists.deleted) { m.updated.delete(id); m.deleted.add(id) }
+    }
+    cursor = page.timestamp
+    if (!page.has_more) break
+  }
+  const changes = {}
+  for (const [table, m] of Object.entries(merged)) {
+    changes[table] = { created: [], updated: [...m.updated.values()], deleted: [...m.deleted] }
+  }
+  return { changes, timestamp: cursor }
+}
+
+function pushChangesWith(options) {
+  return async ({ changes, lastPulledAt }) => {
+    const res = await fetch(`${BASE}/api/v1/sync/push?last_pulled_at=${lastPulledAt}`, {
+      method: 'POST',
+      headers: { ...AUTH, 'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() },
+      body: JSON.stringify({ changes }),
+    })
+    if (!res.ok) throw new Error(`push ${res.status}: ${await res.text()}`)
+    const answer = await res.json()
+    options.answers.push(answer)
+    if (options.loseAnswer) { options.loseAnswer = false; throw new Error('network lost before the answer arrived') }
+    // no experimentalRejectedIds: rejected records come back marked on the next pull
+  }
+}
+
+async function sync(db, options = {}) {
+  options.answers = options.answers || []
+  const stats = { pages: 0 }
+  await synchronize({
+    database: db,
+    sendCreatedAsUpdated: true,
+    pullChanges: (args) => pullChanges({ ...args, stats }),
+    pushChanges: pushChangesWith(options),
+  })
+  return { stats, answers: options.answers }
+}
+
+const raw = async (db, table) => (await db.get(table).query().fetch()).map((r) => r._raw)
+
+async function main() {
+  const shape = await loadSchema()
+
+  // 1. first sync on device A
+  const deviceA = openDevice(shape, 'device-a')
+  const first = await sync(deviceA)
+  const visits = await raw(deviceA, 'visits')
+  assert.equal(visits.length, 1, 'one visit in scope')
+  assert.ok(first.stats.pages > 1, 'the first sync was paged')
+  report('first_sync', { visits: visits.length, work_orders: (await raw(deviceA, 'work_orders')).length, pages: first.stats.pages })
+
+  // 2. offline: arrive, log work (two new records with client UUIDs), note
+  const visit = await deviceA.get('visits').find(visits[0].id)
+  const arrived = Date.now() - 60 * 60 * 1000
+  let logIds
+  await deviceA.write(async () => {
+    await visit.update((v) => { v._setRaw('status', 'in_progress'); v._setRaw('arrived_at', arrived); v._setRaw('notes', '现场已到 on site') })
+    const a = await deviceA.get('work_logs').create((w) => {
+      w._setRaw('visit_id', visit.id); w._setRaw('started_at', arrived); w._setRaw('description', '拆检主轴 inspected spindle')
+    })
+    const b = await deviceA.get('work_logs').create((w) => {
+      w._setRaw('visit_id', visit.id); w._setRaw('started_at', arrived + 600000); w._setRaw('description', '更换轴承 replaced bearing')
+    })
+    logIds = [a.id, b.id]
+  })
+  assert.equal(await hasUnsyncedChanges({ database: deviceA }), true)
+
+  // 3. push (pull first, as synchronize does); the answer is lost on the way back
+  let lost = null
+  const lostOptions = { loseAnswer: true }
+  try { await sync(deviceA, lostOptions) } catch (e) { lost = e.message }
+  assert.match(lost, /network lost/)
+  assert.equal(await hasUnsyncedChanges({ database: deviceA }), true, 'unacknowledged records stay pending')
+  report('push_answer_lost', { server_answer: lostOptions.answers[0] })
+
+  // 4. the next sync re-pushes the same records under a new Idempotency-Key: the server changes nothing
+  const retry = await sync(deviceA)
+  assert.equal(await hasUnsyncedChanges({ database: deviceA }), false)
+  report('retried_push', { server_answer: retry.answers[0], log_ids: logIds })
+
+  // 5. a second device of the same technician sees the work
+  const deviceB = openDevice(shape, 'device-b')
+  await sync(deviceB)
+  const logsB = await raw(deviceB, 'work_logs')
+  const visitB = (await raw(deviceB, 'visits'))[0]
+  assert.deepEqual(logsB.map((l) => l.id).sort(), [...logIds].sort())
+  assert.equal(visitB.status, 'in_progress')
+  assert.equal(visitB.arrived_at, arrived)
+  assert.ok(logsB.every((l) => l.sync_status === 'synced' && l._status === 'synced'))
+  report('second_device', { work_logs: logsB.length, visit_status: visitB.status })
+
+  // 6. a record the server refuses comes back marked, and is not pushed again and again
+  await deviceB.write(async () => {
+    const order = (await deviceB.get('work_orders').query().fetch())[0]
+    await order.update((o) => { o._setRaw('status', 'closed') }) // the state machine forbids it
+  })
+  const refused = await sync(deviceB)
+  assert.equal(refused.answers[0].rejected, 1)
+  await sync(deviceB)
+  const orderB = (await raw(deviceB, 'work_orders'))[0]
+  assert.equal(orderB.sync_status, 'rejected')
+  assert.equal(orderB.status, 'in_progress')
+  assert.equal(await hasUnsyncedChanges({ database: deviceB }), false)
+  report('rejected_record', { status: orderB.status, sync_status: orderB.sync_status, reason: orderB.rejection_reason })
+
+  console.log('1 passed, 0 failed')
+}
+
+main().then(() => process.exit(0)).catch((e) => { console.error(e); process.exit(1) })
