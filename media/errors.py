@@ -58,3 +58,64 @@ class BlobNotFound(MediaError, KeyError):
     def __str__(self) -> str:
         # KeyError.__str__ would repr() the message.
         return self.detail
+
+
+class DeclaredTypeMismatch(UnsupportedImageType):
+    """The bytes are an accepted image, but not of the type the client declared (a PNG named `.jpg`)."""
+
+    code, title = "content_type_mismatch", "Content type does not match the file"
+
+
+# --- resumable uploads (tus 1.0) -------------------------------------------------------------------------
+
+
+class UploadHeaderInvalid(MediaError):
+    """A tus header is missing or malformed (Upload-Length, Upload-Offset, Upload-Metadata, ...)."""
+
+    status, code, title = 400, "invalid_upload_header", "Invalid upload header"
+
+
+class ChecksumAlgorithmUnsupported(UploadHeaderInvalid):
+    code, title = "checksum_algorithm_unsupported", "Checksum algorithm not supported"
+
+
+class TusVersionUnsupported(MediaError):
+    """Tus-Resumable is missing or names a protocol version we do not speak."""
+
+    status, code, title = 412, "tus_version_unsupported", "Unsupported tus version"
+
+
+class UploadContentTypeInvalid(MediaError):
+    """A PATCH chunk must be sent as `application/offset+octet-stream`."""
+
+    status, code, title = 415, "invalid_chunk_content_type", "Chunk content type must be application/offset+octet-stream"
+
+
+class OffsetMismatch(MediaError):
+    """The chunk does not start where the upload stands (the client must HEAD and resume)."""
+
+    status, code, title = 409, "offset_mismatch", "Upload offset mismatch"
+
+
+class ChecksumMismatch(MediaError):
+    """The chunk's bytes do not match its Upload-Checksum; the chunk was discarded (tus: 460)."""
+
+    status, code, title = 460, "checksum_mismatch", "Checksum mismatch"
+
+
+class UploadTooLarge(MediaError):
+    """More bytes than the configured maximum, or than the upload declared."""
+
+    status, code, title = 413, "upload_too_large", "Upload too large"
+
+
+class UploadLocked(MediaError):
+    """Another request is writing to the same upload right now."""
+
+    status, code, title = 423, "upload_locked", "Upload busy"
+
+
+class ChunkInterrupted(MediaError):
+    """The connection ended before the chunk was complete. Without a checksum the bytes received are kept."""
+
+    status, code, title = 400, "chunk_interrupted", "Chunk interrupted"
