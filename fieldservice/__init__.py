@@ -24,6 +24,7 @@ MODEL_MODULES = (
     "fieldservice.servicerequests.models",
     "fieldservice.workorders.models",
     "fieldservice.visits.models",
+    "fieldservice.photos.models",
     "sync.models",
 )
 
@@ -48,6 +49,7 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     migrate.init_app(app, db, directory=_migrations_dir())
     api.init_app(app)
     register_error_handlers(app)
+    _init_media(app)
     _register_blueprints(app)
     _serve_swagger_ui(app)
     _register_cli(app)
@@ -83,6 +85,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldservice.contracts.api import blp as contracts_blp
     from fieldservice.customers.api import blp as customers_blp
     from fieldservice.health import bp as health_bp
+    from fieldservice.photos.api import photos_blp, uploads_blp
     from fieldservice.servicerequests.api import blp as requests_blp
     from fieldservice.technicians.api import blp as technicians_blp
     from fieldservice.visits.api import blp as visits_blp
@@ -92,7 +95,16 @@ def _register_blueprints(app: Flask) -> None:
     for blp in (sync_blp, auth_blp, users_blp, customers_blp, catalog_blp, contracts_blp, assets_blp,
                 technicians_blp, requests_blp, workorders_blp, visits_blp, audit_blp):
         api.register_blueprint(blp)
+    for blp in (uploads_blp, photos_blp):
+        api.register_blueprint(blp)
     app.register_blueprint(health_bp)
+
+
+def _init_media(app: Flask) -> None:
+    """Photo storage (local directory or S3) and the partial-upload folder, in app.extensions["media"]."""
+    from fieldservice.photos.adapters import init_media
+
+    init_media(app)
 
 
 def _serve_swagger_ui(app: Flask) -> None:
@@ -110,6 +122,8 @@ def _serve_swagger_ui(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from fieldservice.cli import seed_demo_command, users_cli
+    from fieldservice.photos.cli import media_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(media_cli)
     app.cli.add_command(seed_demo_command)

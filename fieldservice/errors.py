@@ -11,6 +11,8 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from media.errors import MediaError
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -63,6 +65,24 @@ class NotCertified(DomainError):
     """R-TEC-1: no valid certification for the product line."""
 
     status, code, title = 422, "technician_not_certified", "Technician not certified"
+
+
+class UploadExpired(DomainError):
+    """A resumable upload left unfinished past its expiry (tus expiration): start a new one."""
+
+    status, code, title = 410, "upload_expired", "Upload expired"
+
+
+class UploadQuotaExceeded(DomainError):
+    """The upload session (one login's uploads for one work order) would exceed its storage quota."""
+
+    status, code, title = 413, "upload_quota_exceeded", "Upload quota exceeded"
+
+
+class PhotoNotProcessed(Conflict):
+    """The requested variant of a photo is not made yet (processing, or processing failed)."""
+
+    code, title = "photo_not_processed", "Photo not processed yet"
 
 
 class AuthenticationFailed(DomainError):
@@ -127,7 +147,7 @@ class ProblemApi(Api):
 def _http_code(status: int) -> str:
     return {
         400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-        405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+        405: "method_not_allowed", 409: "conflict", 412: "precondition_failed", 413: "payload_too_large",
         415: "unsupported_media_type", 422: "validation_failed", 429: "too_many_requests",
     }.get(status, f"http-{status}")
 
@@ -137,6 +157,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(err: DomainError) -> Response:
+        return problem(err.status, err.title, err.detail, code=err.code, **err.extra)
+
+    @app.errorhandler(MediaError)
+    def _media(err: MediaError) -> Response:
+        # storage and image errors from media/ (not an image, too many pixels, tus offset/checksum, ...)
         return problem(err.status, err.title, err.detail, code=err.code, **err.extra)
 
     @app.errorhandler(StaleDataError)

@@ -1,0 +1,1 @@
+"""Photos from the field: resumable uploads, content-addressed storage, processing, access-checked downloads."""
