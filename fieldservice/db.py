@@ -112,3 +112,56 @@ def unit_of_work() -> Iterator[Any]:
     except BaseException:
         session.rollback()
         raise
+
+
+def bulk_insert(session: Any, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction: PostgreSQL COPY (several times faster than an
+    executemany of INSERTs, which matters for a phone's day of work logs), plain executemany elsewhere.
+
+    Every row is a dict with the same keys, giving every value explicitly (no Python-side defaults run)
+    with enums as their values; nothing here runs ORM events: callers number changes themselves.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), rows)
+        return
+    from psycopg.types.json import Jsonb
+
+    names = list(rows[0])
+    json_columns = {name for name in names if isinstance(table.c[name].type, sa.JSON)}
+    pg_types = [_copy_type(table.c[name].type) for name in names]
+    binary = all(pg_types)  # binary COPY is faster still, when every column's type is known here
+    cursor = connection.connection.driver_connection.cursor()
+    quoted = ", ".join(f'"{name}"' for name in names)
+    with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN' + (" (FORMAT BINARY)" if binary else "")) as copy:
+        if binary:
+            copy.set_types(pg_types)
+        if json_columns:
+            for row in rows:
+                copy.write_row([Jsonb(row[n]) if n in json_columns and row[n] is not None else row[n] for n in names])
+        else:
+            for row in rows:
+                copy.write_row([row[n] for n in names])
+
+
+def _copy_type(column_type: sa.types.TypeEngine[Any]) -> str | None:
+    """The PostgreSQL type name for binary COPY, or None when this module does not know it."""
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl  # type: ignore[assignment]
+    if isinstance(column_type, sa.Uuid):
+        return "uuid"
+    if isinstance(column_type, sa.DateTime):
+        return "timestamptz" if column_type.timezone else "timestamp"
+    if isinstance(column_type, sa.Enum | sa.String):  # Text is a String; enums are stored as VARCHAR
+        return "text"
+    if isinstance(column_type, sa.BigInteger):
+        return "int8"
+    if isinstance(column_type, sa.Integer):
+        return "int4"
+    if isinstance(column_type, sa.Boolean):
+        return "bool"
+    if isinstance(column_type, sa.Date):
+        return "date"
+    return None

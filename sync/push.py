@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from fieldservice.auth.service import Actor
 from fieldservice.changes import numbered_so_far, touch
+from fieldservice.db import bulk_insert
 from fieldservice.errors import DomainError, NotFound
 from fieldservice.visits import service as visits
 from fieldservice.visits.models import Visit, WorkLog
@@ -140,6 +141,51 @@ def upsert_work_log(ctx: PushContext, record: PushedRecord) -> Overrides:
     return foreign
 
 
+def create_work_logs(ctx: PushContext, records: list[PushedRecord]) -> list[PushedRecord]:
+    """The common case of a push, many new work logs, in bulk: the same service rules (add_work_logs), a
+    few queries and one insert instead of a savepoint and a dozen statements per record. Returns the
+    records handled; the rest (updates of existing logs, deletes) take the per-record path."""
+    ids = [r.id for r in records if r.operation != "deleted"]
+    if not ids:
+        return []
+    existing = set(ctx.session.scalars(sa.select(WorkLog.id).where(WorkLog.id.in_(ids))))
+    new = [r for r in records if r.operation != "deleted" and r.id not in existing]
+    items: list[dict[str, Any]] = []
+    for record in new:
+        own, _ = _split(record, None)
+        items.append({"id": record.id, "visit_id": own.get("visit_id"), "started_at": own.get("started_at"),
+                      "ended_at": own.get("ended_at"), "description": own.get("description")})
+    outcomes: list[DomainError | None] = [None] * len(items)
+    complete = [i for i, item in enumerate(items) if item["visit_id"] and item["started_at"] and item["description"]]
+    for i in set(range(len(items))) - set(complete):
+        outcomes[i] = _invalid("a work log needs visit_id, started_at and description")
+    for i, outcome in zip(complete, visits.add_work_logs(ctx.actor, [items[i] for i in complete],
+                                                         now=ctx.received_at), strict=True):
+        outcomes[i] = outcome
+    accepted = []
+    for record, outcome in zip(new, outcomes, strict=True):
+        if outcome is None:
+            accepted.append(record)
+        else:
+            ctx.rejected.setdefault(record.table.name, []).append(str(record.id))
+            _quarantine(ctx, record, RejectionKind.REJECTED, outcome.code, outcome.detail)
+            _receipt(ctx, record, "rejected")
+    ctx.accepted += len(accepted)
+    if accepted and ctx.session.scalar(sa.select(SyncRejection.id).where(
+            SyncRejection.technician_id == ctx.technician_id, SyncRejection.table_name == "work_logs",
+            SyncRejection.status == RejectionStatus.OPEN).limit(1)) is not None:
+        ctx.session.execute(sa.update(SyncRejection).where(
+            SyncRejection.technician_id == ctx.technician_id, SyncRejection.table_name == "work_logs",
+            SyncRejection.record_id.in_([str(r.id) for r in accepted]),
+            SyncRejection.status == RejectionStatus.OPEN).values(status=RejectionStatus.SUPERSEDED))
+    if accepted:
+        bulk_insert(ctx.session, SyncReceipt.__table__, [
+            {"id": uuid.uuid4(), "idempotency_key": ctx.idempotency_key, "technician_id": ctx.technician_id,
+             "table_name": r.table.name, "record_id": str(r.id), "operation": r.operation, "outcome": "accepted",
+             "device_time": r.device_time, "received_at": ctx.received_at} for r in accepted])
+    return new
+
+
 def delete_work_log(ctx: PushContext, record: PushedRecord) -> Overrides:
     if ctx.session.get(WorkLog, record.id) is not None:  # already gone: a replayed delete changes nothing
         visits.delete_work_log(ctx.actor, record.id, now=ctx.received_at)
@@ -180,12 +226,13 @@ def refuse(reason: str) -> Callable[[PushContext, PushedRecord], Overrides]:
 class TableHandler:
     upsert: Callable[[PushContext, PushedRecord], Overrides]
     delete: Callable[[PushContext, PushedRecord], Overrides]
+    bulk_create: Callable[[PushContext, list[PushedRecord]], list[PushedRecord]] | None = None
 
 
 _READ_ONLY = TableHandler(refuse("this table is read-only on phones"), refuse("this table is read-only on phones"))
 HANDLERS: dict[str, TableHandler] = {
     "visits": TableHandler(upsert_visit, refuse("visits are cancelled by dispatchers, not deleted on phones")),
-    "work_logs": TableHandler(upsert_work_log, delete_work_log),
+    "work_logs": TableHandler(upsert_work_log, delete_work_log, bulk_create=create_work_logs),
     "work_orders": TableHandler(upsert_work_order, refuse("work orders are never deleted")),
 }
 # applied in this order: a visit's arrival before the work logged on it, its departure before the order's status
@@ -235,34 +282,44 @@ def _receipt(ctx: PushContext, record: PushedRecord, outcome: str) -> None:
 
 
 def apply_change_set(ctx: PushContext, change_set: ChangeSet) -> None:
-    ordered = sorted(change_set.records, key=lambda r: (
-        APPLY_ORDER.index(r.table.name) if r.table.name in APPLY_ORDER else len(APPLY_ORDER),
-        r.operation == "deleted"))
-    for record in ordered:
-        handler = HANDLERS.get(record.table.name, _READ_ONLY)
-        apply = handler.delete if record.operation == "deleted" else handler.upsert
-        outcome = "accepted"
-        numbered_before = numbered_so_far(ctx.session)
-        try:
-            with ctx.session.begin_nested():
-                overridden = apply(ctx, record)
-                ctx.session.flush()
-        except DomainError as err:
-            outcome = "rejected"
-            ctx.rejected.setdefault(record.table.name, []).append(str(record.id))
-            _quarantine(ctx, record, RejectionKind.REJECTED, err.code, err.detail)
-            log.info("sync push from technician %s: %s %s rejected (%s)", ctx.technician_id,
-                     record.table.name, record.id, err.code)
+    """Apply table by table in APPLY_ORDER (then the read-only tables, which only quarantine): within a
+    table, a bulk handler takes what it can (new work logs) and the rest goes record by record."""
+    names = APPLY_ORDER + sorted({r.table.name for r in change_set.records} - set(APPLY_ORDER))
+    for name in names:
+        records = sorted(change_set.by_table(name), key=lambda r: r.operation == "deleted")
+        handler = HANDLERS.get(name, _READ_ONLY)
+        done = {r.id for r in handler.bulk_create(ctx, records)} if handler.bulk_create and records else set()
+        for record in records:
+            if record.id not in done:
+                _apply_one(ctx, record)
+
+
+def _apply_one(ctx: PushContext, record: PushedRecord) -> None:
+    """One record in its own savepoint: a rule it breaks rolls back only its own writes."""
+    handler = HANDLERS.get(record.table.name, _READ_ONLY)
+    apply = handler.delete if record.operation == "deleted" else handler.upsert
+    outcome = "accepted"
+    numbered_before = numbered_so_far(ctx.session)
+    try:
+        with ctx.session.begin_nested():
+            overridden = apply(ctx, record)
+            ctx.session.flush()
+    except DomainError as err:
+        outcome = "rejected"
+        ctx.rejected.setdefault(record.table.name, []).append(str(record.id))
+        _quarantine(ctx, record, RejectionKind.REJECTED, err.code, err.detail)
+        log.info("sync push from technician %s: %s %s rejected (%s)", ctx.technician_id,
+                 record.table.name, record.id, err.code)
+    else:
+        if overridden:
+            # what the technician owns was applied; the fields they do not own are kept aside
+            outcome = "merged"
+            ctx.merged += 1
+            _quarantine(ctx, record, RejectionKind.OVERRIDDEN, "not_owned",
+                        "kept the server's value for fields the technician does not own: "
+                        + ", ".join(sorted(overridden)), overridden)
         else:
-            if overridden:
-                # what the technician owns was applied; the fields they do not own are kept aside
-                outcome = "merged"
-                ctx.merged += 1
-                _quarantine(ctx, record, RejectionKind.OVERRIDDEN, "not_owned",
-                            "kept the server's value for fields the technician does not own: "
-                            + ", ".join(sorted(overridden)), overridden)
-            else:
-                ctx.accepted += 1
-                _supersede_open(ctx, record)
-        if numbered_so_far(ctx.session) != numbered_before:  # a re-pushed record that changed nothing leaves no trace
-            _receipt(ctx, record, outcome)
+            ctx.accepted += 1
+            _supersede_open(ctx, record)
+    if numbered_so_far(ctx.session) != numbered_before:  # a re-pushed record that changed nothing leaves no trace
+        _receipt(ctx, record, outcome)

@@ -85,11 +85,13 @@ def pull(actor: Actor, *, last_pulled_at: int | None, schema_version: int, unpus
     config = current_app.config
     session = db.session
     cursor = _check_cursor(last_pulled_at, max(current_watermark(session), 1))
-    released = release_handovers(technician_id, cursor, unpushed, now)
     ctx = ScopeContext(technician_id, now, config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"])
-    if released:
-        ensure_counter_locked(session)
+    # first bring in what the phone pushed since (its records are on the phone, so they are members and
+    # will be dropped with their visit), then let go of released visits, then drop what only they needed
     refresh_scope(session, ctx)
+    if release_handovers(technician_id, cursor, unpushed, now):
+        ensure_counter_locked(session)
+        refresh_scope(session, ctx)
     watermark = max(current_watermark(session), 1)  # WatermelonDB needs a timestamp > 0
     size = min(page_size or config["SYNC_PAGE_SIZE"], config["SYNC_PAGE_SIZE_MAX"])
     page = pull_page(session, technician_id, cursor, watermark, size)
@@ -130,10 +132,6 @@ def push(actor: Actor, *, idempotency_key: uuid.UUID, body: Any, last_pulled_at:
         return _replay(stored, technician_id, digest), True
     ctx = PushContext(session=session, actor=actor, idempotency_key=idempotency_key, received_at=now)
     apply_change_set(ctx, change_set)
-    # what the phone just pushed is on the phone: make it part of the scope now, so that when it later
-    # leaves the scope (a reassigned visit's work logs) the phone is told to drop it
-    config = current_app.config
-    refresh_scope(session, ScopeContext(technician_id, now, config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"]))
     response = {"ok": True, "received_at": now.isoformat(), "accepted": ctx.accepted, "merged": ctx.merged,
                 "rejected": sum(len(v) for v in ctx.rejected.values()), "rejected_ids": ctx.rejected}
     session.add(PushLog(idempotency_key=idempotency_key, technician_id=technician_id, request_sha256=digest,

@@ -41,6 +41,16 @@ def record(actor: Actor, action: str, entity: Any, details: dict[str, Any] | Non
     return event
 
 
+def record_many(actor: Actor, action: str, entity_type: str, entries: list[tuple[uuid.UUID, dict[str, Any]]],
+                *, at: datetime | None = None) -> None:
+    """Append one audit event per (entity id, details) in one bulk insert (batch use cases)."""
+    at = at or utcnow()
+    db.session.execute(sa.insert(AuditEvent), [
+        {"id": uuid.uuid4(), "at": at, "actor_user_id": actor.user_id, "actor_role": actor.role.value,
+         "actor_name": actor.display_name, "action": action, "entity_type": entity_type, "entity_id": entity_id,
+         "details": _jsonable(details)} for entity_id, details in entries])
+
+
 def changes(entity: Any, data: dict[str, Any]) -> dict[str, Any]:
     """Apply `data` to `entity`, returning {field: [old, new]} for the fields that really changed."""
     diff: dict[str, Any] = {}

@@ -11,10 +11,12 @@ import sqlalchemy as sa
 from fieldservice.audit import service as audit_service
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
+from fieldservice.changes import reserve_seqs
 from fieldservice.common.pagination import Page, PageRequest, paginate
-from fieldservice.db import utcnow
+from fieldservice.db import bulk_insert, utcnow
 from fieldservice.errors import (
     Conflict,
+    DomainError,
     Forbidden,
     InvalidTransition,
     NotFound,
@@ -92,19 +94,29 @@ def open_handover(visit_id: uuid.UUID, technician_id: uuid.UUID | None) -> Visit
         VisitHandover.completed_at.is_(None)))
 
 
-def visit_for_field_work(actor: Actor, visit_id: uuid.UUID, *, released_ok: bool = False) -> Visit:
-    """The visit on which `actor` records work facts: a technician's own visit, or, with `released_ok`,
-    one just taken from them whose phone may still hold unpushed work (see VisitHandover).
-    Dispatchers may record facts on a technician's behalf. Anyone else: Forbidden; another technician: 404."""
+def _check_field_access(actor: Actor, visit: Visit | None, visit_id: uuid.UUID, *, released: bool) -> None:
+    """Who records work facts on a visit: its technician; with `released`, the technician it was just taken
+    from (their phone may still hold unpushed work, see VisitHandover); dispatchers on a technician's behalf.
+    Anyone else: Forbidden; another technician: 404 (ids do not leak)."""
     if actor.role in (Role.DISPATCHER, Role.ADMIN):
-        return get_visit(actor, visit_id)
+        if visit is None:
+            raise NotFound(f"visit {visit_id} not found")
+        return
     if actor.role is not Role.TECHNICIAN:
         raise Forbidden(f"role {actor.role.value} may not record work on a visit")
+    if visit is None or (visit.technician_id != actor.technician_id and not released):
+        raise NotFound(f"visit {visit_id} not found")
+
+
+def visit_for_field_work(actor: Actor, visit_id: uuid.UUID, *, released_ok: bool = False) -> Visit:
+    """The visit on which `actor` records work facts (see _check_field_access)."""
     visit = db.session.get(Visit, visit_id)
-    if visit is not None and (visit.technician_id == actor.technician_id or (
-            released_ok and open_handover(visit.id, actor.technician_id) is not None)):
-        return visit
-    raise NotFound(f"visit {visit_id} not found")
+    released = bool(released_ok and visit is not None and actor.role is Role.TECHNICIAN
+                    and visit.technician_id != actor.technician_id
+                    and open_handover(visit.id, actor.technician_id) is not None)
+    _check_field_access(actor, visit, visit_id, released=released)
+    assert visit is not None
+    return visit
 
 
 def _require_own_visit(actor: Actor, visit: Visit) -> None:
@@ -359,22 +371,72 @@ def _check_log_times(data: dict[str, Any]) -> None:
         raise ValidationFailed("ended_at is before started_at", errors={"json": {"ended_at": ["before started_at"]}})
 
 
+def _work_log_technician(actor: Actor, visit: Visit, data: dict[str, Any]) -> uuid.UUID:
+    """The rules for a new work log on `visit` (access already checked): the visit is under way or done
+    (a visit taken from the technician while offline still takes the work they logged), a technician is
+    known, and the times are in order. Returns whose work it is."""
+    released = actor.role is Role.TECHNICIAN and visit.technician_id != actor.technician_id
+    if not released:
+        _require_status(visit, (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED), "log work")
+    technician_id = actor.technician_id if actor.role is Role.TECHNICIAN else visit.technician_id
+    if technician_id is None:
+        raise InvalidTransition("the visit has no technician assigned", current_status=visit.status.value)
+    _check_log_times(data)
+    return technician_id
+
+
 def add_work_log(actor: Actor, visit_id: uuid.UUID, data: dict[str, Any], *, now: datetime | None = None) -> WorkLog:
     """A technician logs work on their own visit, while on site or just after. A technician whose visit was
     reassigned while their phone was offline may still deliver the work they logged (VisitHandover)."""
     now = now or utcnow()
     visit = visit_for_field_work(actor, visit_id, released_ok=True)
-    technician_id = actor.technician_id if actor.role is Role.TECHNICIAN else visit.technician_id
-    if open_handover(visit.id, actor.technician_id) is None:
-        _require_status(visit, (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED), "log work")
-    if technician_id is None:
-        raise InvalidTransition("the visit has no technician assigned", current_status=visit.status.value)
-    _check_log_times(data)
+    technician_id = _work_log_technician(actor, visit, data)
     log_entry = WorkLog(visit=visit, technician_id=technician_id, **data)
     db.session.add(log_entry)
     db.session.flush()
     audit_service.record(actor, "work_log.create", log_entry, {"visit_id": visit.id}, at=now)
     return log_entry
+
+
+def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | None = None
+                  ) -> list[DomainError | None]:
+    """Many new work logs at once (a phone's day): the same rules as add_work_log, checked against data
+    loaded in a few queries, and one bulk insert for the logs that pass. Returns, per item, None (created)
+    or the rule it broke. Items carry `id`, `visit_id`, `started_at`, `ended_at`, `description`."""
+    now = now or utcnow()
+    session = db.session
+    visit_ids = {item["visit_id"] for item in items if item.get("visit_id")}
+    by_id = {v.id: v for v in session.scalars(sa.select(Visit).where(Visit.id.in_(visit_ids)))} if visit_ids else {}
+    released = set(session.scalars(sa.select(VisitHandover.visit_id).where(
+        VisitHandover.visit_id.in_(visit_ids), VisitHandover.technician_id == actor.technician_id,
+        VisitHandover.completed_at.is_(None)))) if visit_ids and actor.technician_id else set()
+    outcomes: list[DomainError | None] = []
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        data = {k: item.get(k) for k in ("started_at", "ended_at", "description")}
+        try:
+            visit = by_id.get(item["visit_id"])
+            _check_field_access(actor, visit, item["visit_id"], released=item["visit_id"] in released)
+            assert visit is not None
+            technician_id = _work_log_technician(actor, visit, data)
+        except DomainError as err:
+            outcomes.append(err)
+            continue
+        rows.append({"id": item["id"], "visit_id": visit.id, "technician_id": technician_id, **data,
+                     "created_at": now, "updated_at": now})
+        outcomes.append(None)
+    if rows:
+        numbered = reserve_seqs(session, len(rows))  # bulk inserts bypass the ORM's change numbering
+        for offset, row in enumerate(rows, start=1):
+            row["change_seq"] = numbered + offset
+        bulk_insert(session, WorkLog.__table__, rows)
+        per_visit: dict[uuid.UUID, list[str]] = {}
+        for row in rows:
+            per_visit.setdefault(row["visit_id"], []).append(str(row["id"]))
+        # one audit event per visit naming its new logs (a phone's day is hundreds of logs)
+        audit_service.record_many(actor, "work_log.create_many", "visits",
+                                  [(visit_id, {"work_log_ids": ids}) for visit_id, ids in per_visit.items()], at=now)
+    return outcomes
 
 
 def get_work_log(actor: Actor, log_id: uuid.UUID) -> WorkLog:

@@ -46,9 +46,8 @@ def test_watermelondb_synchronize_end_to_end(app: Flask, make: Factory, live_url
     with app.app_context():
         logs = db.session.scalars(sa.select(WorkLog)).all()
         assert sorted(str(entry.id) for entry in logs) == sorted(log_ids)
-        creations = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "work_log.create"))
-        assert creations == 2
+        creations = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "work_log.create_many")).all()
+        assert [sorted(e.details["work_log_ids"]) for e in creations] == [sorted(log_ids)]  # once, not per push
         receipts = db.session.scalars(sa.select(SyncReceipt).where(SyncReceipt.table_name == "work_logs")).all()
         assert len(receipts) == 2  # one per record version, not one per push
         rejected = db.session.scalars(sa.select(SyncRejection)).all()
