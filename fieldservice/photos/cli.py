@@ -13,6 +13,7 @@ import click
 from flask.cli import AppGroup
 
 from fieldservice.db import unit_of_work, utcnow
+from fieldservice.errors import NotFound
 from fieldservice.photos import service
 from fieldservice.photos.adapters import current_media
 from fieldservice.photos.models import PhotoStatus
@@ -71,13 +72,19 @@ def reprocess_command(photo_ids: tuple[uuid.UUID, ...], pending_only: bool) -> N
         with unit_of_work():
             ids = service.photo_ids_to_process(include_failed=not pending_only)
     outcomes: dict[str, int] = {}
+    missing: list[str] = []
     with _progress(ids, "photos") as bar:
         for photo_id in bar:
-            with unit_of_work():
-                photo = service.process_photo(photo_id, media=media)
-                status = photo.status
+            try:
+                with unit_of_work():
+                    status = service.process_photo(photo_id, media=media).status
+            except NotFound:
+                missing.append(str(photo_id))
+                continue
             outcomes[status.value] = outcomes.get(status.value, 0) + 1
             if status is PhotoStatus.PROCESSING_FAILED:
                 log.warning("photo %s still fails", photo_id)
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())) or "nothing to do"
-    click.echo(f"photos processed: {len(ids)} ({summary})")
+    click.echo(f"photos processed: {len(ids) - len(missing)} ({summary})")
+    if missing:
+        raise click.ClickException(f"photo(s) not found: {', '.join(missing)}")

@@ -111,6 +111,8 @@ def resolve_target(actor: Actor, *, visit_id: uuid.UUID | None, work_order_id: u
     from fieldservice.workorders import service as workorders
 
     actor.require(*UPLOADERS)
+    if actor.role is Role.TECHNICIAN and actor.technician_id is None:
+        raise Forbidden("this login has no technician profile, so it has no visits to add photos to")
     if visit_id is not None:
         try:
             visit = visits.get_visit(actor, visit_id)
@@ -518,6 +520,8 @@ def photo_ids_to_process(*, now: datetime | None = None, include_failed: bool = 
 # ---- reading ---------------------------------------------------------------------------------------------
 
 def _scope(stmt: sa.Select[Any], actor: Actor) -> sa.Select[Any]:
+    if actor.role is Role.TECHNICIAN and actor.technician_id is None:
+        return stmt.where(sa.false())  # a technician login without a profile has no visits
     visible = visible_work_order_ids(actor)
     if visible is not None:
         stmt = stmt.where(Photo.work_order_id.in_(visible))
