@@ -20,9 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from fieldservice.assets.models import Asset
 from fieldservice.catalog.models import Product
 from fieldservice.changes import ensure_counter_locked, next_seq, on_delete, reserve_seqs
-from fieldservice.customers.models import Contact
+from fieldservice.customers.models import Contact, Customer, Site
 from fieldservice.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitHandover, WorkLog
 from fieldservice.workorders.models import WorkOrder
 from sync.models import ScopeMember
@@ -39,31 +40,40 @@ class ScopeContext:
     days_behind: int
 
 
-def desired_ids(ctx: ScopeContext) -> dict[str, sa.Select[Any]]:
-    """Per table, a SELECT of the record ids that belong on this technician's phone now."""
+def desired_ids(session: Session, ctx: ScopeContext) -> dict[str, sa.Select[Any]]:
+    """Per table, a SELECT of the record ids that belong on this technician's phone now.
+
+    The roots (visits, their work orders, customers, products) are few and read first, so that every
+    other query is an index lookup on a short list: the cost follows the technician's scope, not the size
+    of the tables."""
     horizon_end = ctx.now + timedelta(days=ctx.days_ahead)
     horizon_start = ctx.now - timedelta(days=ctx.days_behind)
     own = Visit.technician_id == ctx.technician_id
-    visits = sa.select(Visit.id).where(sa.or_(
-        sa.and_(own, Visit.scheduled_start >= horizon_start, Visit.scheduled_start < horizon_end),
-        sa.and_(own, Visit.status.in_(ACTIVE_VISIT_STATUSES), Visit.scheduled_start < horizon_end),
-        Visit.id.in_(sa.select(VisitHandover.visit_id).where(
-            VisitHandover.technician_id == ctx.technician_id, VisitHandover.completed_at.is_(None))),
-    ))
-    orders = sa.select(Visit.work_order_id).where(Visit.id.in_(visits))
-    in_orders = WorkOrder.id.in_(orders)
-    customers = sa.select(WorkOrder.customer_id).where(in_orders)
-    products = sa.select(WorkOrder.product_id).where(in_orders)
+    visit_ids = sorted(set(session.scalars(sa.union(
+        sa.select(Visit.id).where(own, Visit.scheduled_start >= horizon_start, Visit.scheduled_start < horizon_end),
+        sa.select(Visit.id).where(own, Visit.status.in_(ACTIVE_VISIT_STATUSES), Visit.scheduled_start < horizon_end),
+        sa.select(VisitHandover.visit_id).where(VisitHandover.technician_id == ctx.technician_id,
+                                                VisitHandover.completed_at.is_(None)),
+    ))))
+    orders = list(session.execute(sa.select(WorkOrder.id, WorkOrder.customer_id, WorkOrder.site_id,
+                                            WorkOrder.asset_id, WorkOrder.product_id).where(
+        WorkOrder.id.in_(sa.select(Visit.work_order_id).where(Visit.id.in_(visit_ids))))))
+    customers = sorted({o.customer_id for o in orders})
+    products = sorted({o.product_id for o in orders})
+
+    def ids(model: Any, values: list[Any]) -> sa.Select[Any]:
+        return sa.select(model.id).where(model.id.in_(values))  # a primary-key lookup of a short list
+
     return {
-        "visits": visits,
-        "work_orders": orders,
-        "customers": customers,
-        "sites": sa.select(WorkOrder.site_id).where(in_orders),
-        "assets": sa.select(WorkOrder.asset_id).where(in_orders, WorkOrder.asset_id.is_not(None)),
-        "products": products,
+        "visits": ids(Visit, visit_ids),
+        "work_orders": ids(WorkOrder, [o.id for o in orders]),
+        "customers": ids(Customer, customers),
+        "sites": ids(Site, sorted({o.site_id for o in orders})),
+        "assets": ids(Asset, sorted({o.asset_id for o in orders if o.asset_id})),
+        "products": ids(Product, products),
         "product_lines": sa.select(Product.product_line_id).where(Product.id.in_(products)),
         "contacts": sa.select(Contact.id).where(Contact.customer_id.in_(customers)),
-        "work_logs": sa.select(WorkLog.id).where(WorkLog.visit_id.in_(visits)),
+        "work_logs": sa.select(WorkLog.id).where(WorkLog.visit_id.in_(visit_ids)),
     }
 
 
@@ -74,7 +84,7 @@ def _active(technician_id: uuid.UUID, table: str) -> sa.Select[Any]:
 
 
 def _diff(session: Session, ctx: ScopeContext) -> tuple[dict[str, int], dict[str, list[uuid.UUID]]]:
-    desired = desired_ids(ctx)
+    desired = desired_ids(session, ctx)
     to_add: dict[str, int] = {}
     to_remove: dict[str, list[uuid.UUID]] = {}
     for table in TABLES:
@@ -101,7 +111,7 @@ def refresh_scope(session: Session, ctx: ScopeContext) -> int:
         return 0
     ensure_counter_locked(session)
     to_add, to_remove = _diff(session, ctx)
-    desired = desired_ids(ctx)
+    desired = desired_ids(session, ctx)
     changed = 0
     for table, count in to_add.items():
         new_ids = sa.except_(desired[table], _active(ctx.technician_id, table)).subquery()
