@@ -200,6 +200,8 @@ class PartialUploads:
                     try:
                         block = stream.read(self.block_size)
                     except Exception as err:  # noqa: BLE001 - a dropped connection surfaces as many types
+                        if getattr(err, "code", None) == 413:  # the web server's own body limit
+                            raise UploadTooLarge("the request body is larger than allowed") from err
                         interrupted = err
                         break
                     if not block:

@@ -112,14 +112,14 @@ class UploadItem(MethodView):
         chunk = http.chunk_request()
         with media.uploads.lock(upload_id), unit_of_work():
             outcome = service.receive_chunk(actor, upload_id, media=media, **chunk)
-        photo_status = None
         if outcome.photo_created:
             # after the original is committed: a processing failure only marks the photo
             with unit_of_work():
                 processed = service.process_new_photo(outcome.photo_id, media=media)  # type: ignore[arg-type]
-                photo_status = processed.status.value if processed else None
+                if processed is not None:
+                    outcome.photo_status = processed.status
         outcome.raise_error()
-        return http.patch_response(outcome, photo_status)
+        return http.patch_response(outcome)
 
     @requires(*UPLOADERS)
     @uploads_blp.response(204, description="Upload and its bytes removed")

@@ -112,15 +112,15 @@ def head_response(upload: Upload, offset: int) -> Response:
     return _empty(200, headers)
 
 
-def patch_response(outcome: ChunkOutcome, photo_status: str | None) -> Response:
+def patch_response(outcome: ChunkOutcome) -> Response:
     headers = {"Upload-Offset": str(outcome.offset)}
     if outcome.expires_at is not None:
         headers["Upload-Expires"] = http_date(outcome.expires_at)
     if outcome.photo_id is not None:
         headers["Photo-Id"] = str(outcome.photo_id)
         headers["Photo-Url"] = f"{request.script_root}/api/v1/photos/{outcome.photo_id}"
-        if photo_status:
-            headers["Photo-Status"] = photo_status
+        if outcome.photo_status is not None:
+            headers["Photo-Status"] = outcome.photo_status.value
     return _empty(204, headers)
 
 

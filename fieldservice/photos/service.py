@@ -297,6 +297,7 @@ class ChunkOutcome:
     expires_at: datetime | None
     photo_id: uuid.UUID | None = None
     photo_created: bool = False
+    photo_status: PhotoStatus | None = None
     error: Exception | None = field(default=None)
 
     @property
@@ -325,8 +326,9 @@ def receive_chunk(actor: Actor, upload_id: uuid.UUID, *, offset: int, stream: IO
                                  upload_offset=upload.upload_length)
         if content_length:
             raise UploadTooLarge("the upload is already complete")
+        photo = db.session.get(Photo, upload.photo_id)
         return ChunkOutcome(upload.id, upload.upload_length, upload.upload_length, upload.expires_at,
-                            photo_id=upload.photo_id)
+                            photo_id=upload.photo_id, photo_status=photo.status if photo else None)
     acknowledged = media.uploads.reconcile(upload.id, upload.upload_offset)
     if offset != acknowledged:
         raise OffsetMismatch(f"the upload is at offset {acknowledged}, not {offset}; resume from there",
@@ -371,7 +373,7 @@ def _complete_upload(actor: Actor, upload: Upload, media: Media, *, now: datetim
     upload.expires_at = now + media.settings.upload_expiry  # the row answers HEAD until then
     _after_commit(lambda: media.uploads.discard(upload_id))
     return ChunkOutcome(upload_id, upload.upload_length, upload.upload_length, upload.expires_at,
-                        photo_id=photo.id, photo_created=created)
+                        photo_id=photo.id, photo_created=created, photo_status=photo.status)
 
 
 def cancel_upload(actor: Actor, upload_id: uuid.UUID, *, media: Media, now: datetime | None = None) -> None:

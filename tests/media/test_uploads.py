@@ -145,6 +145,19 @@ def test_more_bytes_than_remain_are_refused_and_not_kept(uploads: PartialUploads
     assert uploads.size(upload_id) == 0
 
 
+def test_the_web_servers_body_limit_is_too_large_not_an_interruption(uploads: PartialUploads) -> None:
+    class Limited(io.RawIOBase):
+        def read(self, size: int = -1) -> bytes:
+            err = ValueError("body too large")
+            err.code = 413  # type: ignore[attr-defined]  # what werkzeug's RequestEntityTooLarge carries
+            raise err
+
+    upload_id = uuid.uuid4()
+    uploads.create(upload_id)
+    with pytest.raises(UploadTooLarge):
+        uploads.append(upload_id, Limited(), offset=0, limit=100)
+
+
 def test_reconcile_trims_unacknowledged_bytes_and_recreates_lost_files(uploads: PartialUploads) -> None:
     upload_id = uuid.uuid4()
     uploads.create(upload_id)

@@ -320,6 +320,7 @@ def test_repeat_with_the_same_photo_id_is_idempotent(tus: TusClient, job: Simple
     again = tus.upload(data, visit_id=job.visit.id, kind="fault", photo_id=photo_id)
     assert first.status_code == again.status_code == 204
     assert first.headers["Photo-Id"] == again.headers["Photo-Id"] == photo_id
+    assert again.headers["Photo-Status"] == "ready"
     assert table_count("photos") == 1
 
     other_bytes = tus.upload(jpeg_bytes(seed=7), visit_id=job.visit.id, kind="fault", photo_id=photo_id)
