@@ -1,7 +1,7 @@
 """Sync benchmarks (issue 4). Prints figures; not a test. Needs the PostgreSQL server.
 
     .venv/bin/python -m bench.sync_bench            # all three parts
-    .venv/bin/python -m bench.sync_bench ingest pull load
+    .venv/bin/python -m bench.sync_bench ingest pull first load
 Environment: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test; databases named
 bench_sync_* are created on that server), BENCH_SECONDS (load test duration, default 60).
 """
@@ -183,6 +183,85 @@ def bench_pull(small: int = 20_000, large: int = 500_000) -> dict[str, float]:
     return result
 
 
+# ---- 4. paged first sync of a technician with 50,000 records in scope ------------------------------
+
+def bench_first_sync(visits_in_scope: int = 5_000, logs_per_visit: int = 8) -> dict[str, float]:
+    """Pull everything in pages; report time, pages and the peak Python memory of the pulling process,
+    for a 10x smaller scope too (peak memory must follow the page size, not the scope)."""
+    import tracemalloc
+
+    from fieldservice.visits.models import Visit
+    from fieldservice.workorders.models import WorkOrder
+
+    url = fresh_database("bench_sync_first")
+    app = migrated_app(url)
+    make = Factory(app)
+    job = started_job(make, app)
+    token = make.token(job.technician.user_id)
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def grow(count: int) -> None:
+        now = datetime.now(UTC)
+        with app.app_context(), unit_of_work() as session:
+            base = reserve_seqs(session, count * (2 + logs_per_visit))
+            seq = iter(range(base + 1, base + count * (2 + logs_per_visit) + 1))
+            orders, visit_rows, logs = [], [], []
+            for i in range(count):
+                order_id, visit_id = uuid.uuid4(), uuid.uuid4()
+                start = now + timedelta(minutes=10 * i % (12 * 24 * 60))
+                orders.append({"id": order_id, "number": f"WO-B-{uuid.uuid4().hex[:12]}", "kind": "maintenance",
+                               "status": "dispatched", "priority": "normal", "customer_id": job.order.customer_id,
+                               "site_id": job.order.site_id, "asset_id": None, "product_id": job.product.id,
+                               "service_request_id": None, "summary": f"保养 {i}", "description": None,
+                               "cancel_reason": None, "status_changed_at": now, "created_by_id": None, "version": 1,
+                               "created_at": now, "updated_at": now, "change_seq": next(seq)})
+                visit_rows.append({"id": visit_id, "work_order_id": order_id, "technician_id": job.technician.id,
+                                   "status": "planned", "scheduled_start": start,
+                                   "scheduled_end": start + timedelta(minutes=5), "customer_confirmed": False,
+                                   "customer_confirmed_at": None, "confirmation_note": None, "arrived_at": None,
+                                   "departed_at": None, "work_complete": False, "notes": None, "cancel_reason": None,
+                                   "time_flags": None, "version": 1, "created_at": now, "updated_at": now,
+                                   "change_seq": next(seq)})
+                for _ in range(logs_per_visit):
+                    logs.append({"id": uuid.uuid4(), "visit_id": visit_id, "technician_id": job.technician.id,
+                                 "started_at": start, "ended_at": None, "description": "earlier work",
+                                 "created_at": now, "updated_at": now, "change_seq": next(seq)})
+            bulk_insert(session, WorkOrder.__table__, orders)
+            bulk_insert(session, Visit.__table__, visit_rows)
+            bulk_insert(session, WorkLog.__table__, logs)
+
+    def first_sync() -> tuple[int, int, float, float]:
+        tracemalloc.start()
+        start = time.perf_counter()
+        cursor: Any = "null"
+        records = pages = 0
+        while True:
+            body = client.get(f"/api/v1/sync/pull?last_pulled_at={cursor}", headers=auth).get_json()
+            pages += 1
+            records += sum(len(t["updated"]) for t in body["changes"].values())
+            cursor = body["timestamp"]
+            if not body["has_more"]:
+                break
+        seconds = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        return records, pages, seconds, peak
+
+    grow(visits_in_scope // 10)
+    small = first_sync()
+    with app.app_context(), unit_of_work():
+        db.session.execute(sa.text("DELETE FROM sync_scope"))
+    grow(visits_in_scope - visits_in_scope // 10)
+    large = first_sync()
+    result = {"records": large[0], "pages": large[1], "seconds": large[2], "peak_mib": large[3],
+              "small_records": small[0], "small_peak_mib": small[3]}
+    print(f"first sync: {large[0]:,} records in {large[1]} pages of <= 500 in {large[2]:.1f} s "
+          f"({large[0] / large[2]:,.0f} records/s); peak Python memory of the pulling process {large[3]:.1f} MiB "
+          f"(vs {small[3]:.1f} MiB for {small[0]:,} records)")
+    return result
+
+
 # ---- 3. 20 technicians against gunicorn ----------------------------------------------------------
 
 def _free_port() -> int:
@@ -206,11 +285,11 @@ def bench_load(technicians: int = 20, seconds: float | None = None, workers: int
                               start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        for _ in range(150):
             try:
-                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                if requests.get(f"{base}/readyz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         latencies: list[float] = []
         pushed: list[set[str]] = [set() for _ in jobs]
@@ -289,9 +368,9 @@ def bench_load(technicians: int = 20, seconds: float | None = None, workers: int
 
 
 def main(parts: list[str]) -> None:
-    parts = parts or ["ingest", "pull", "load"]
+    parts = parts or ["ingest", "pull", "first", "load"]
     for part in parts:
-        {"ingest": bench_ingest, "pull": bench_pull, "load": bench_load}[part]()
+        {"ingest": bench_ingest, "pull": bench_pull, "first": bench_first_sync, "load": bench_load}[part]()
 
 
 if __name__ == "__main__":

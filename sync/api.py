@@ -108,10 +108,12 @@ class Pull(MethodView):
         `sendCreatedAsUpdated: true`), `updated` and `deleted`. Large syncs are paged: while `has_more`,
         pull again with `last_pulled_at=timestamp` and merge the pages before returning them to WatermelonDB.
         """
+        actor = current_actor()
         with unit_of_work():
-            return service.pull(current_actor(), last_pulled_at=args["last_pulled_at"],
-                                schema_version=args["schema_version"], unpushed=args["unpushed"],
-                                page_size=args["page_size"])
+            service.prepare_pull(actor, last_pulled_at=args["last_pulled_at"], unpushed=args["unpushed"])
+        with unit_of_work():
+            return service.pull(actor, last_pulled_at=args["last_pulled_at"],
+                                schema_version=args["schema_version"], page_size=args["page_size"])
 
 
 @blp.route("/push")

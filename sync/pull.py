@@ -84,38 +84,52 @@ class _Collector:
 
     def collect(self) -> None:
         c, w, lim = self.cursor, self.watermark, self.limit
+        member = sa.and_(ScopeMember.technician_id == self.technician_id)
+        # (a) rows changed since the cursor, in scope: an index range scan per table, in one round trip
+        # (the rows themselves are loaded in _complete, for the tables that have any)
+        parts = []
         for table in TABLES.values():
             model = table.model
-            # (a) rows changed since the cursor, in scope
-            changed = self.session.execute(_member_join(table, self.technician_id).where(
-                model.change_seq > c, model.change_seq <= w).order_by(model.change_seq).limit(lim)).all()
-            self._note_limit([r[0].change_seq for r in changed])
-            # (b) records that entered the scope since the cursor
-            added = self.session.execute(_member_join(table, self.technician_id).where(
-                ScopeMember.added_seq > c, ScopeMember.added_seq <= w).order_by(ScopeMember.added_seq)
-                .limit(lim)).all()
-            self._note_limit([r[1] for r in added])
-            for row, added_seq in (*changed, *added):
-                self._take_row(table, row, added_seq)
-            # (c) records that left the scope
-            removed = self.session.execute(sa.select(ScopeMember.record_id, ScopeMember.removed_seq).where(
-                ScopeMember.technician_id == self.technician_id, ScopeMember.table_name == table.name,
-                ScopeMember.removed_seq > c, ScopeMember.removed_seq <= w)
-                .order_by(ScopeMember.removed_seq).limit(lim)).all()
-            self._note_limit([r[1] for r in removed])
-            for record_id, seq in removed:
-                cand = self._candidate(table.name, record_id)
-                cand.removed, cand.seq = True, max(cand.seq, seq)
-            # (d) quarantined pushes of this technician
-            if table.pushable:
-                rejected = list(self.session.scalars(sa.select(SyncRejection).where(
-                    SyncRejection.technician_id == self.technician_id, SyncRejection.table_name == table.name,
-                    SyncRejection.change_seq > c, SyncRejection.change_seq <= w)
-                    .order_by(SyncRejection.change_seq).limit(lim)))
-                self._note_limit([r.change_seq for r in rejected])
-                for rejection in rejected:
-                    cand = self._candidate(table.name, rejection.record_id)
-                    cand.seq = max(cand.seq, rejection.change_seq)
+            parts.append(sa.select(sa.literal(table.name).label("table_name"), model.id.label("record_id"),
+                                   model.change_seq.label("seq"))
+                         .join(ScopeMember, sa.and_(ScopeMember.record_id == model.id,
+                                                    ScopeMember.table_name == table.name,
+                                                    ScopeMember.technician_id == self.technician_id,
+                                                    ScopeMember.removed_seq.is_(None)))
+                         .where(model.change_seq > c, model.change_seq <= w)
+                         .order_by(model.change_seq).limit(lim).subquery().select())
+        changed = self.session.execute(sa.union_all(*parts)).all()
+        for name in TABLES:
+            self._note_limit(sorted(r.seq for r in changed if r.table_name == name))
+        for name, record_id, seq in changed:
+            cand = self._candidate(name, record_id)
+            cand.seq = max(cand.seq, seq)
+        # (b) records that entered the scope, all tables at once (their rows are loaded in _complete)
+        added = self.session.execute(sa.select(ScopeMember.table_name, ScopeMember.record_id, ScopeMember.added_seq)
+                                     .where(member, ScopeMember.removed_seq.is_(None), ScopeMember.added_seq > c,
+                                            ScopeMember.added_seq <= w)
+                                     .order_by(ScopeMember.added_seq).limit(lim)).all()
+        self._note_limit([r.added_seq for r in added])
+        for name, record_id, seq in added:
+            cand = self._candidate(name, record_id)
+            cand.seq = max(cand.seq, seq)
+        # (c) records that left the scope
+        removed = self.session.execute(sa.select(ScopeMember.table_name, ScopeMember.record_id,
+                                                 ScopeMember.removed_seq)
+                                       .where(member, ScopeMember.removed_seq > c, ScopeMember.removed_seq <= w)
+                                       .order_by(ScopeMember.removed_seq).limit(lim)).all()
+        self._note_limit([r.removed_seq for r in removed])
+        for name, record_id, seq in removed:
+            cand = self._candidate(name, record_id)
+            cand.removed, cand.seq = True, max(cand.seq, seq)
+        # (d) this technician's quarantined pushes
+        rejected = list(self.session.scalars(sa.select(SyncRejection).where(
+            SyncRejection.technician_id == self.technician_id, SyncRejection.change_seq > c,
+            SyncRejection.change_seq <= w).order_by(SyncRejection.change_seq).limit(lim)))
+        self._note_limit([r.change_seq for r in rejected])
+        for rejection in rejected:
+            cand = self._candidate(rejection.table_name, rejection.record_id)
+            cand.seq = max(cand.seq, rejection.change_seq)
         self._complete()
 
     def _complete(self) -> None:

@@ -83,20 +83,25 @@ def _active(technician_id: uuid.UUID, table: str) -> sa.Select[Any]:
         ScopeMember.removed_seq.is_(None))
 
 
-def _diff(session: Session, ctx: ScopeContext) -> tuple[dict[str, int], dict[str, list[uuid.UUID]]]:
+def _diff(session: Session, ctx: ScopeContext, tables: list[str] | None = None
+          ) -> tuple[dict[str, int], dict[str, list[uuid.UUID]]]:
+    """Per table, how many records enter the scope (counted in the database: a first sync may add tens of
+    thousands) and which leave it (few), each for all tables in one round trip."""
     desired = desired_ids(session, ctx)
-    to_add: dict[str, int] = {}
+    entering, leaving = [], []
+    for table in tables or list(TABLES):
+        want = desired[table].subquery()
+        have = _active(ctx.technician_id, table).subquery()
+        entering.append(sa.select(sa.literal(table).label("table_name"), sa.func.count().label("n"))
+                        .select_from(want.outerjoin(have, want.c[0] == have.c.record_id))
+                        .where(have.c.record_id.is_(None)))
+        leaving.append(sa.select(sa.literal(table).label("table_name"), have.c.record_id)
+                       .select_from(have.outerjoin(want, want.c[0] == have.c.record_id))
+                       .where(want.c[0].is_(None)))
+    to_add = {table: n for table, n in session.execute(sa.union_all(*entering)).all() if n}
     to_remove: dict[str, list[uuid.UUID]] = {}
-    for table in TABLES:
-        new = sa.select(sa.func.count()).select_from(
-            sa.except_(desired[table], _active(ctx.technician_id, table)).subquery())
-        count = session.scalar(new) or 0
-        if count:
-            to_add[table] = count
-        gone = list(session.scalars(_active(ctx.technician_id, table).where(
-            ScopeMember.record_id.not_in(desired[table]))))
-        if gone:
-            to_remove[table] = gone
+    for table, record_id in session.execute(sa.union_all(*leaving)).all():
+        to_remove.setdefault(table, []).append(record_id)
     return to_add, to_remove
 
 
@@ -110,7 +115,8 @@ def refresh_scope(session: Session, ctx: ScopeContext) -> int:
     if not to_add and not to_remove:
         return 0
     ensure_counter_locked(session)
-    to_add, to_remove = _diff(session, ctx)
+    # again under the lock, for the tables that differed (nobody else can change this technician's rows now)
+    to_add, to_remove = _diff(session, ctx, sorted(set(to_add) | set(to_remove)))
     desired = desired_ids(session, ctx)
     changed = 0
     for table, count in to_add.items():

@@ -73,26 +73,36 @@ def release_handovers(technician_id: uuid.UUID, cursor: int, unpushed: bool | No
     return released
 
 
-def pull(actor: Actor, *, last_pulled_at: int | None, schema_version: int, unpushed: bool | None,
-         page_size: int | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """One page of the technician's changes since `last_pulled_at` (WatermelonDB's pullChanges result,
-    plus `has_more`)."""
+def prepare_pull(actor: Actor, *, last_pulled_at: int | None, unpushed: bool | None,
+                 now: datetime | None = None) -> None:
+    """Bring the technician's scope up to date before a pull: first take in what the phone pushed since (its
+    records are on the phone, so they become members and will be dropped with their visit), then let go of
+    released visits, then drop what only they needed. Its own transaction: it holds the change counter only
+    as long as it writes, not while the page is read."""
     now = now or utcnow()
+    technician_id = _technician(actor)
+    config = current_app.config
+    session = db.session
+    cursor = _check_cursor(last_pulled_at, max(current_watermark(session), 1))
+    ctx = ScopeContext(technician_id, now, config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"])
+    refresh_scope(session, ctx)
+    if release_handovers(technician_id, cursor, unpushed, now):
+        ensure_counter_locked(session)
+        refresh_scope(session, ctx)
+
+
+def pull(actor: Actor, *, last_pulled_at: int | None, schema_version: int,
+         page_size: int | None = None) -> dict[str, Any]:
+    """One page of the technician's changes since `last_pulled_at` (WatermelonDB's pullChanges result,
+    plus `has_more`). Call prepare_pull first, in its own transaction."""
     technician_id = _technician(actor)
     if not 1 <= schema_version <= SCHEMA_VERSION:
         raise ValidationFailed(f"schema_version {schema_version} is not supported (this server: 1..{SCHEMA_VERSION})",
                                errors={"query": {"schema_version": ["unsupported"]}})
     config = current_app.config
     session = db.session
-    cursor = _check_cursor(last_pulled_at, max(current_watermark(session), 1))
-    ctx = ScopeContext(technician_id, now, config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"])
-    # first bring in what the phone pushed since (its records are on the phone, so they are members and
-    # will be dropped with their visit), then let go of released visits, then drop what only they needed
-    refresh_scope(session, ctx)
-    if release_handovers(technician_id, cursor, unpushed, now):
-        ensure_counter_locked(session)
-        refresh_scope(session, ctx)
     watermark = max(current_watermark(session), 1)  # WatermelonDB needs a timestamp > 0
+    cursor = _check_cursor(last_pulled_at, watermark)
     size = min(page_size or config["SYNC_PAGE_SIZE"], config["SYNC_PAGE_SIZE_MAX"])
     page = pull_page(session, technician_id, cursor, watermark, size)
     timestamp = max(page.cursor, 1)
