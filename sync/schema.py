@@ -19,6 +19,7 @@ from typing import Any, Literal
 from fieldservice.assets.models import Asset
 from fieldservice.catalog.models import Product, ProductLine
 from fieldservice.customers.models import Contact, Customer, Site
+from fieldservice.photos.models import Photo
 from fieldservice.visits.models import Visit, WorkLog
 from fieldservice.workorders.models import WorkOrder
 
@@ -103,6 +104,17 @@ def _read_only(row: Any, ctx: Any) -> bool:
     return bool(row.technician_id != ctx.technician_id)
 
 
+def _photo_url(variant: str) -> Callable[[Any, Any], str | None]:
+    """Photos travel as metadata; the bytes are fetched by URL (with the same bearer token)."""
+
+    def url(row: Any, ctx: Any) -> str | None:
+        if variant != "original" and row.status.value != "ready":
+            return None
+        return f"/api/v1/photos/{row.id}/content?variant={variant}"
+
+    return url
+
+
 TABLES: dict[str, SyncTable] = {table.name: table for table in (
     SyncTable("product_lines", ProductLine, (s("code"), s("name"), *STAMPS)),
     SyncTable("products", Product, (s("product_line_id"), s("model_code"), s("name"), n("warranty_months"),
@@ -128,6 +140,12 @@ TABLES: dict[str, SyncTable] = {table.name: table for table in (
         s("confirmation_note", "technician"), t("arrived_at", "technician"), t("departed_at", "technician"),
         b("work_complete", "technician"), s("notes", "technician"), s("cancel_reason", "dispatcher"),
         b("is_read_only", value=_read_only), *SYNC_STATUS, *STAMPS), pushable=True),
+    SyncTable("photos", Photo, (
+        s("work_order_id"), s("visit_id"), s("record_id"), s("kind"), s("sha256"), s("content_type"),
+        n("width"), n("height"), t("captured_at"), n("latitude"), n("longitude"), s("status"),
+        s("processing_error"), s("technician_id"), s("original_url", value=_photo_url("original")),
+        s("display_url", value=_photo_url("display")), s("thumbnail_url", value=_photo_url("thumb-256")),
+        *STAMPS)),
     SyncTable("work_logs", WorkLog, (
         s("visit_id", "technician"), s("technician_id"), t("started_at", "technician"),
         t("ended_at", "technician"), s("description", "technician"), *SYNC_STATUS, *STAMPS), pushable=True),

@@ -3,7 +3,7 @@
 The scope is: the technician's visits from SYNC_DAYS_BEHIND days ago to SYNC_DAYS_AHEAD days ahead (and
 any open visit of theirs that is overdue), visits just taken from them whose phone may hold unpushed work
 (VisitHandover), and what those visits need: work orders, customers, contacts, sites, assets, products,
-product lines, and the visits' work logs.
+product lines, the visits' work logs and the work orders' photos (metadata; bytes by URL).
 
 Each pull first refreshes the technician's ScopeMember rows to match that definition. A record entering
 the scope gets `added_seq`, one leaving gets `removed_seq`, both fresh change numbers, so the pull can send
@@ -24,6 +24,7 @@ from fieldservice.assets.models import Asset
 from fieldservice.catalog.models import Product
 from fieldservice.changes import ensure_counter_locked, next_seq, on_delete, reserve_seqs
 from fieldservice.customers.models import Contact, Customer, Site
+from fieldservice.photos.models import Photo
 from fieldservice.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitHandover, WorkLog
 from fieldservice.workorders.models import WorkOrder
 from sync.models import ScopeMember
@@ -74,6 +75,7 @@ def desired_ids(session: Session, ctx: ScopeContext) -> dict[str, sa.Select[Any]
         "product_lines": sa.select(Product.product_line_id).where(Product.id.in_(products)),
         "contacts": sa.select(Contact.id).where(Contact.customer_id.in_(customers)),
         "work_logs": sa.select(WorkLog.id).where(WorkLog.visit_id.in_(visit_ids)),
+        "photos": sa.select(Photo.id).where(Photo.work_order_id.in_([o.id for o in orders])),
     }
 
 
