@@ -20,10 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from fieldservice.assets.models import Asset
 from fieldservice.catalog.models import Product
 from fieldservice.changes import ensure_counter_locked, next_seq, on_delete, reserve_seqs
-from fieldservice.customers.models import Contact, Customer, Site
+from fieldservice.customers.models import Contact
 from fieldservice.photos.models import Photo
 from fieldservice.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitHandover, WorkLog
 from fieldservice.workorders.models import WorkOrder
@@ -41,12 +40,29 @@ class ScopeContext:
     days_behind: int
 
 
-def desired_ids(session: Session, ctx: ScopeContext) -> dict[str, sa.Select[Any]]:
-    """Per table, a SELECT of the record ids that belong on this technician's phone now.
+def _in(session: Session, column: Any, values: list[Any]) -> sa.ColumnElement[bool]:
+    """`column IN values` for a list that may hold thousands of ids: one array parameter on PostgreSQL
+    (`= ANY(:ids)`: one bind, a plan that knows the list is short), a plain IN list elsewhere."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
 
-    The roots (visits, their work orders, customers, products) are few and read first, so that every
-    other query is an index lookup on a short list: the cost follows the technician's scope, not the size
-    of the tables."""
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.Uuid())))
+    return column.in_(values)  # type: ignore[no-any-return]
+
+
+ROOTS = ("visits", "work_orders", "customers", "sites", "assets", "products")
+
+
+@dataclass
+class Desired:
+    """What belongs on the phone: the roots as id sets (few, read first), the rest as SELECTs that are
+    index lookups on those short lists, so the cost follows the technician's scope, not the tables' size."""
+
+    roots: dict[str, set[uuid.UUID]]
+    derived: dict[str, sa.Select[Any]]
+
+
+def desired_ids(session: Session, ctx: ScopeContext) -> Desired:
     horizon_end = ctx.now + timedelta(days=ctx.days_ahead)
     horizon_start = ctx.now - timedelta(days=ctx.days_behind)
     own = Visit.technician_id == ctx.technician_id
@@ -58,25 +74,25 @@ def desired_ids(session: Session, ctx: ScopeContext) -> dict[str, sa.Select[Any]
     ))))
     orders = list(session.execute(sa.select(WorkOrder.id, WorkOrder.customer_id, WorkOrder.site_id,
                                             WorkOrder.asset_id, WorkOrder.product_id).where(
-        WorkOrder.id.in_(sa.select(Visit.work_order_id).where(Visit.id.in_(visit_ids))))))
+        WorkOrder.id.in_(sa.select(Visit.work_order_id).where(_in(session, Visit.id, visit_ids))))))
     customers = sorted({o.customer_id for o in orders})
     products = sorted({o.product_id for o in orders})
-
-    def ids(model: Any, values: list[Any]) -> sa.Select[Any]:
-        return sa.select(model.id).where(model.id.in_(values))  # a primary-key lookup of a short list
-
-    return {
-        "visits": ids(Visit, visit_ids),
-        "work_orders": ids(WorkOrder, [o.id for o in orders]),
-        "customers": ids(Customer, customers),
-        "sites": ids(Site, sorted({o.site_id for o in orders})),
-        "assets": ids(Asset, sorted({o.asset_id for o in orders if o.asset_id})),
-        "products": ids(Product, products),
-        "product_lines": sa.select(Product.product_line_id).where(Product.id.in_(products)),
-        "contacts": sa.select(Contact.id).where(Contact.customer_id.in_(customers)),
-        "work_logs": sa.select(WorkLog.id).where(WorkLog.visit_id.in_(visit_ids)),
-        "photos": sa.select(Photo.id).where(Photo.work_order_id.in_([o.id for o in orders])),
-    }
+    return Desired(
+        roots={
+            "visits": set(visit_ids),
+            "work_orders": {o.id for o in orders},
+            "customers": set(customers),
+            "sites": {o.site_id for o in orders},
+            "assets": {o.asset_id for o in orders if o.asset_id},
+            "products": set(products),
+        },
+        derived={
+            "product_lines": sa.select(Product.product_line_id).where(_in(session, Product.id, products)),
+            "contacts": sa.select(Contact.id).where(_in(session, Contact.customer_id, customers)),
+            "work_logs": sa.select(WorkLog.id).where(_in(session, WorkLog.visit_id, visit_ids)),
+            "photos": sa.select(Photo.id).where(_in(session, Photo.work_order_id, [o.id for o in orders])),
+        },
+    )
 
 
 def _active(technician_id: uuid.UUID, table: str) -> sa.Select[Any]:
@@ -85,26 +101,53 @@ def _active(technician_id: uuid.UUID, table: str) -> sa.Select[Any]:
         ScopeMember.removed_seq.is_(None))
 
 
-def _diff(session: Session, ctx: ScopeContext, tables: list[str] | None = None
-          ) -> tuple[dict[str, int], dict[str, list[uuid.UUID]]]:
-    """Per table, how many records enter the scope (counted in the database: a first sync may add tens of
-    thousands) and which leave it (few), each for all tables in one round trip."""
-    desired = desired_ids(session, ctx)
-    entering, leaving = [], []
-    for table in tables or list(TABLES):
-        want = desired[table].subquery()
-        have = _active(ctx.technician_id, table).subquery()
-        entering.append(sa.select(sa.literal(table).label("table_name"), sa.func.count().label("n"))
-                        .select_from(want.outerjoin(have, want.c[0] == have.c.record_id))
-                        .where(have.c.record_id.is_(None)))
-        leaving.append(sa.select(sa.literal(table).label("table_name"), have.c.record_id)
-                       .select_from(have.outerjoin(want, want.c[0] == have.c.record_id))
-                       .where(want.c[0].is_(None)))
-    to_add = {table: n for table, n in session.execute(sa.union_all(*entering)).all() if n}
-    to_remove: dict[str, list[uuid.UUID]] = {}
-    for table, record_id in session.execute(sa.union_all(*leaving)).all():
-        to_remove.setdefault(table, []).append(record_id)
-    return to_add, to_remove
+@dataclass
+class Diff:
+    add_ids: dict[str, list[uuid.UUID]]     # roots entering the scope
+    add_counts: dict[str, int]              # derived records entering (counted in the database)
+    remove: dict[str, list[uuid.UUID]]      # records leaving
+
+    def __bool__(self) -> bool:
+        return bool(self.add_ids or self.add_counts or self.remove)
+
+    def tables(self) -> set[str]:
+        return set(self.add_ids) | set(self.add_counts) | set(self.remove)
+
+
+def _diff(session: Session, ctx: ScopeContext, desired: Desired, tables: set[str] | None = None) -> Diff:
+    """Roots are compared in Python (we hold both sides); derived tables with one outer join each, all
+    of them in one round trip for what enters (a first sync may add tens of thousands) and one for what
+    leaves (few)."""
+    diff = Diff({}, {}, {})
+    roots = [t for t in ROOTS if tables is None or t in tables]
+    held: dict[str, set[uuid.UUID]] = {t: set() for t in roots}
+    if roots:
+        for table, record_id in session.execute(sa.select(ScopeMember.table_name, ScopeMember.record_id).where(
+                ScopeMember.technician_id == ctx.technician_id, ScopeMember.table_name.in_(roots),
+                ScopeMember.removed_seq.is_(None))):
+            held[table].add(record_id)
+    for table in roots:
+        entering, leaving = desired.roots[table] - held[table], held[table] - desired.roots[table]
+        if entering:
+            diff.add_ids[table] = sorted(entering)
+        if leaving:
+            diff.remove[table] = sorted(leaving)
+    entering_q, leaving_q = [], []
+    for table, select in desired.derived.items():
+        if tables is not None and table not in tables:
+            continue
+        want, have = select.subquery(), _active(ctx.technician_id, table).subquery()
+        entering_q.append(sa.select(sa.literal(table).label("table_name"), sa.func.count().label("n"))
+                          .select_from(want.outerjoin(have, want.c[0] == have.c.record_id))
+                          .where(have.c.record_id.is_(None)))
+        leaving_q.append(sa.select(sa.literal(table).label("table_name"), have.c.record_id)
+                         .select_from(have.outerjoin(want, want.c[0] == have.c.record_id))
+                         .where(want.c[0].is_(None)))
+    if entering_q:
+        diff.add_counts = {table: n for table, n in session.execute(sa.union_all(*entering_q)).all() if n}
+        for table, record_id in session.execute(sa.union_all(*leaving_q)).all():
+            diff.remove.setdefault(table, []).append(record_id)
+    return diff
 
 
 def refresh_scope(session: Session, ctx: ScopeContext) -> int:
@@ -113,37 +156,45 @@ def refresh_scope(session: Session, ctx: ScopeContext) -> int:
     Cheap when nothing changed (no lock taken). Otherwise the change counter is locked and the difference
     recomputed under the lock, so two devices of one technician cannot insert the same member twice.
     """
-    to_add, to_remove = _diff(session, ctx)
-    if not to_add and not to_remove:
+    desired = desired_ids(session, ctx)
+    diff = _diff(session, ctx, desired)
+    if not diff:
         return 0
     ensure_counter_locked(session)
     # again under the lock, for the tables that differed (nobody else can change this technician's rows now)
-    to_add, to_remove = _diff(session, ctx, sorted(set(to_add) | set(to_remove)))
     desired = desired_ids(session, ctx)
-    changed = 0
-    for table, count in to_add.items():
-        new_ids = sa.except_(desired[table], _active(ctx.technician_id, table)).subquery()
+    diff = _diff(session, ctx, desired, diff.tables())
+    tech = ctx.technician_id
+    for table, new_ids in diff.add_ids.items():
         # a record coming back replaces its old "removed" row
         session.execute(sa.delete(ScopeMember).where(
-            ScopeMember.technician_id == ctx.technician_id, ScopeMember.table_name == table,
-            ScopeMember.removed_seq.is_not(None), ScopeMember.record_id.in_(sa.select(new_ids.c[0]))))
+            ScopeMember.technician_id == tech, ScopeMember.table_name == table,
+            ScopeMember.removed_seq.is_not(None), _in(session, ScopeMember.record_id, new_ids)))
+        base = reserve_seqs(session, len(new_ids))
+        session.execute(sa.insert(ScopeMember), [
+            {"technician_id": tech, "table_name": table, "record_id": record_id, "added_seq": base + i}
+            for i, record_id in enumerate(new_ids, start=1)])
+    for table, count in diff.add_counts.items():
+        new_ids_q = sa.except_(desired.derived[table], _active(tech, table)).subquery()
+        session.execute(sa.delete(ScopeMember).where(
+            ScopeMember.technician_id == tech, ScopeMember.table_name == table,
+            ScopeMember.removed_seq.is_not(None), ScopeMember.record_id.in_(sa.select(new_ids_q.c[0]))))
         base = reserve_seqs(session, count)
         numbered = sa.select(
-            sa.literal(ctx.technician_id, sa.Uuid()), sa.literal(table), new_ids.c[0],
-            (sa.literal(base) + sa.func.row_number().over(order_by=new_ids.c[0])).label("added_seq"),
+            sa.literal(tech, sa.Uuid()), sa.literal(table), new_ids_q.c[0],
+            (sa.literal(base) + sa.func.row_number().over(order_by=new_ids_q.c[0])).label("added_seq"),
         )
         session.execute(sa.insert(ScopeMember).from_select(
             ["technician_id", "table_name", "record_id", "added_seq"], numbered))
-        changed += count
-    for table, ids in to_remove.items():
+    for table, ids in diff.remove.items():
         for record_id in ids:
             session.execute(sa.update(ScopeMember).where(
-                ScopeMember.technician_id == ctx.technician_id, ScopeMember.table_name == table,
+                ScopeMember.technician_id == tech, ScopeMember.table_name == table,
                 ScopeMember.record_id == record_id).values(removed_seq=next_seq(session)))
-        changed += len(ids)
-    log.info("sync scope of technician %s: %d added, %d removed", ctx.technician_id,
-             sum(to_add.values()), sum(len(v) for v in to_remove.values()))
-    return changed
+    added = sum(len(v) for v in diff.add_ids.values()) + sum(diff.add_counts.values())
+    removed = sum(len(v) for v in diff.remove.values())
+    log.info("sync scope of technician %s: %d added, %d removed", tech, added, removed)
+    return added + removed
 
 
 @on_delete
