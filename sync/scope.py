@@ -41,12 +41,14 @@ class ScopeContext:
 
 
 def _in(session: Session, column: Any, values: list[Any]) -> sa.ColumnElement[bool]:
-    """`column IN values` for a list that may hold thousands of ids: one array parameter on PostgreSQL
-    (`= ANY(:ids)`: one bind, a plan that knows the list is short), a plain IN list elsewhere."""
+    """`column IN values` for a list that may hold thousands of ids: one array parameter on PostgreSQL,
+    a plain IN list elsewhere."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 
-        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.Uuid())))
+        # a semi-join on the unnested array: index lookups per id, never a linear `= ANY` test per row
+        ids = sa.func.unnest(sa.bindparam(None, list(values), type_=ARRAY(sa.Uuid())))
+        return column.in_(sa.select(ids))  # type: ignore[no-any-return]
     return column.in_(values)  # type: ignore[no-any-return]
 
 
@@ -136,13 +138,14 @@ def _diff(session: Session, ctx: ScopeContext, desired: Desired, tables: set[str
     for table, select in desired.derived.items():
         if tables is not None and table not in tables:
             continue
-        want, have = select.subquery(), _active(ctx.technician_id, table).subquery()
+        # NOT IN (not an outer join): PostgreSQL hashes the subquery whatever its row estimate, which a
+        # freshly loaded scope (no statistics yet) would otherwise turn into a quadratic nested loop
+        want = select.subquery()
         entering_q.append(sa.select(sa.literal(table).label("table_name"), sa.func.count().label("n"))
-                          .select_from(want.outerjoin(have, want.c[0] == have.c.record_id))
-                          .where(have.c.record_id.is_(None)))
-        leaving_q.append(sa.select(sa.literal(table).label("table_name"), have.c.record_id)
-                         .select_from(have.outerjoin(want, want.c[0] == have.c.record_id))
-                         .where(want.c[0].is_(None)))
+                          .select_from(want).where(want.c[0].not_in(_active(ctx.technician_id, table))))
+        leaving_q.append(sa.select(sa.literal(table).label("table_name"), ScopeMember.record_id).where(
+            ScopeMember.technician_id == ctx.technician_id, ScopeMember.table_name == table,
+            ScopeMember.removed_seq.is_(None), ScopeMember.record_id.not_in(select)))
     if entering_q:
         diff.add_counts = {table: n for table, n in session.execute(sa.union_all(*entering_q)).all() if n}
         for table, record_id in session.execute(sa.union_all(*leaving_q)).all():
