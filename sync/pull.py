@@ -85,8 +85,8 @@ class _Collector:
     def collect(self) -> None:
         c, w, lim = self.cursor, self.watermark, self.limit
         member = sa.and_(ScopeMember.technician_id == self.technician_id)
-        # (a) rows changed since the cursor, in scope: an index range scan per table, in one round trip
-        # (the rows themselves are loaded in _complete, for the tables that have any)
+        # (a) rows changed since the cursor, already on the phone before it: an index range scan per
+        # table, in one round trip (the rows themselves are loaded in _complete)
         parts = []
         for table in TABLES.values():
             model = table.model
@@ -96,7 +96,8 @@ class _Collector:
                                                     ScopeMember.table_name == table.name,
                                                     ScopeMember.technician_id == self.technician_id,
                                                     ScopeMember.removed_seq.is_(None)))
-                         .where(model.change_seq > c, model.change_seq <= w)
+                         # records that entered the scope after the cursor come with their entry (b)
+                         .where(model.change_seq > c, model.change_seq <= w, ScopeMember.added_seq <= c)
                          .order_by(model.change_seq).limit(lim).subquery().select())
         changed = self.session.execute(sa.union_all(*parts)).all()
         for name in TABLES:

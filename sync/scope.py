@@ -196,6 +196,10 @@ def refresh_scope(session: Session, ctx: ScopeContext) -> int:
                 ScopeMember.record_id == record_id).values(removed_seq=next_seq(session)))
     added = sum(len(v) for v in diff.add_ids.values()) + sum(diff.add_counts.values())
     removed = sum(len(v) for v in diff.remove.values())
+    if added > 1000 and session.get_bind().dialect.name == "postgresql":
+        # a first sync just grew the table by thousands of rows: fresh statistics now, not at the next
+        # autovacuum, or the pages of this very sync get planned for an empty table
+        session.execute(sa.text("ANALYZE sync_scope"))
     log.info("sync scope of technician %s: %d added, %d removed", tech, added, removed)
     return added + removed
 
