@@ -21,6 +21,8 @@ UNRESTRICTED = (Role.DISPATCHER, Role.OFFICE, Role.ADMIN)
 def technician_work_order_ids(technician_id: uuid.UUID | None) -> sa.Select[Any]:
     from fieldservice.visits.models import Visit
 
+    if technician_id is None:  # a technician login without a profile sees nothing (not the unassigned visits)
+        return sa.select(Visit.work_order_id).where(sa.false())
     return sa.select(Visit.work_order_id).where(Visit.technician_id == technician_id)
 
 

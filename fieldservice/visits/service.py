@@ -41,6 +41,8 @@ PRE_WORK = (S.NEW, S.SCHEDULED, S.DISPATCHED, S.REWORK)
 def _scope(stmt: sa.Select[Any], actor: Actor) -> sa.Select[Any]:
     """Technicians see only visits assigned to them; customers only visits for their own orders."""
     if actor.role is Role.TECHNICIAN:
+        if actor.technician_id is None:  # a login without a technician profile: nothing, not unassigned visits
+            return stmt.where(sa.false())
         return stmt.where(Visit.technician_id == actor.technician_id)
     if actor.role is Role.CUSTOMER:
         return stmt.where(Visit.work_order_id.in_(

@@ -92,3 +92,14 @@ def test_unknown_ids_are_404_problems(client: FlaskClient, headers) -> None:  # 
         response = client.get(f"/api/v1/{path}/{uuid.uuid4()}", headers=auth)
         assert response.status_code == 404, path
         assert response.mimetype == "application/problem+json"
+
+
+def test_technician_login_without_profile_sees_nothing(client: FlaskClient, make: Factory) -> None:
+    """A technician login not yet linked to a technician profile must not match unassigned visits."""
+    order = make.work_order()
+    unassigned = make.visit(order.id)
+    auth = {"Authorization": f"Bearer {make.token(make.user('technician').id)}"}
+    assert client.get("/api/v1/visits", headers=auth).get_json()["items"] == []
+    assert client.get(f"/api/v1/visits/{unassigned.id}", headers=auth).status_code == 404
+    assert client.get("/api/v1/work-orders", headers=auth).get_json()["items"] == []
+    assert client.get(f"/api/v1/work-orders/{order.id}", headers=auth).status_code == 404
