@@ -3,33 +3,17 @@ dropped connection, a raw socket that sends half a chunk and hangs up."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from collections.abc import Iterator
 from types import SimpleNamespace
 from urllib.parse import urlparse
 
 import pytest
 import requests
-from flask import Flask
-from werkzeug.serving import make_server
 
 from media.uploads import encode_metadata
 from tests.photos.conftest import CHUNK, TUS, chunk_checksum, noisy_jpeg_bytes, sha256
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def live_url(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 def send_then_hang_up(url: str, headers: dict[str, str], body: bytes, declared_length: int) -> None:
