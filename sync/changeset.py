@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from fieldservice.common.schemas import CONTROL_CHARACTERS
 from fieldservice.errors import ValidationFailed
 from sync.schema import TABLES, Column, SyncTable, from_millis
 
@@ -65,7 +66,7 @@ def _decode(column: Column, value: Any, path: str) -> Any:
         raise _fail(path, "must be a string")
     if len(value) > 10_000:
         raise _fail(path, "longer than 10000 characters")
-    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+    if CONTROL_CHARACTERS.search(value):
         raise _fail(path, "contains control characters")
     if column.name.endswith("_id") and value != "":
         try:

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from fieldservice.auth.service import Actor
 from fieldservice.changes import numbered_so_far, touch
-from fieldservice.db import bulk_insert
 from fieldservice.errors import DomainError, NotFound
 from fieldservice.visits import service as visits
 from fieldservice.visits.models import Visit, WorkLog
@@ -154,7 +153,8 @@ def create_work_logs(ctx: PushContext, records: list[PushedRecord]) -> list[Push
     for record in new:
         own, _ = _split(record, None)
         items.append({"id": record.id, "visit_id": own.get("visit_id"), "started_at": own.get("started_at"),
-                      "ended_at": own.get("ended_at"), "description": own.get("description")})
+                      "ended_at": own.get("ended_at"), "description": own.get("description"),
+                      "device_time": record.device_time})
     outcomes: list[DomainError | None] = [None] * len(items)
     complete = [i for i, item in enumerate(items) if item["visit_id"] and item["started_at"] and item["description"]]
     for i in set(range(len(items))) - set(complete):
@@ -178,11 +178,7 @@ def create_work_logs(ctx: PushContext, records: list[PushedRecord]) -> list[Push
             SyncRejection.technician_id == ctx.technician_id, SyncRejection.table_name == "work_logs",
             SyncRejection.record_id.in_([str(r.id) for r in accepted]),
             SyncRejection.status == RejectionStatus.OPEN).values(status=RejectionStatus.SUPERSEDED))
-    if accepted:
-        bulk_insert(ctx.session, SyncReceipt.__table__, [
-            {"id": uuid.uuid4(), "idempotency_key": ctx.idempotency_key, "technician_id": ctx.technician_id,
-             "table_name": r.table.name, "record_id": str(r.id), "operation": r.operation, "outcome": "accepted",
-             "device_time": r.device_time, "received_at": ctx.received_at} for r in accepted])
+    # device facts of the accepted logs are on the rows themselves (device_time, received_at)
     return new
 
 

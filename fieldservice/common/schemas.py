@@ -1,6 +1,7 @@
 """Schema building blocks: strict input, pagination envelopes, aware datetimes."""
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -18,9 +19,12 @@ class StrictSchema(ma.Schema):
         unknown = ma.RAISE
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _no_control_characters(value: str) -> None:
     """NUL and other C0 controls (except tab and newlines) are never valid text, and PostgreSQL refuses NUL."""
-    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+    if CONTROL_CHARACTERS.search(value):
         raise ma.ValidationError("contains control characters")
 
 

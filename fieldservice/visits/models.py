@@ -86,5 +86,8 @@ class WorkLog(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     description: Mapped[str] = mapped_column(sa.Text)
+    # device facts for logs that came from a phone: its clock when it wrote the log, and when we got it
+    device_time: Mapped[datetime | None]
+    received_at: Mapped[datetime | None]
 
     visit: Mapped[Visit] = relationship(back_populates="work_logs")

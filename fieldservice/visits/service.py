@@ -404,7 +404,8 @@ def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | 
                   ) -> list[DomainError | None]:
     """Many new work logs at once (a phone's day): the same rules as add_work_log, checked against data
     loaded in a few queries, and one bulk insert for the logs that pass. Returns, per item, None (created)
-    or the rule it broke. Items carry `id`, `visit_id`, `started_at`, `ended_at`, `description`."""
+    or the rule it broke. Items carry `id`, `visit_id`, `started_at`, `ended_at`, `description` and the
+    phone's `device_time` for the record (kept with the server's receive time on the log)."""
     now = now or utcnow()
     session = db.session
     visit_ids = {item["visit_id"] for item in items if item.get("visit_id")}
@@ -425,7 +426,8 @@ def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | 
             outcomes.append(err)
             continue
         rows.append({"id": item["id"], "visit_id": visit.id, "technician_id": technician_id, **data,
-                     "created_at": now, "updated_at": now})
+                     "device_time": item.get("device_time"), "received_at": now, "created_at": now,
+                     "updated_at": now})
         outcomes.append(None)
     if rows:
         numbered = reserve_seqs(session, len(rows))  # bulk inserts bypass the ORM's change numbering

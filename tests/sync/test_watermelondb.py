@@ -48,8 +48,9 @@ def test_watermelondb_synchronize_end_to_end(app: Flask, make: Factory, live_url
         assert sorted(str(entry.id) for entry in logs) == sorted(log_ids)
         creations = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "work_log.create_many")).all()
         assert [sorted(e.details["work_log_ids"]) for e in creations] == [sorted(log_ids)]  # once, not per push
-        receipts = db.session.scalars(sa.select(SyncReceipt).where(SyncReceipt.table_name == "work_logs")).all()
-        assert len(receipts) == 2  # one per record version, not one per push
+        # device facts once per record, not once per push: on the logs, and one receipt per visit version
+        assert all(entry.device_time is not None and entry.received_at is not None for entry in logs)
+        assert [r.table_name for r in db.session.scalars(sa.select(SyncReceipt))] == ["visits"]
         rejected = db.session.scalars(sa.select(SyncRejection)).all()
         assert [(r.table_name, r.reason_code) for r in rejected] == [("work_orders", "invalid_transition")]
     assert steps["second_device"]["work_logs"] == 2
