@@ -116,9 +116,22 @@ class Pull(MethodView):
                                 schema_version=args["schema_version"], page_size=args["page_size"])
 
 
+PUSH_BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object",
+    "properties": {"changes": {"type": "object", "description": "{table: {created: [records], updated: "
+                                                                "[records], deleted: [ids]}}; records carry "
+                                                                "`id` (UUID), their columns, `_status`, `_changed`"}},
+    "example": {"changes": {"work_logs": {"created": [{
+        "id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "visit_id": "6f1c2d1e-4a59-4a0e-9a53-2f3c5d6e7f80",
+        "started_at": 1795939200000, "ended_at": None, "description": "更换轴承", "_status": "created",
+        "_changed": ""}], "updated": [], "deleted": []}}},
+}}}}}
+
+
 @blp.route("/push")
 class Push(MethodView):
     @requires(Role.TECHNICIAN)
+    @blp.doc(**PUSH_BODY_DOC)
     @blp.arguments(PushArgsSchema, location="query")
     @blp.response(200, PushResultSchema)
     @blp.alt_response(409, description="Idempotency-Key reused with a different body")
