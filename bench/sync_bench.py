@@ -242,7 +242,8 @@ def bench_first_sync(visits_in_scope: int = 5_000, logs_per_visit: int = 8) -> d
         cursor: Any = "null"
         records = pages = 0
         while True:
-            body = client.get(f"/api/v1/sync/pull?last_pulled_at={cursor}", headers=auth).get_json()
+            follow_up = "&continuation=true" if pages else ""
+            body = client.get(f"/api/v1/sync/pull?last_pulled_at={cursor}{follow_up}", headers=auth).get_json()
             pages += 1
             records += sum(len(t["updated"]) for t in body["changes"].values())
             cursor = body["timestamp"]

@@ -46,6 +46,9 @@ class PullArgsSchema(StrictSchema):
         "description": "true when the phone holds changes it has not pushed yet (hasUnsyncedChanges); lets the "
                        "server know when a reassigned visit may leave the phone"})
     page_size = fields.Integer(load_default=None, validate=validate.Range(min=1, max=5000))
+    continuation = fields.Boolean(load_default=False, metadata={
+        "description": "true for the follow-up pages of one pull (after has_more): the scope was brought up "
+                       "to date by the first page and is not recomputed"})
 
 
 class PushArgsSchema(StrictSchema):
@@ -106,11 +109,13 @@ class Pull(MethodView):
 
         Every synced table is present with `created` (always empty: all upserts come in `updated`, for
         `sendCreatedAsUpdated: true`), `updated` and `deleted`. Large syncs are paged: while `has_more`,
-        pull again with `last_pulled_at=timestamp` and merge the pages before returning them to WatermelonDB.
+        pull again with `last_pulled_at=timestamp&continuation=true` and merge the pages before returning
+        them to WatermelonDB.
         """
         actor = current_actor()
-        with unit_of_work():
-            service.prepare_pull(actor, last_pulled_at=args["last_pulled_at"], unpushed=args["unpushed"])
+        if not args["continuation"]:
+            with unit_of_work():
+                service.prepare_pull(actor, last_pulled_at=args["last_pulled_at"], unpushed=args["unpushed"])
         with unit_of_work():
             return service.pull(actor, last_pulled_at=args["last_pulled_at"],
                                 schema_version=args["schema_version"], page_size=args["page_size"])

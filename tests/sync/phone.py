@@ -72,6 +72,8 @@ class Phone:
                 query["unpushed"] = str(unpushed).lower()
             if self.page_size:
                 query["page_size"] = self.page_size
+            if cursor != self.last_pulled_at:
+                query["continuation"] = "true"  # a follow-up page of this pull
             response = self.client.get("/api/v1/sync/pull", query_string=query, headers=self.auth)
             assert response.status_code == 200, response.get_data(as_text=True)
             body = response.get_json()

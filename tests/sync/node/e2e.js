@@ -55,8 +55,10 @@ function openDevice({ schema, models }, name) {
 async function pullChanges({ lastPulledAt, schemaVersion, stats }) {
   const merged = {}
   let cursor = lastPulledAt
+  const pagesBefore = stats.pages
   for (;;) {
-    const q = `last_pulled_at=${cursor}&schema_version=${schemaVersion}&page_size=3`
+    const q = `last_pulled_at=${cursor}&schema_version=${schemaVersion}&page_size=3` +
+      (stats.pages > pagesBefore ? '&continuation=true' : '')
     const res = await fetch(`${BASE}/api/v1/sync/pull?${q}`, { headers: AUTH })
     if (!res.ok) throw new Error(`pull ${res.status}: ${await res.text()}`)
     const page = await res.json()
