@@ -25,6 +25,7 @@ MODEL_MODULES = (
     "fieldservice.workorders.models",
     "fieldservice.visits.models",
     "fieldservice.photos.models",
+    "fieldservice.maintenance.models",
     "sync.models",
 )
 
@@ -85,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldservice.contracts.api import blp as contracts_blp
     from fieldservice.customers.api import blp as customers_blp
     from fieldservice.health import bp as health_bp
+    from fieldservice.maintenance.api import blp as maintenance_blp
     from fieldservice.photos.api import photos_blp, uploads_blp
     from fieldservice.servicerequests.api import blp as requests_blp
     from fieldservice.technicians.api import blp as technicians_blp
@@ -93,7 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     from sync.api import blp as sync_blp
 
     for blp in (sync_blp, auth_blp, users_blp, customers_blp, catalog_blp, contracts_blp, assets_blp,
-                technicians_blp, requests_blp, workorders_blp, visits_blp, audit_blp):
+                technicians_blp, requests_blp, workorders_blp, visits_blp, audit_blp, maintenance_blp):
         api.register_blueprint(blp)
     for blp in (uploads_blp, photos_blp):
         api.register_blueprint(blp)

@@ -92,6 +92,8 @@ class BaseConfig:
         self.SYNC_MAX_PUSH_RECORDS = _int_env("SYNC_MAX_PUSH_RECORDS", 5000)
         self.SYNC_MAX_PUSH_BYTES = _int_env("SYNC_MAX_PUSH_BYTES", 20 * 1024 * 1024)
         self.SYNC_HANDOVER_GRACE_HOURS = _int_env("SYNC_HANDOVER_GRACE_HOURS", 24)
+        # maintenance plans: occurrences and visits are generated this many days ahead
+        self.MAINTENANCE_HORIZON_DAYS = _int_env("MAINTENANCE_HORIZON_DAYS", 30)
 
 
 class ProductionConfig(BaseConfig):
