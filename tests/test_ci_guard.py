@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,4 +26,4 @@ def test_unreachable_postgres_fails_in_ci() -> None:
 def test_unreachable_postgres_skips_locally() -> None:
     result = run_health_tests("")
     assert result.returncode == 0, result.stdout[-2000:]
-    assert "3 skipped" in result.stdout and "is unreachable" in result.stdout  # visible, with the reason
+    assert re.search(r"\d+ skipped", result.stdout) and "is unreachable" in result.stdout  # visible, with why
