@@ -124,8 +124,12 @@ def _serve_swagger_ui(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from fieldservice.cli import seed_demo_command, users_cli
+    from fieldservice.maintenance.cli import maintenance_cli
     from fieldservice.photos.cli import media_cli
+    from schedules.runner import scheduler_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(media_cli)
+    app.cli.add_command(maintenance_cli)
+    app.cli.add_command(scheduler_cli)
     app.cli.add_command(seed_demo_command)

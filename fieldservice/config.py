@@ -94,6 +94,7 @@ class BaseConfig:
         self.SYNC_HANDOVER_GRACE_HOURS = _int_env("SYNC_HANDOVER_GRACE_HOURS", 24)
         # maintenance plans: occurrences and visits are generated this many days ahead
         self.MAINTENANCE_HORIZON_DAYS = _int_env("MAINTENANCE_HORIZON_DAYS", 30)
+        self.MAINTENANCE_GENERATE_EVERY_MINUTES = _int_env("MAINTENANCE_GENERATE_EVERY_MINUTES", 60)
 
 
 class ProductionConfig(BaseConfig):

@@ -1,0 +1,1 @@
+"""The scheduler process (`flask scheduler run`): jobs are thin calls into the service layer."""
