@@ -91,7 +91,11 @@ def parse_rrule(text: str, start_on: date) -> rrule:
         raise _invalid("rrule", "give a single RRULE")
     if rule._freq > DAILY:  # noqa: SLF001
         raise _invalid("rrule", "FREQ must be YEARLY, MONTHLY, WEEKLY or DAILY (one visit a day at most)")
-    if not _possible_month_days(rule) or rule.after(_midnight(start_on), inc=True) is None:
+    try:
+        first = rule.after(_midnight(start_on), inc=True) if _possible_month_days(rule) else None
+    except Exception as err:  # a rule dateutil accepts but cannot expand
+        raise _invalid("rrule", f"not a usable RRULE: {err}") from err
+    if first is None:
         raise _invalid("rrule", "the rule produces no dates on or after start_on")
     return rule
 
@@ -265,7 +269,7 @@ def cancel_plan(actor: Actor, plan_id: uuid.UUID, reason: str, *, version: int |
     plan.status, plan.cancel_reason = PlanStatus.CANCELLED, reason
     open_ones = db.session.scalars(sa.select(MaintenanceOccurrence).where(
         MaintenanceOccurrence.plan_id == plan.id,
-        MaintenanceOccurrence.status.in_((*OPEN_OCCURRENCE_STATUSES, OS.MISSED))))
+        MaintenanceOccurrence.status.in_((*OPEN_OCCURRENCE_STATUSES, OS.MISSED)))).all()
     cancelled = 0
     for occurrence in open_ones:
         order = db.session.get(WorkOrder, occurrence.work_order_id) if occurrence.work_order_id else None
