@@ -25,6 +25,7 @@ MODEL_MODULES = (
     "fieldservice.workorders.models",
     "fieldservice.visits.models",
     "fieldservice.photos.models",
+    "fieldservice.records.models",
     "fieldservice.maintenance.models",
     "sync.models",
 )
@@ -88,6 +89,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldservice.health import bp as health_bp
     from fieldservice.maintenance.api import blp as maintenance_blp
     from fieldservice.photos.api import photos_blp, uploads_blp
+    from fieldservice.records.api import blp as records_blp
     from fieldservice.servicerequests.api import blp as requests_blp
     from fieldservice.technicians.api import blp as technicians_blp
     from fieldservice.visits.api import blp as visits_blp
@@ -97,7 +99,7 @@ def _register_blueprints(app: Flask) -> None:
     for blp in (sync_blp, auth_blp, users_blp, customers_blp, catalog_blp, contracts_blp, assets_blp,
                 technicians_blp, requests_blp, workorders_blp, visits_blp, audit_blp, maintenance_blp):
         api.register_blueprint(blp)
-    for blp in (uploads_blp, photos_blp):
+    for blp in (uploads_blp, photos_blp, records_blp):
         api.register_blueprint(blp)
     app.register_blueprint(health_bp)
 
@@ -126,6 +128,7 @@ def _register_cli(app: Flask) -> None:
     from fieldservice.cli import seed_demo_command, users_cli
     from fieldservice.maintenance.cli import maintenance_cli
     from fieldservice.photos.cli import media_cli
+    from fieldservice.records.cli import verify_archive_command
     from schedules.runner import scheduler_cli
 
     app.cli.add_command(users_cli)
@@ -133,3 +136,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(maintenance_cli)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(verify_archive_command)

@@ -1,0 +1,102 @@
+"""Service-record endpoints: drafts, corrections, the customer's sign-off and reading records."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+
+from fieldservice.auth.decorators import BACK_OFFICE, current_actor, requires
+from fieldservice.auth.models import Role
+from fieldservice.common.blueprint import Blueprint
+from fieldservice.db import unit_of_work
+from fieldservice.records import service
+from fieldservice.records.schemas import (
+    CanonicalSchema,
+    CorrectionSchema,
+    RecordCreateSchema,
+    RecordQuerySchema,
+    RecordSchema,
+    RecordUpdateSchema,
+    SignoffInSchema,
+    SignoffSchema,
+)
+
+blp = Blueprint("records", __name__, url_prefix="/api/v1",
+                description="Service records (installation sheet, repair, maintenance, acceptance) and sign-offs")
+
+READERS = (*BACK_OFFICE, Role.TECHNICIAN, Role.CUSTOMER)
+WRITERS = (Role.TECHNICIAN, Role.DISPATCHER, Role.ADMIN)
+
+
+@blp.route("/records")
+class Records(MethodView):
+    @requires(*READERS)
+    @blp.arguments(RecordQuerySchema, location="query")
+    @blp.response(200, RecordSchema(many=True))
+    def get(self, args: dict[str, Any]) -> Any:
+        """Record versions of a visit or work order (a technician: their own; a customer: their own)."""
+        return service.list_records(current_actor(), **args)
+
+    @requires(*WRITERS)
+    @blp.arguments(RecordCreateSchema)
+    @blp.response(201, RecordSchema)
+    @blp.alt_response(409, description="The visit already has a record of this kind")
+    @blp.alt_response(422, description="Content does not fit the kind's schema, or unknown photo ids")
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a draft record for a visit (its technician, or a dispatcher on their behalf)."""
+        with unit_of_work():
+            return service.create_record(current_actor(), data)
+
+
+@blp.route("/records/<uuid:record_id>")
+class RecordItem(MethodView):
+    @requires(*READERS)
+    @blp.response(200, RecordSchema)
+    def get(self, record_id: uuid.UUID) -> Any:
+        """One record version with the list of all its versions (customers: only their own, R-ARC-3)."""
+        return service.get_record(current_actor(), record_id)
+
+    @requires(*WRITERS)
+    @blp.arguments(RecordUpdateSchema)
+    @blp.response(200, RecordSchema)
+    @blp.alt_response(409, description="record_signed: a signed version is immutable (R-SIG-3)")
+    def put(self, data: dict[str, Any], record_id: uuid.UUID) -> Any:
+        """Replace a draft's content."""
+        with unit_of_work():
+            return service.update_record(current_actor(), record_id, data)
+
+
+@blp.route("/records/<uuid:record_id>/canonical")
+class RecordCanonical(MethodView):
+    @requires(*READERS)
+    @blp.response(200, CanonicalSchema)
+    def get(self, record_id: uuid.UUID) -> Any:
+        """The canonical JSON text the customer's signature binds to, and its SHA-256 (docs/signoffs.md)."""
+        return service.get_canonical(current_actor(), record_id)
+
+
+@blp.route("/records/<uuid:record_id>/corrections")
+class RecordCorrections(MethodView):
+    @requires(*WRITERS)
+    @blp.arguments(CorrectionSchema)
+    @blp.response(201, RecordSchema)
+    @blp.alt_response(409, description="The version is a draft, or a newer version exists")
+    def post(self, data: dict[str, Any], record_id: uuid.UUID) -> Any:
+        """Correct a signed version: a new draft version that references it and needs its own signature."""
+        with unit_of_work():
+            return service.correct_record(current_actor(), record_id, data)
+
+
+@blp.route("/records/<uuid:record_id>/signoff")
+class RecordSignoff(MethodView):
+    @requires(Role.TECHNICIAN)
+    @blp.arguments(SignoffInSchema)
+    @blp.response(201, SignoffSchema)
+    @blp.alt_response(409, description="work_not_complete, already_signed, content_hash_mismatch, "
+                                       "contract_mismatch or commissioning_out_of_range")
+    @blp.alt_response(422, description="The signature is not a bounded PNG, or strokes are malformed")
+    def post(self, data: dict[str, Any], record_id: uuid.UUID) -> Any:
+        """The customer signs this record version on the technician's device (technician's token)."""
+        with unit_of_work():
+            return service.sign_record(current_actor(), record_id, data)

@@ -1,0 +1,478 @@
+"""Service-record use cases: drafts, corrections, the customer's sign-off and reading the archive.
+
+Rules: R-INS-1..6, R-REP-3..7, R-MNT-3 (content, see schemas.py), R-SIG-1 (the signature is bound to
+the SHA-256 of the record's canonical JSON), R-SIG-2 (no sign-off before the work is complete), R-SIG-3
+(a signed version never changes; a correction is a new version; every version and signature is in the
+hash-chained archive log), R-ARC-3 (customers read only their own records).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import logging
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import marshmallow as ma
+import sqlalchemy as sa
+from PIL import Image
+
+from fieldservice.assets import service as assets_service
+from fieldservice.assets.models import Asset, AssetStatus
+from fieldservice.audit import service as audit_service
+from fieldservice.auth.models import Role
+from fieldservice.auth.service import Actor
+from fieldservice.db import utcnow
+from fieldservice.errors import Conflict, NotFound, ReferenceNotFound, ValidationFailed
+from fieldservice.extensions import db
+from fieldservice.photos.models import Photo
+from fieldservice.records import archive
+from fieldservice.records.canonical import canonical_bytes, canonical_sha256, normalise, sha256_hex
+from fieldservice.records.models import RecordKind, RecordStatus, ServiceRecord, Signoff
+from fieldservice.records.schemas import CONTENT_SCHEMAS
+from fieldservice.scoping import UNRESTRICTED
+from fieldservice.visits import service as visits_service
+from fieldservice.visits.models import Visit
+from fieldservice.workorders import service as workorders
+from fieldservice.workorders.models import WorkOrder, WorkOrderKind, WorkOrderStatus
+
+log = logging.getLogger(__name__)
+
+S = WorkOrderStatus
+CANONICAL_SCHEMA = "fieldservice.record/1"
+MAX_PNG_BYTES = 512 * 1024
+MAX_PNG_SIDE = 4000
+ORDER_KIND_FOR = {
+    RecordKind.INSTALLATION_SHEET: WorkOrderKind.INSTALLATION,
+    RecordKind.REPAIR_RECORD: WorkOrderKind.REPAIR,
+    RecordKind.MAINTENANCE_RECORD: WorkOrderKind.MAINTENANCE,
+}
+WORK_DONE = (S.WORK_COMPLETE, S.SIGNED, S.CLOSED)
+
+
+class WorkNotComplete(Conflict):
+    code, title = "work_not_complete", "The work is not complete"
+
+
+class AlreadySigned(Conflict):
+    code, title = "already_signed", "This record version is already signed"
+
+
+class ContentHashMismatch(Conflict):
+    code, title = "content_hash_mismatch", "The signed content differs from the server's record"
+
+
+class ContractMismatch(Conflict):
+    code, title = "contract_mismatch", "Delivered product does not match the contract"
+
+
+class CommissioningFailed(Conflict):
+    code, title = "commissioning_out_of_range", "Commissioning results out of range"
+
+
+class RecordSuperseded(Conflict):
+    code, title = "record_superseded", "A newer version of this record exists"
+
+
+# ---- content --------------------------------------------------------------------------------------
+
+def validate_content(kind: RecordKind, content: dict[str, Any]) -> dict[str, Any]:
+    """The content as stored: checked against the kind's schema, in plain JSON values."""
+    try:
+        loaded = CONTENT_SCHEMAS[kind]().load(content)
+    except ma.ValidationError as err:
+        raise ValidationFailed(f"content does not fit a {kind.value}",
+                               errors={"json": {"content": err.messages}}) from err
+    return normalise(loaded)
+
+
+def _photo_ids(value: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "photo_ids" and isinstance(item, list):
+                found.extend(str(i) for i in item)
+            else:
+                found.extend(_photo_ids(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(_photo_ids(item))
+    return found
+
+
+def _photo_hashes(work_order_id: uuid.UUID, content: dict[str, Any]) -> dict[str, str]:
+    """{photo id: sha256} for the photos the content names; each must belong to the record's work order."""
+    ids = sorted(set(_photo_ids(content)))
+    if not ids:
+        return {}
+    rows = db.session.execute(sa.select(Photo.id, Photo.sha256, Photo.work_order_id)
+                              .where(Photo.id.in_([uuid.UUID(i) for i in ids]))).all()
+    hashes = {str(r.id): r.sha256 for r in rows if r.work_order_id == work_order_id}
+    unknown = [i for i in ids if i not in hashes]
+    if unknown:
+        raise ReferenceNotFound(f"content: no photo of this work order with id {', '.join(unknown)}",
+                                errors={"json": {"content": {"photo_ids": [f"unknown photo {i}" for i in unknown]}}})
+    return hashes
+
+
+def _with_photo_hashes(value: Any, hashes: dict[str, str]) -> Any:
+    """Photos are signed by content: every `photo_ids` list becomes `photo_sha256` (same order)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "photo_ids" and isinstance(item, list):
+                out["photo_sha256"] = [hashes[str(i)] for i in item]
+            else:
+                out[key] = _with_photo_hashes(item, hashes)
+        return out
+    if isinstance(value, list):
+        return [_with_photo_hashes(v, hashes) for v in value]
+    return value
+
+
+def canonical_document(record: ServiceRecord) -> dict[str, Any]:
+    """What the customer signs (docs/signoffs.md)."""
+    hashes = _photo_hashes(record.work_order_id, record.content)
+    return {
+        "schema": CANONICAL_SCHEMA,
+        "record_id": record.id,
+        "kind": record.kind.value,
+        "version_no": record.version_no,
+        "previous_version_id": record.previous_version_id,
+        "work_order_id": record.work_order_id,
+        "visit_id": record.visit_id,
+        "content": _with_photo_hashes(record.content, hashes),
+    }
+
+
+def content_hash(record: ServiceRecord) -> str:
+    return canonical_sha256(canonical_document(record))
+
+
+def signoff_document(signoff: Signoff) -> dict[str, Any]:
+    """What the archive log binds for a signature (the PNG and strokes by their hashes)."""
+    return {
+        "record_id": signoff.record_id, "content_sha256": signoff.content_sha256,
+        "signer_name": signoff.signer_name, "signer_role": signoff.signer_role.value,
+        "signature_png_sha256": signoff.signature_png_sha256,
+        "strokes_sha256": canonical_sha256(signoff.strokes) if signoff.strokes else None,
+        "device_id": signoff.device_id, "device_time": signoff.device_time,
+        "latitude": signoff.latitude, "longitude": signoff.longitude, "signed_at": signoff.signed_at,
+    }
+
+
+# ---- access ---------------------------------------------------------------------------------------
+
+def _can_read(actor: Actor, record: ServiceRecord) -> bool:
+    if actor.role in UNRESTRICTED:
+        return True
+    if actor.role is Role.TECHNICIAN:
+        if actor.technician_id is None:
+            return False
+        if record.technician_id == actor.technician_id:
+            return True
+        return db.session.get(Visit, record.visit_id).technician_id == actor.technician_id  # type: ignore[union-attr]
+    if actor.role is Role.CUSTOMER:
+        order = db.session.get(WorkOrder, record.work_order_id)
+        return order is not None and actor.customer_id is not None and order.customer_id == actor.customer_id
+    return False
+
+
+def get_record(actor: Actor, record_id: uuid.UUID) -> ServiceRecord:
+    """One record version with all versions of the record (R-ARC-3: a customer sees only their own)."""
+    record = db.session.get(ServiceRecord, record_id)
+    if record is None or not _can_read(actor, record):
+        raise NotFound(f"record {record_id} not found")
+    record.versions = list(db.session.scalars(  # type: ignore[attr-defined]
+        sa.select(ServiceRecord).where(ServiceRecord.root_id == record.root_id).order_by(ServiceRecord.version_no)))
+    return record
+
+
+def list_records(actor: Actor, *, visit_id: uuid.UUID | None = None,
+                 work_order_id: uuid.UUID | None = None) -> list[ServiceRecord]:
+    stmt = sa.select(ServiceRecord).order_by(ServiceRecord.created_at, ServiceRecord.version_no).limit(1000)
+    if visit_id:
+        stmt = stmt.where(ServiceRecord.visit_id == visit_id)
+    if work_order_id:
+        stmt = stmt.where(ServiceRecord.work_order_id == work_order_id)
+    if actor.role is Role.TECHNICIAN:
+        stmt = stmt.where(ServiceRecord.technician_id == actor.technician_id) if actor.technician_id else \
+            stmt.where(sa.false())
+    elif actor.role is Role.CUSTOMER:
+        stmt = stmt.where(ServiceRecord.work_order_id.in_(
+            sa.select(WorkOrder.id).where(WorkOrder.customer_id == actor.customer_id)))
+    elif actor.role not in UNRESTRICTED:
+        stmt = stmt.where(sa.false())
+    return list(db.session.scalars(stmt))
+
+
+def get_canonical(actor: Actor, record_id: uuid.UUID) -> dict[str, Any]:
+    """The canonical JSON text and its hash, for a client that wants to check its own computation."""
+    record = get_record(actor, record_id)
+    data = canonical_bytes(canonical_document(record))
+    return {"record_id": record.id, "canonical_json": data.decode("utf-8"), "content_sha256": sha256_hex(data)}
+
+
+def _record_for_field_work(actor: Actor, record_id: uuid.UUID) -> tuple[ServiceRecord, Visit]:
+    """The record's visit technician (or a dispatcher/admin on their behalf); others get 404/403."""
+    record = db.session.get(ServiceRecord, record_id)
+    if record is None:
+        raise NotFound(f"record {record_id} not found")
+    try:
+        visit = visits_service.visit_for_field_work(actor, record.visit_id)
+    except NotFound:
+        raise NotFound(f"record {record_id} not found") from None
+    return record, visit
+
+
+def _check_new_id(record_id: uuid.UUID | None) -> uuid.UUID:
+    if record_id is None:
+        return uuid.uuid4()
+    if db.session.get(ServiceRecord, record_id) is not None:
+        raise Conflict(f"a record with id {record_id} exists", record_id=str(record_id))
+    return record_id
+
+
+def _archive_version(actor: Actor, action: str, record: ServiceRecord, at: datetime) -> None:
+    db.session.flush()
+    archive.append(actor, action, "service_records", record.id, canonical_document(record), at=at)
+
+
+# ---- drafts and corrections ----------------------------------------------------------------------
+
+def create_record(actor: Actor, data: dict[str, Any], *, now: datetime | None = None) -> ServiceRecord:
+    """A draft record for a visit, written by the visit's technician (or a dispatcher). One record of each
+    kind per visit; installation/repair/maintenance records only on work orders of that kind."""
+    now = now or utcnow()
+    kind: RecordKind = data["kind"]
+    visit = visits_service.visit_for_field_work(actor, data["visit_id"])
+    order = visit.work_order
+    expected = ORDER_KIND_FOR.get(kind)
+    if expected is not None and order.kind is not expected:
+        raise ValidationFailed(f"a {kind.value} belongs to a {expected.value} work order, not {order.kind.value}",
+                               errors={"json": {"kind": [f"the work order is a {order.kind.value} job"]}})
+    existing = db.session.scalar(sa.select(ServiceRecord.id).where(
+        ServiceRecord.visit_id == visit.id, ServiceRecord.kind == kind).limit(1))
+    if existing is not None:
+        raise Conflict(f"the visit already has a {kind.value}; edit it or correct it", existing_id=str(existing))
+    content = validate_content(kind, data["content"])
+    _photo_hashes(order.id, content)
+    record_id = _check_new_id(data.get("id"))
+    record = ServiceRecord(id=record_id, root_id=record_id, version_no=1, kind=kind, status=RecordStatus.DRAFT,
+                           work_order_id=order.id, visit_id=visit.id, technician_id=visit.technician_id,
+                           content=content, created_by_id=actor.user_id)
+    db.session.add(record)
+    audit_service.record(actor, "record.create", record, {"kind": kind, "version_no": 1}, at=now)
+    _archive_version(actor, "record.create", record, now)
+    return record
+
+
+def update_record(actor: Actor, record_id: uuid.UUID, data: dict[str, Any],
+                  *, now: datetime | None = None) -> ServiceRecord:
+    """Replace a draft's content. Refused with 409 record_signed once signed (R-SIG-3)."""
+    now = now or utcnow()
+    record, _ = _record_for_field_work(actor, record_id)
+    record.require_draft()
+    content = validate_content(record.kind, data["content"])
+    _photo_hashes(record.work_order_id, content)
+    record.content = content
+    audit_service.record(actor, "record.update", record, {"version_no": record.version_no}, at=now)
+    _archive_version(actor, "record.update", record, now)
+    return record
+
+
+def _latest_version(record: ServiceRecord) -> ServiceRecord:
+    return db.session.scalars(sa.select(ServiceRecord).where(ServiceRecord.root_id == record.root_id)
+                              .order_by(ServiceRecord.version_no.desc()).limit(1)).one()
+
+
+def correct_record(actor: Actor, record_id: uuid.UUID, data: dict[str, Any],
+                   *, now: datetime | None = None) -> ServiceRecord:
+    """R-SIG-3: a correction of a signed version is a new draft version pointing at it; it needs its own
+    signature. Only the latest version can be corrected; a draft is edited instead."""
+    now = now or utcnow()
+    record, _ = _record_for_field_work(actor, record_id)
+    if not record.is_signed:
+        raise Conflict(f"record version {record.id} is a draft: edit it instead of correcting it")
+    latest = _latest_version(record)
+    if latest.id != record.id:
+        raise RecordSuperseded(f"version {latest.version_no} of this record exists; correct that one",
+                               latest_version_id=str(latest.id))
+    content = validate_content(record.kind, data["content"])
+    _photo_hashes(record.work_order_id, content)
+    new = ServiceRecord(id=_check_new_id(data.get("id")), root_id=record.root_id, version_no=record.version_no + 1,
+                        previous_version_id=record.id, kind=record.kind, status=RecordStatus.DRAFT,
+                        work_order_id=record.work_order_id, visit_id=record.visit_id,
+                        technician_id=record.technician_id, content=content, created_by_id=actor.user_id)
+    db.session.add(new)
+    audit_service.record(actor, "record.correct", new, {"version_no": new.version_no, "corrects": record.id,
+                                                        "reason": data["reason"]}, at=now)
+    _archive_version(actor, "record.correct", new, now)
+    return new
+
+
+# ---- sign-off ------------------------------------------------------------------------------------
+
+def _require_work_complete(visit: Visit, order: WorkOrder) -> None:
+    """R-SIG-2: the visit departed with the work complete, or the work order is work_complete (or later)."""
+    if visit.work_complete or order.status in WORK_DONE:
+        return
+    raise WorkNotComplete(f"the work on work order {order.number} is not complete (work order is "
+                          f"{order.status.value}); the customer signs after the technician reports it complete",
+                          work_order_status=order.status.value)
+
+
+def _same(a: str, b: str) -> bool:
+    return a.strip().casefold() == b.strip().casefold()
+
+
+def _check_installation(content: dict[str, Any]) -> None:
+    """R-INS-3: an unresolved contract mismatch blocks; R-INS-4: commissioning must be within range."""
+    mismatches = [line for line in content.get("contract_check", [])
+                  if not _same(line["expected"], line["found"]) and not line.get("resolved")]
+    if mismatches:
+        raise ContractMismatch("the delivered product does not match the contract ("
+                               + ", ".join(f"{m['item']}: expected {m['expected']!r}, found {m['found']!r}"
+                                           for m in mismatches) + "); resolve it before signing",
+                               mismatches=mismatches)
+    out = [item for item in content.get("commissioning", [])
+           if (item.get("expected_min") is not None and item["measured"] < item["expected_min"])
+           or (item.get("expected_max") is not None and item["measured"] > item["expected_max"])]
+    if out:
+        raise CommissioningFailed("commissioning values out of the expected range: "
+                                  + ", ".join(str(i["item"]) for i in out), items=out)
+
+
+def _decode_png(text: str) -> bytes:
+    """A real PNG of bounded size, or 422."""
+    def bad(reason: str) -> ValidationFailed:
+        return ValidationFailed(f"signature_png: {reason}", errors={"json": {"signature_png": [reason]}})
+
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise bad("not valid base64") from None
+    if len(raw) > MAX_PNG_BYTES:
+        raise bad(f"larger than {MAX_PNG_BYTES} bytes")
+    if not raw.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise bad("not a PNG image")
+    try:
+        with Image.open(io.BytesIO(raw)) as image:
+            if image.format != "PNG":
+                raise bad("not a PNG image")
+            width, height = image.size
+            if width > MAX_PNG_SIDE or height > MAX_PNG_SIDE or width < 1 or height < 1:
+                raise bad(f"image sides must be 1..{MAX_PNG_SIDE} pixels")
+            image.verify()
+    except ValidationFailed:
+        raise
+    except Exception:  # Pillow raises many types for broken files; all of them are bad input
+        raise bad("not a readable PNG image") from None
+    return raw
+
+
+def sign_record(actor: Actor, record_id: uuid.UUID, data: dict[str, Any],
+                *, now: datetime | None = None) -> Signoff:
+    """The customer signs a record version on the technician's device (R-SIG-1).
+
+    Refused: 409 work_not_complete (R-SIG-2), 409 already_signed, 409 content_hash_mismatch when the hash
+    the customer saw is not the server's canonical hash, 409 contract_mismatch (R-INS-3), 409
+    commissioning_out_of_range (R-INS-4), 422 for a signature that is not a bounded PNG.
+    Effects: a work-order acceptance moves the work order to signed, or to rework when rejected (R-REP-7);
+    an installation sheet creates or updates the Asset with serial, install date and warranty (R-INS-6).
+    """
+    now = now or utcnow()
+    record, visit = _record_for_field_work(actor, record_id)
+    if record.is_signed or db.session.scalar(sa.select(Signoff.id).where(Signoff.record_id == record.id)):
+        raise AlreadySigned(f"record version {record.id} is already signed; a change needs a correction")
+    order = visit.work_order
+    _require_work_complete(visit, order)
+    if record.kind is RecordKind.INSTALLATION_SHEET:
+        _check_installation(record.content)
+    server_hash = content_hash(record)
+    if data["content_sha256"] != server_hash:
+        raise ContentHashMismatch("the hash of the content the customer saw does not match the server's canonical "
+                                  "JSON of this record version; reload the record and sign again",
+                                  server_sha256=server_hash, client_sha256=data["content_sha256"])
+    png = _decode_png(data["signature_png"]) if data.get("signature_png") else None
+    signoff = Signoff(record_id=record.id, content_sha256=server_hash, signer_name=data["signer_name"],
+                      signer_role=data["signer_role"],
+                      signature_png=base64.b64encode(png).decode("ascii") if png else None,
+                      signature_png_sha256=sha256_hex(png) if png else None,
+                      strokes=normalise(data.get("strokes")) if data.get("strokes") else None,
+                      device_id=data["device_id"], device_time=data["device_time"],
+                      latitude=data.get("latitude"), longitude=data.get("longitude"), signed_at=now,
+                      captured_by_user_id=actor.user_id)
+    db.session.add(signoff)
+    record.status, record.content_sha256, record.signed_at = RecordStatus.SIGNED, server_hash, now
+    db.session.flush()
+    if record.kind is RecordKind.WORK_ORDER_ACCEPTANCE:
+        accepted = record.content["outcome"] == "accepted"
+        workorders.apply_transition(actor, order, S.SIGNED if accepted else S.REWORK, at=now,
+                                    cause="customer signed the acceptance" if accepted else "customer rejected the result",
+                                    reason=None if accepted else record.content.get("rejection_reason"))
+    elif record.kind is RecordKind.INSTALLATION_SHEET:
+        _register_asset(actor, order, record.content)
+    audit_service.record(actor, "record.sign", record, {"content_sha256": server_hash,
+                                                        "signer_role": signoff.signer_role}, at=now)
+    archive.append(actor, "record.sign", "signoffs", signoff.id, signoff_document(signoff), at=now)
+    log.info("record %s signed (signoff %s)", record.id, signoff.id)
+    return signoff
+
+
+def _register_asset(actor: Actor, order: WorkOrder, content: dict[str, Any]) -> Asset:
+    """R-INS-6: the installed unit enters the archive with serial, install date and warranty period."""
+    serial = content["installed_serial_number"]
+    installed_on = date.fromisoformat(content["installed_on"])
+    dates = {"install_date": installed_on, "warranty_start": installed_on,
+             "warranty_end": assets_service.warranty_end_for(installed_on, order.product.warranty_months)}
+    asset = order.asset or db.session.scalar(sa.select(Asset).where(
+        Asset.product_id == order.product_id, Asset.serial_number == serial))
+    if asset is not None and asset.customer_id != order.customer_id:
+        raise Conflict(f"serial {serial!r} is registered to another customer's unit", asset_id=str(asset.id))
+    if asset is None:
+        asset = assets_service.create_asset(actor, {"customer_id": order.customer_id, "site_id": order.site_id,
+                                                    "product_id": order.product_id, "serial_number": serial,
+                                                    "status": AssetStatus.IN_SERVICE, **dates})
+    else:
+        changes = {**dates, "status": AssetStatus.IN_SERVICE}
+        if asset.serial_number != serial:
+            changes["serial_number"] = serial
+        diff = audit_service.changes(asset, changes)
+        if diff:
+            audit_service.record(actor, "asset.update", asset, {**diff, "cause": "installation sheet signed"})
+    if order.asset_id != asset.id:
+        order.asset_id = asset.id
+    return asset
+
+
+def verify_archive() -> archive.VerifyReport:
+    """Recompute the archive log's chain and every signed version's canonical hash (`flask verify-archive`)."""
+    report = archive.VerifyReport()
+    archive.verify_chain(report)
+    for record in db.session.scalars(sa.select(ServiceRecord).where(ServiceRecord.status == RecordStatus.SIGNED)
+                                     .order_by(ServiceRecord.created_at, ServiceRecord.id)):
+        report.signed_records += 1
+        try:
+            actual = content_hash(record)
+        except Exception as err:  # e.g. content edited into something unreadable, or a photo row removed
+            report.problems.append(f"service_records {record.id}: content cannot be rendered ({err.__class__.__name__})")
+            continue
+        signoff = db.session.scalar(sa.select(Signoff).where(Signoff.record_id == record.id))
+        if actual != record.content_sha256:
+            report.problems.append(f"service_records {record.id}: content hash {actual} differs from the signed "
+                                   f"hash {record.content_sha256} (tampered)")
+        if signoff is None:
+            report.problems.append(f"service_records {record.id}: signed but its signoff row is missing")
+            continue
+        if signoff.content_sha256 != actual:
+            report.problems.append(f"signoffs {signoff.id}: bound to {signoff.content_sha256}, content hashes to {actual}")
+        entry = db.session.scalar(sa.select(archive.ArchiveEntry).where(
+            archive.ArchiveEntry.entity_id == signoff.id, archive.ArchiveEntry.action == "record.sign"))
+        if entry is None:
+            report.problems.append(f"signoffs {signoff.id}: no archive log entry")
+        elif entry.payload_sha256 != canonical_sha256(signoff_document(signoff)):
+            report.problems.append(f"signoffs {signoff.id}: differs from its archive log entry seq {entry.seq} (tampered)")
+    return report
