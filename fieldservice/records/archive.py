@@ -51,7 +51,7 @@ def append(actor: Actor, action: str, entity_type: str, entity_id: uuid.UUID, pa
                               .order_by(ArchiveEntry.seq.desc()).limit(1)).first()
     seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
     at = at or utcnow()
-    entry = ArchiveEntry(seq=seq, at=at.replace(microsecond=at.microsecond), actor_user_id=actor.user_id,
+    entry = ArchiveEntry(seq=seq, at=at, actor_user_id=actor.user_id,
                          actor_name=actor.display_name[:120], action=action, entity_type=entity_type,
                          entity_id=entity_id, payload_sha256=sha256_hex(canonical_bytes(payload)), prev_hash=prev)
     entry.hash = entry_hash(prev, entry)

@@ -20,6 +20,7 @@ class RecordKind(enum.StrEnum):
     REPAIR_RECORD = "repair_record"                    # R-REP-3..5
     MAINTENANCE_RECORD = "maintenance_record"          # R-MNT-3
     WORK_ORDER_ACCEPTANCE = "work_order_acceptance"    # R-REP-7
+    SATISFACTION_SURVEY = "satisfaction_survey"        # R-FUP-2
 
 
 class RecordStatus(enum.StrEnum):

@@ -190,11 +190,35 @@ class AcceptanceSchema(StrictSchema):
             raise ma.ValidationError("say why the result is not accepted", "rejection_reason")
 
 
+# ---- satisfaction survey (R-FUP-2) --------------------------------------------------------------
+
+def rating(**kwargs: Any) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=5), **kwargs)
+
+
+class RatingsSchema(StrictSchema):
+    """1 (very dissatisfied) .. 5 (very satisfied)."""
+
+    response_time = rating(required=True)
+    attitude = rating(required=True)
+    quality = rating(required=True)
+    overall = rating(required=True)
+
+
+class SurveySchema(StrictSchema):
+    """Filled by the customer at the end of service."""
+
+    ratings = fields.Nested(RatingsSchema, required=True)
+    would_recommend = fields.Boolean(allow_none=True)
+    comments = text(5000, allow_none=True)
+
+
 CONTENT_SCHEMAS: dict[RecordKind, type[Schema]] = {
     RecordKind.INSTALLATION_SHEET: InstallationSheetSchema,
     RecordKind.REPAIR_RECORD: RepairRecordSchema,
     RecordKind.MAINTENANCE_RECORD: MaintenanceRecordSchema,
     RecordKind.WORK_ORDER_ACCEPTANCE: AcceptanceSchema,
+    RecordKind.SATISFACTION_SURVEY: SurveySchema,
 }
 
 

@@ -330,19 +330,39 @@ def _same(a: str, b: str) -> bool:
 
 def _check_installation(content: dict[str, Any]) -> None:
     """R-INS-3: an unresolved contract mismatch blocks; R-INS-4: commissioning must be within range."""
-    mismatches = [line for line in content.get("contract_check", [])
-                  if not _same(line["expected"], line["found"]) and not line.get("resolved")]
+    mismatches = _contract_mismatches(content)
     if mismatches:
-        raise ContractMismatch("the delivered product does not match the contract ("
-                               + ", ".join(f"{m['item']}: expected {m['expected']!r}, found {m['found']!r}"
-                                           for m in mismatches) + "); resolve it before signing",
-                               mismatches=mismatches)
+        raise ContractMismatch("the delivered product does not match the contract (" + _describe(mismatches)
+                               + "); resolve it before signing", mismatches=mismatches)
     out = [item for item in content.get("commissioning", [])
            if (item.get("expected_min") is not None and item["measured"] < item["expected_min"])
            or (item.get("expected_max") is not None and item["measured"] > item["expected_max"])]
     if out:
         raise CommissioningFailed("commissioning values out of the expected range: "
                                   + ", ".join(str(i["item"]) for i in out), items=out)
+
+
+def check_visit_can_complete(visit: Visit) -> None:
+    """R-INS-3: an installation sheet of the visit with an unresolved contract mismatch blocks reporting
+    the installation complete (called by the visit's departure with work_complete)."""
+    sheets = db.session.scalars(sa.select(ServiceRecord).where(
+        ServiceRecord.visit_id == visit.id, ServiceRecord.kind == RecordKind.INSTALLATION_SHEET,
+        ServiceRecord.status == RecordStatus.DRAFT))
+    for sheet in sheets:
+        mismatches = _contract_mismatches(sheet.content)
+        if mismatches:
+            raise ContractMismatch("the installation cannot be completed: the delivered product does not match "
+                                   "the contract (" + _describe(mismatches) + "); resolve it first",
+                                   mismatches=mismatches, record_id=str(sheet.id))
+
+
+def _contract_mismatches(content: dict[str, Any]) -> list[dict[str, Any]]:
+    return [line for line in content.get("contract_check", [])
+            if not _same(line["expected"], line["found"]) and not line.get("resolved")]
+
+
+def _describe(mismatches: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{m['item']}: expected {m['expected']!r}, found {m['found']!r}" for m in mismatches)
 
 
 def _decode_png(text: str) -> bytes:

@@ -348,6 +348,10 @@ def record_departure(actor: Actor, visit_id: uuid.UUID, *, work_complete: bool, 
     _require_own_visit(actor, visit)
     _require_status(visit, (VisitStatus.IN_PROGRESS,), "record departure")
     departed_at = departed_at or now
+    if work_complete:
+        from fieldservice.records.service import check_visit_can_complete  # records depend on visits
+
+        check_visit_can_complete(visit)  # R-INS-3
     if visit.arrived_at and departed_at < visit.arrived_at:
         raise ValidationFailed("departed_at is before arrived_at", errors={"json": {"departed_at": ["before arrival"]}})
     visit.status, visit.departed_at, visit.work_complete = VisitStatus.COMPLETED, departed_at, work_complete

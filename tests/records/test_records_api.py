@@ -92,9 +92,9 @@ def test_r_ins_2_packaging_damage_needs_photos_signed_by_their_hash(client: Flas
 def test_r_ins_3_contract_mismatch_blocks_signing_until_resolved(client: FlaskClient, job_of: Job,
                                                                  count_rows: Counts) -> None:
     job = job_of("installation")
+    finish_visit(client, job)  # the sheet is written after the visit was reported complete
     check = [{"item": "serial_number", "expected": "SN-1", "found": "SN-9"}]
     record = create_record(client, job, "installation_sheet", installation_content(contract_check=check))
-    finish_visit(client, job)
     before = count_rows()
     body = problem(sign(client, job, record["id"]), 409, "contract_mismatch")
     assert "SN-9" in body["detail"]
@@ -107,6 +107,24 @@ def test_r_ins_3_contract_mismatch_blocks_signing_until_resolved(client: FlaskCl
                    json={"content": installation_content(contract_check=resolved, installed_serial_number="SN-9")})
     assert r.status_code == 200, r.get_data(as_text=True)
     assert sign(client, job, record["id"]).status_code == 201
+
+
+def test_r_ins_3_contract_mismatch_blocks_completing_the_installation(client: FlaskClient, job_of: Job,
+                                                                      make: Factory) -> None:
+    job = job_of("installation")
+    check = [{"item": "model", "expected": "XR-200", "found": "XR-100"}]
+    record = create_record(client, job, "installation_sheet", installation_content(contract_check=check))
+    base = f"/api/v1/visits/{job.visit.id}"
+    assert client.post(f"{base}/arrival", json={}, headers=job.auth).status_code == 200
+    body = problem(client.post(f"{base}/departure", json={"work_complete": True}, headers=job.auth), 409,
+                   "contract_mismatch")
+    assert body["record_id"] == record["id"]
+    assert make.get(WorkOrder, job.order.id).status == "in_progress"
+    fixed = [{"item": "model", "expected": "XR-200", "found": "XR-200"}]
+    assert client.put(f"/api/v1/records/{record['id']}", headers=job.auth,
+                      json={"content": installation_content(contract_check=fixed)}).status_code == 200
+    r = client.post(f"{base}/departure", json={"work_complete": True}, headers=job.auth)
+    assert r.status_code == 200, r.get_data(as_text=True)
 
 
 def test_r_ins_4_commissioning_values_against_expected_range(client: FlaskClient, job_of: Job) -> None:
@@ -206,6 +224,17 @@ def test_r_mnt_3_maintenance_record_is_filled_and_signed(client: FlaskClient, jo
     problem(post_record(client, job, "maintenance_record", maintenance_content(plan_items=[])), 422,
             "validation_failed")
     record = create_record(client, job, "maintenance_record", maintenance_content())
+    finish_visit(client, job)
+    assert sign(client, job, record["id"]).status_code == 201
+
+
+def test_r_fup_2_satisfaction_survey_filled_by_the_customer(client: FlaskClient, job_of: Job) -> None:
+    job = job_of("repair")
+    problem(post_record(client, job, "satisfaction_survey", {"ratings": {"response_time": 6, "attitude": 5,
+                                                                         "quality": 5, "overall": 5}}),
+            422, "validation_failed")
+    survey = {"ratings": {"response_time": 4, "attitude": 5, "quality": 5, "overall": 5}, "comments": "师傅很专业"}
+    record = create_record(client, job, "satisfaction_survey", survey)
     finish_visit(client, job)
     assert sign(client, job, record["id"]).status_code == 201
 
