@@ -95,11 +95,22 @@ def truncate_all(app: Flask) -> None:
         db.session.commit()
 
 
+def empty_media_root(app: Flask) -> None:
+    """Stored files live under the session app's MEDIA_ROOT: every test leaves it empty, like the tables."""
+    import shutil
+
+    root = Path(app.config["MEDIA_ROOT"]) if app.config.get("MEDIA_ROOT") else None
+    for child in root.iterdir() if root and root.exists() else []:
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+
 @pytest.fixture(autouse=True)
 def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "app" in request.fixturenames:
-        truncate_all(request.getfixturevalue("app"))
+        app = request.getfixturevalue("app")
+        truncate_all(app)
+        empty_media_root(app)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import dataclasses
 import hashlib
 import io
 import random
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -82,12 +81,8 @@ def png_bytes(size: tuple[int, int] = (40, 30)) -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def _empty_media(app: Flask) -> Iterator[None]:
-    """Each test starts and ends with an empty MEDIA_ROOT (the app, and so the folder, lives per session)."""
-    root = Path(app.config["MEDIA_ROOT"])
-    yield
-    for child in root.iterdir() if root.exists() else []:
-        shutil.rmtree(child) if child.is_dir() else child.unlink()
+def _empty_media(app: Flask) -> None:
+    """Photo tests use the app (and so its MEDIA_ROOT, emptied after every test by the root conftest)."""
 
 
 @pytest.fixture
