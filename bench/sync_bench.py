@@ -31,7 +31,8 @@ from fieldservice.changes import reserve_seqs
 from fieldservice.db import bulk_insert, unit_of_work
 from fieldservice.extensions import db
 from fieldservice.visits import service as visits
-from fieldservice.visits.models import WorkLog
+from fieldservice.visits.models import Visit, WorkLog
+from fieldservice.workorders.models import WorkOrder
 from tests.factories import Factory
 
 logging.disable(logging.INFO)
@@ -104,14 +105,41 @@ def bench_ingest(total: int = 20_000, batch: int = 500, rounds: int = 3) -> dict
     return result
 
 
+def job_rows(template: Any, technician_id: uuid.UUID, start: datetime, seq: Any, *, kind: str, order_status: str,
+             visit_status: str, summary: str, logs: int, log_text: str, arrived: bool, minutes: int = 120
+             ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """One work order, its visit and `logs` work logs as rows for bulk_insert, copying the customer, site and
+    product of `template` (a dispatched_job); `seq` hands out change numbers reserved by the caller."""
+    now = datetime.now(UTC)
+    order_id, visit_id = uuid.uuid4(), uuid.uuid4()
+    order = {"id": order_id, "number": f"WO-B-{uuid.uuid4().hex[:12]}", "kind": kind, "status": order_status,
+             "priority": "normal", "customer_id": template.order.customer_id, "site_id": template.order.site_id,
+             "asset_id": None, "product_id": template.product.id, "service_request_id": None, "summary": summary,
+             "description": None, "cancel_reason": None, "status_changed_at": now, "created_by_id": None,
+             "version": 1, "created_at": now, "updated_at": now, "change_seq": next(seq)}
+    visit = {"id": visit_id, "work_order_id": order_id, "technician_id": technician_id, "status": visit_status,
+             "scheduled_start": start, "scheduled_end": start + timedelta(minutes=minutes),
+             "customer_confirmed": False, "customer_confirmed_at": None, "confirmation_note": None,
+             "arrived_at": start if arrived else None, "departed_at": None, "work_complete": False, "notes": None,
+             "cancel_reason": None, "time_flags": None, "version": 1, "created_at": now, "updated_at": now,
+             "change_seq": next(seq)}
+    work = [{"id": uuid.uuid4(), "visit_id": visit_id, "technician_id": technician_id, "started_at": start,
+             "ended_at": None, "description": log_text, "created_at": now, "updated_at": now, "change_seq": next(seq)}
+            for _ in range(logs)]
+    return order, visit, work
+
+
+def insert_job_rows(session: Any, rows: list[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]]) -> None:
+    bulk_insert(session, WorkOrder.__table__, [order for order, _, _ in rows])
+    bulk_insert(session, Visit.__table__, [visit for _, visit, _ in rows])
+    bulk_insert(session, WorkLog.__table__, [log for _, _, logs in rows for log in logs])
+
+
 # ---- 2. incremental pull latency vs table size ---------------------------------------------------
 
 def _fill(app: Any, make: Factory, target_rows: int) -> None:
     """Grow the synced tables to about `target_rows` rows with other technicians' work, shaped like real
     data (per work order: one visit and eight work logs), none of it in the measured technician's scope."""
-    from fieldservice.visits.models import Visit
-    from fieldservice.workorders.models import WorkOrder
-
     with app.app_context():
         current = sum(db.session.scalar(sa.select(sa.func.count()).select_from(m)) or 0
                       for m in (WorkOrder, Visit, WorkLog))
@@ -123,31 +151,11 @@ def _fill(app: Any, make: Factory, target_rows: int) -> None:
         with app.app_context(), unit_of_work() as session:
             base = reserve_seqs(session, jobs * 10)
             seq = iter(range(base + 1, base + jobs * 10 + 1))
-            orders, visit_rows, logs = [], [], []
-            for i in range(jobs):
-                other = others[i % len(others)]
-                order_id, visit_id = uuid.uuid4(), uuid.uuid4()
-                orders.append({"id": order_id, "number": f"WO-F-{uuid.uuid4().hex[:12]}", "kind": "repair",
-                               "status": "in_progress", "priority": "normal", "customer_id": other.order.customer_id,
-                               "site_id": other.order.site_id, "asset_id": None, "product_id": other.product.id,
-                               "service_request_id": None, "summary": "filler", "description": None,
-                               "cancel_reason": None, "status_changed_at": now, "created_by_id": None, "version": 1,
-                               "created_at": now, "updated_at": now, "change_seq": next(seq)})
-                start = now - timedelta(days=i % 30)
-                visit_rows.append({"id": visit_id, "work_order_id": order_id, "technician_id": other.technician.id,
-                                   "status": "in_progress", "scheduled_start": start,
-                                   "scheduled_end": start + timedelta(hours=2), "customer_confirmed": False,
-                                   "customer_confirmed_at": None, "confirmation_note": None, "arrived_at": start,
-                                   "departed_at": None, "work_complete": False, "notes": None, "cancel_reason": None,
-                                   "time_flags": None, "version": 1, "created_at": now, "updated_at": now,
-                                   "change_seq": next(seq)})
-                for _ in range(8):
-                    logs.append({"id": uuid.uuid4(), "visit_id": visit_id, "technician_id": other.technician.id,
-                                 "started_at": start, "ended_at": None, "description": "filler", "created_at": now,
-                                 "updated_at": now, "change_seq": next(seq)})
-            bulk_insert(session, WorkOrder.__table__, orders)
-            bulk_insert(session, Visit.__table__, visit_rows)
-            bulk_insert(session, WorkLog.__table__, logs)
+            insert_job_rows(session, [
+                job_rows(others[i % len(others)], others[i % len(others)].technician.id,
+                         now - timedelta(days=i % 30), seq, kind="repair", order_status="in_progress",
+                         visit_status="in_progress", summary="filler", logs=8, log_text="filler", arrived=True)
+                for i in range(jobs)])
         remaining -= jobs
     with app.app_context():
         db.session.execute(sa.text("ANALYZE"))
@@ -195,9 +203,6 @@ def bench_first_sync(visits_in_scope: int = 5_000, logs_per_visit: int = 8) -> d
     for a 10x smaller scope too (peak memory must follow the page size, not the scope)."""
     import tracemalloc
 
-    from fieldservice.visits.models import Visit
-    from fieldservice.workorders.models import WorkOrder
-
     url = fresh_database("bench_sync_first")
     app = migrated_app(url)
     make = Factory(app)
@@ -211,30 +216,11 @@ def bench_first_sync(visits_in_scope: int = 5_000, logs_per_visit: int = 8) -> d
         with app.app_context(), unit_of_work() as session:
             base = reserve_seqs(session, count * (2 + logs_per_visit))
             seq = iter(range(base + 1, base + count * (2 + logs_per_visit) + 1))
-            orders, visit_rows, logs = [], [], []
-            for i in range(count):
-                order_id, visit_id = uuid.uuid4(), uuid.uuid4()
-                start = now + timedelta(minutes=10 * i % (12 * 24 * 60))
-                orders.append({"id": order_id, "number": f"WO-B-{uuid.uuid4().hex[:12]}", "kind": "maintenance",
-                               "status": "dispatched", "priority": "normal", "customer_id": job.order.customer_id,
-                               "site_id": job.order.site_id, "asset_id": None, "product_id": job.product.id,
-                               "service_request_id": None, "summary": f"保养 {i}", "description": None,
-                               "cancel_reason": None, "status_changed_at": now, "created_by_id": None, "version": 1,
-                               "created_at": now, "updated_at": now, "change_seq": next(seq)})
-                visit_rows.append({"id": visit_id, "work_order_id": order_id, "technician_id": job.technician.id,
-                                   "status": "planned", "scheduled_start": start,
-                                   "scheduled_end": start + timedelta(minutes=5), "customer_confirmed": False,
-                                   "customer_confirmed_at": None, "confirmation_note": None, "arrived_at": None,
-                                   "departed_at": None, "work_complete": False, "notes": None, "cancel_reason": None,
-                                   "time_flags": None, "version": 1, "created_at": now, "updated_at": now,
-                                   "change_seq": next(seq)})
-                for _ in range(logs_per_visit):
-                    logs.append({"id": uuid.uuid4(), "visit_id": visit_id, "technician_id": job.technician.id,
-                                 "started_at": start, "ended_at": None, "description": "earlier work",
-                                 "created_at": now, "updated_at": now, "change_seq": next(seq)})
-            bulk_insert(session, WorkOrder.__table__, orders)
-            bulk_insert(session, Visit.__table__, visit_rows)
-            bulk_insert(session, WorkLog.__table__, logs)
+            insert_job_rows(session, [
+                job_rows(job, job.technician.id, now + timedelta(minutes=10 * i % (12 * 24 * 60)), seq,
+                         kind="maintenance", order_status="dispatched", visit_status="planned", summary=f"保养 {i}",
+                         logs=logs_per_visit, log_text="earlier work", arrived=False, minutes=5)
+                for i in range(count)])
 
     def first_sync() -> tuple[int, int, float, float]:
         tracemalloc.start()
