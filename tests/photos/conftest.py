@@ -80,11 +80,6 @@ def png_bytes(size: tuple[int, int] = (40, 30)) -> bytes:
     return buf.getvalue()
 
 
-@pytest.fixture(autouse=True)
-def _empty_media(app: Flask) -> None:
-    """Photo tests use the app (and so its MEDIA_ROOT, emptied after every test by the root conftest)."""
-
-
 @pytest.fixture
 def media_root(app: Flask) -> Path:
     return Path(app.config["MEDIA_ROOT"])
