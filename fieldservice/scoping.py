@@ -59,6 +59,14 @@ def can_see_customer(actor: Actor, customer_id: uuid.UUID) -> bool:
     return db.session.scalar(sa.select(sa.literal(True)).where(sa.literal(customer_id, sa.Uuid()).in_(visible))) is True
 
 
+def require_customer_visible(actor: Actor, customer_id: uuid.UUID, what: str) -> None:
+    """Raise NotFound for a record of a customer outside the actor's scope (ids do not leak, R-ARC-3)."""
+    from fieldservice.errors import NotFound
+
+    if not can_see_customer(actor, customer_id):
+        raise NotFound(f"{what} not found")
+
+
 def can_see_work_order(actor: Actor, work_order_id: uuid.UUID) -> bool:
     visible = visible_work_order_ids(actor)
     if visible is None:

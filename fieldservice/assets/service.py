@@ -17,9 +17,9 @@ from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.contracts.models import SalesContract, SalesContractLine
 from fieldservice.customers.models import Customer
 from fieldservice.customers.service import site_ref
-from fieldservice.errors import Conflict, NotFound, ValidationFailed
+from fieldservice.errors import Conflict, ValidationFailed
 from fieldservice.extensions import db
-from fieldservice.scoping import can_see_customer, visible_customer_ids
+from fieldservice.scoping import require_customer_visible, visible_customer_ids
 
 
 def warranty_end_for(start: date, months: int) -> date:
@@ -44,8 +44,7 @@ def list_assets(actor: Actor, page: PageRequest, *, customer_id: uuid.UUID | Non
 
 def get_asset(actor: Actor, asset_id: uuid.UUID) -> Asset:
     asset = get_or_404(Asset, asset_id, "asset")
-    if not can_see_customer(actor, asset.customer_id):
-        raise NotFound(f"asset {asset_id} not found")
+    require_customer_visible(actor, asset.customer_id, f"asset {asset_id}")
     return asset
 
 

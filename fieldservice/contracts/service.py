@@ -13,9 +13,9 @@ from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.contracts.models import SalesContract, SalesContractLine
 from fieldservice.customers.models import Customer
-from fieldservice.errors import Conflict, NotFound, ValidationFailed
+from fieldservice.errors import Conflict, ValidationFailed
 from fieldservice.extensions import db
-from fieldservice.scoping import can_see_customer, visible_customer_ids
+from fieldservice.scoping import require_customer_visible, visible_customer_ids
 
 
 def list_contracts(actor: Actor, page: PageRequest, *, customer_id: uuid.UUID | None = None,
@@ -36,8 +36,7 @@ def list_contracts(actor: Actor, page: PageRequest, *, customer_id: uuid.UUID | 
 
 def get_contract(actor: Actor, contract_id: uuid.UUID) -> SalesContract:
     contract = get_or_404(SalesContract, contract_id, "contract")
-    if not can_see_customer(actor, contract.customer_id):
-        raise NotFound(f"contract {contract_id} not found")
+    require_customer_visible(actor, contract.customer_id, f"contract {contract_id}")
     return contract
 
 

@@ -11,18 +11,9 @@ from fieldservice.auth.service import Actor
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.customers.models import Contact, Customer, Site
-from fieldservice.errors import NotFound, ValidationFailed
+from fieldservice.errors import ValidationFailed
 from fieldservice.extensions import db
-from fieldservice.scoping import can_see_customer, visible_customer_ids
-
-
-def _check_visible(actor: Actor, customer_id: uuid.UUID, what: str) -> None:
-    """Technicians see the customers of their visits; customers see only themselves (R-ARC-3).
-
-    Anything outside the caller's scope is reported as not found, so ids do not leak.
-    """
-    if not can_see_customer(actor, customer_id):
-        raise NotFound(f"{what} not found")
+from fieldservice.scoping import require_customer_visible, visible_customer_ids
 
 
 def list_customers(actor: Actor, page: PageRequest, *, q: str | None = None, is_active: bool | None = None) -> Page:
@@ -40,7 +31,7 @@ def list_customers(actor: Actor, page: PageRequest, *, q: str | None = None, is_
 
 def get_customer(actor: Actor, customer_id: uuid.UUID) -> Customer:
     customer = get_or_404(Customer, customer_id, "customer")
-    _check_visible(actor, customer.id, f"customer {customer_id}")
+    require_customer_visible(actor, customer.id, f"customer {customer_id}")
     return customer
 
 
@@ -82,7 +73,7 @@ def add_contact(actor: Actor, customer_id: uuid.UUID, data: dict[str, Any]) -> C
 
 def get_contact(actor: Actor, contact_id: uuid.UUID) -> Contact:
     contact = get_or_404(Contact, contact_id, "contact")
-    _check_visible(actor, contact.customer_id, f"contact {contact_id}")
+    require_customer_visible(actor, contact.customer_id, f"contact {contact_id}")
     return contact
 
 
@@ -125,7 +116,7 @@ def add_site(actor: Actor, customer_id: uuid.UUID, data: dict[str, Any]) -> Site
 
 def get_site(actor: Actor, site_id: uuid.UUID) -> Site:
     site = get_or_404(Site, site_id, "site")
-    _check_visible(actor, site.customer_id, f"site {site_id}")
+    require_customer_visible(actor, site.customer_id, f"site {site_id}")
     return site
 
 

@@ -16,9 +16,9 @@ from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.customers.models import Customer
 from fieldservice.customers.service import site_ref
 from fieldservice.db import utcnow
-from fieldservice.errors import InvalidTransition, NotFound, ValidationFailed
+from fieldservice.errors import InvalidTransition, ValidationFailed
 from fieldservice.extensions import db
-from fieldservice.scoping import can_see_customer, visible_customer_ids
+from fieldservice.scoping import require_customer_visible, visible_customer_ids
 from fieldservice.servicerequests.models import Channel, RequestStatus, ServiceRequest
 from fieldservice.workorders.models import WorkOrder, WorkOrderKind
 
@@ -67,8 +67,7 @@ def list_requests(actor: Actor, page: PageRequest, *, status: RequestStatus | No
 
 def get_request(actor: Actor, request_id: uuid.UUID) -> ServiceRequest:
     request = get_or_404(ServiceRequest, request_id, "service request")
-    if not can_see_customer(actor, request.customer_id):
-        raise NotFound(f"service request {request_id} not found")
+    require_customer_visible(actor, request.customer_id, f"service request {request_id}")
     return request
 
 
