@@ -116,8 +116,6 @@ def upsert_visit(ctx: PushContext, record: PushedRecord) -> Overrides:
             del own[name]
     _plausible_times(ctx, visit, own)
     visits.apply_field_changes(ctx.actor, visit.id, own, now=ctx.received_at)
-    if foreign:
-        touch(visit)  # re-send the server's values
     return foreign
 
 
@@ -135,8 +133,6 @@ def upsert_work_log(ctx: PushContext, record: PushedRecord) -> Overrides:
                    != encode(v, record.table.column_map[k])}
         if changes:
             visits.update_work_log(ctx.actor, entry.id, changes, now=ctx.received_at)
-    if foreign and entry is not None:
-        touch(entry)
     return foreign
 
 
@@ -200,8 +196,6 @@ def upsert_work_order(ctx: PushContext, record: PushedRecord) -> Overrides:
         except ValueError:
             raise _invalid(f"unknown work-order status {status!r}") from None
         workorders.change_status(ctx.actor, order.id, target, now=ctx.received_at)
-    if foreign:
-        touch(order)
     return foreign
 
 
@@ -236,16 +230,16 @@ APPLY_ORDER = ["visits", "work_logs", "work_orders"]
 
 
 def _quarantine(ctx: PushContext, record: PushedRecord, kind: RejectionKind, code: str, reason: str,
-                fields: dict[str, Any] | None = None) -> None:
+                fields: dict[str, Any] | None = None) -> bool:
     """Keep the record (or the overridden fields) with the reason. A re-push of the same record with the
-    same content and outcome adds nothing new."""
+    same content and outcome adds nothing new. Returns whether a new entry was made."""
     payload = dict(record.raw)
     existing = ctx.session.scalars(sa.select(SyncRejection).where(
         SyncRejection.technician_id == ctx.technician_id, SyncRejection.table_name == record.table.name,
         SyncRejection.record_id == str(record.id), SyncRejection.status == RejectionStatus.OPEN)).all()
     for old in existing:
         if old.kind is kind and old.payload == payload and old.reason_code == code:
-            return
+            return False
         old.status = RejectionStatus.SUPERSEDED
     ctx.session.add(SyncRejection(
         kind=kind, technician_id=ctx.technician_id, idempotency_key=ctx.idempotency_key,
@@ -253,6 +247,7 @@ def _quarantine(ctx: PushContext, record: PushedRecord, kind: RejectionKind, cod
         changed_columns=sorted(record.changed), reason_code=code, reason=reason[:1000],
         device_time=record.device_time, received_at=ctx.received_at,
         resolution_note=None if fields is None else f"fields kept at the server's value: {sorted(fields)}"))
+    return True
 
 
 def _supersede_open(ctx: PushContext, record: PushedRecord) -> None:
@@ -311,9 +306,10 @@ def _apply_one(ctx: PushContext, record: PushedRecord) -> None:
             # what the technician owns was applied; the fields they do not own are kept aside
             outcome = "merged"
             ctx.merged += 1
-            _quarantine(ctx, record, RejectionKind.OVERRIDDEN, "not_owned",
-                        "kept the server's value for fields the technician does not own: "
-                        + ", ".join(sorted(overridden)), overridden)
+            if _quarantine(ctx, record, RejectionKind.OVERRIDDEN, "not_owned",
+                           "kept the server's value for fields the technician does not own: "
+                           + ", ".join(sorted(overridden)), overridden):
+                touch(ctx.session.get(record.table.model, record.id))  # re-send the server's values, once
         else:
             ctx.accepted += 1
             _supersede_open(ctx, record)

@@ -197,3 +197,22 @@ def test_deleted_work_log_leaves_other_devices(app: Flask, make: Factory, phone_
     assert log_id not in second.ids("work_logs")
     with app.app_context():
         assert db.session.get(WorkLog, uuid.UUID(log_id)) is None
+
+
+def test_repush_of_a_merged_record_changes_nothing(app: Flask, make: Factory, phone_for, count_rows) -> None:  # type: ignore[no-untyped-def]
+    """A field the technician does not own is kept aside and the record re-sent once, not on every re-push."""
+    job = make.dispatched_job()
+    phone = phone_for(job.technician)
+    phone.sync()
+    phone.edit("visits", job.visit.id, notes="gate code 1234", scheduled_start=ms(hours_ago(30)))
+    record = phone.tables["visits"][str(job.visit.id)]
+    pending = (record.status, set(record.changed), dict(record.data))
+    assert phone.push()["merged"] == 1
+    with app.app_context():
+        seq_after_first = db.session.get(Visit, job.visit.id).change_seq
+    before = domain_counts(count_rows)
+    record.status, record.changed, record.data = pending[0], set(pending[1]), dict(pending[2])
+    assert phone.push()["merged"] == 1  # same answer...
+    assert domain_counts(count_rows) == before  # ...and nothing written
+    with app.app_context():
+        assert db.session.get(Visit, job.visit.id).change_seq == seq_after_first
