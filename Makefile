@@ -11,7 +11,7 @@ PORT ?= 5000
 export FLASK_APP := wsgi
 export FIELDSERVICE_ENV ?= development
 
-.PHONY: run test test-sqlite test-postgres install install-dev lint migrate seed clean
+.PHONY: run test test-sqlite test-postgres install install-dev install-system install-font lint migrate seed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,22 @@ $(NODE_STAMP): $(NODE_E2E)/package.json $(NODE_E2E)/package-lock.json
 	cd $(NODE_E2E) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Debian system packages: Chromium for the browser test (Playwright is only the driver: never
+# `playwright install`) and a TrueType CJK font for the PDFs. The check runs every time (it is cheap, and a
+# stamp could outlive a removed package); apt runs only when something is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SYSTEM_PACKAGES := chromium fonts-wqy-zenhei
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+
+install-system:
+	@command -v chromium >/dev/null && [ -f $(CJK_FONT) ] || ( $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES) )
+
+# the font alone, for `make run` (PDFs); the browser is needed only by the tests
+install-font:
+	@[ -f $(CJK_FONT) ] || ( $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends fonts-wqy-zenhei )
+
 install: $(STAMP)
 
 install-dev: $(DEV_STAMP)
@@ -43,7 +59,7 @@ migrate: $(STAMP)
 seed: migrate
 	$(BIN)/flask seed-demo
 
-run: seed
+run: seed install-font
 	@echo
 	@echo "Field service is starting on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/api/docs)"
 	@echo "Get a token: curl -s -X POST http://$(HOST):$(PORT)/api/v1/auth/token -H 'Content-Type: application/json' -d '{\"username\":\"dispatcher\",\"password\":\"dispatch-demo-pass\"}'"
@@ -53,10 +69,10 @@ run: seed
 # The suite runs twice: on SQLite and on PostgreSQL. With CI=true an unreachable PostgreSQL fails the run.
 test: test-sqlite test-postgres
 
-test-sqlite: $(DEV_STAMP) $(NODE_STAMP)
+test-sqlite: $(DEV_STAMP) $(NODE_STAMP) install-system
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile
 
-test-postgres: $(DEV_STAMP) $(NODE_STAMP)
+test-postgres: $(DEV_STAMP) $(NODE_STAMP) install-system
 	TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile
 
 lint: $(DEV_STAMP)

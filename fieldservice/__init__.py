@@ -27,7 +27,18 @@ MODEL_MODULES = (
     "fieldservice.photos.models",
     "fieldservice.records.models",
     "fieldservice.maintenance.models",
+    "fieldservice.notifications.models",
+    "fieldservice.parts.models",
+    "fieldservice.complaints.models",
     "sync.models",
+    "fieldservice.signing.models",
+    "fieldservice.commerce.models",
+    "fieldservice.claims.models",
+    "fieldservice.archive.models",
+    "fieldservice.sla.models",
+    "fieldservice.jobstore",
+    "fieldservice.teams.models",
+    "fieldservice.followups.models",
 )
 
 
@@ -101,7 +112,66 @@ def _register_blueprints(app: Flask) -> None:
         api.register_blueprint(blp)
     for blp in (uploads_blp, photos_blp, records_blp):
         api.register_blueprint(blp)
+    from fieldservice.commerce.api import blp as commerce_blp
+
+    api.register_blueprint(commerce_blp)
+    from fieldservice.archive.api import blp as archive_blp
+    from fieldservice.claims.api import blp as claims_blp
+
+    api.register_blueprint(claims_blp)
+    api.register_blueprint(archive_blp)
+    _register_office_pages(app)
+    from fieldservice.notifications.api import blp as notifications_blp
+    from fieldservice.reminders.api import blp as reminders_blp
+    from fieldservice.sla.api import blp as sla_blp
+
+    for blp in (notifications_blp, sla_blp, reminders_blp):
+        api.register_blueprint(blp)
+    from fieldservice.followups.api import blp as followups_blp
+    from fieldservice.teams.api import blp as teams_blp
+
+    api.register_blueprint(teams_blp)
+    api.register_blueprint(followups_blp)
+    from fieldservice.followups.web import bp as followup_pages
+    from fieldservice.maintenance.web import bp as maintenance_pages
+
+    app.register_blueprint(maintenance_pages)
+    app.register_blueprint(followup_pages)
     app.register_blueprint(health_bp)
+    _register_signing(app)
+
+
+def _register_signing(app: Flask) -> None:
+    """Customer signing links (API + the /sign/<token> page) and the record/report PDFs (docs/signing.md)."""
+    from fieldservice.records.documents_api import blp as record_documents_blp
+    from fieldservice.signing.api import blp as signing_links_blp
+    from fieldservice.signing.views import bp as signing_page_bp
+
+    api.register_blueprint(record_documents_blp)
+    api.register_blueprint(signing_links_blp)
+    app.register_blueprint(signing_page_bp)
+
+
+def _register_office_pages(app: Flask) -> None:
+    """Server-rendered office pages (archive search and views) with their session login."""
+    from fieldservice.archive.pages import bp as office_bp
+
+    app.register_blueprint(office_bp)
+    _register_h5_blueprints(app)
+
+
+def _register_h5_blueprints(app: Flask) -> None:
+    """Parts and stock, complaints, KPIs (API and office pages)."""
+    from fieldservice.complaints.api import blp as complaints_blp
+    from fieldservice.complaints.web import bp as complaints_web_bp
+    from fieldservice.kpi.api import blp as kpi_blp
+    from fieldservice.kpi.web import bp as kpi_web_bp
+    from fieldservice.parts.api import blp as parts_blp
+
+    for blp in (parts_blp, complaints_blp, kpi_blp):
+        api.register_blueprint(blp)
+    app.register_blueprint(kpi_web_bp)
+    app.register_blueprint(complaints_web_bp)
 
 
 def _init_media(app: Flask) -> None:
@@ -137,3 +207,6 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(verify_archive_command)
+    from fieldservice.notifications.cli import notifications_cli
+
+    app.cli.add_command(notifications_cli)

@@ -25,8 +25,10 @@ users_cli = AppGroup("users", help="Manage logins.")
 @click.option("--customer-id", default=None, help="For role customer: the customer this login may see")
 @click.option("--technician-name", default=None,
               help="For role technician: also create the technician profile with this name")
+@click.option("--supervisor", default=None,
+              help="Username of the office/admin/dispatcher login this user's SLA breaches escalate to (R-SLA-2)")
 def create_user_command(username: str, role: str, password: str, display_name: str | None, email: str | None,
-                        customer_id: str | None, technician_name: str | None) -> None:
+                        customer_id: str | None, technician_name: str | None, supervisor: str | None) -> None:
     """Create a login (password stored hashed)."""
     import uuid
 
@@ -34,8 +36,14 @@ def create_user_command(username: str, role: str, password: str, display_name: s
 
     try:
         with unit_of_work():
+            supervisor_id = None
+            if supervisor:
+                supervisor_id = db.session.scalar(sa.select(User.id).where(User.username == supervisor.strip().lower()))
+                if supervisor_id is None:
+                    raise click.ClickException(f"no user {supervisor!r} (--supervisor)")
             user = auth_service.create_user(username, password, Role(role), display_name=display_name, email=email,
-                                            customer_id=uuid.UUID(customer_id) if customer_id else None)
+                                            customer_id=uuid.UUID(customer_id) if customer_id else None,
+                                            supervisor_id=supervisor_id)
             if technician_name:
                 if user.role is not Role.TECHNICIAN:
                     raise click.UsageError("--technician-name is only for role technician")

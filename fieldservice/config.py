@@ -6,8 +6,17 @@ import os
 import secrets
 import shutil
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+DEFAULT_REPAIR_AGREEMENT_TEXT = (
+    "维修协议：本单位为保修期外的付费维修。客户确认已阅读报价单所列配件、人工及上门费用，同意按报价金额付款；"
+    "维修中发现报价以外的问题须另行报价并经客户同意；更换下的旧件归本公司处理；维修后的配件保修 3 个月。\n"
+    "Repair agreement: this is a paid repair outside the warranty. The customer has read the parts, labour and "
+    "on-site fees of the quote and agrees to pay the quoted amount; problems found beyond the quote are quoted "
+    "separately and need the customer's consent; replaced parts are kept by the company; replaced parts carry "
+    "a 3-month warranty.")
 
 
 class ConfigError(RuntimeError):
@@ -24,6 +33,17 @@ def require_env(name: str) -> str:
 def _int_env(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
+
+
+def _int_list_env(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """Comma-separated whole numbers, e.g. FOLLOWUP_INSTALLATION_DAYS=7,30,90 (fails fast when malformed)."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return tuple(sorted({int(part) for part in raw.split(",") if part.strip()}))
+    except ValueError as err:
+        raise ConfigError(f"{name} must be comma-separated whole numbers, got {raw!r}") from err
 
 
 def _bool_env(name: str, default: bool) -> bool:
@@ -95,6 +115,58 @@ class BaseConfig:
         # maintenance plans: occurrences and visits are generated this many days ahead
         self.MAINTENANCE_HORIZON_DAYS = _int_env("MAINTENANCE_HORIZON_DAYS", 30)
         self.MAINTENANCE_GENERATE_EVERY_MINUTES = _int_env("MAINTENANCE_GENERATE_EVERY_MINUTES", 60)
+        # customer signing links and PDFs (docs/signing.md)
+        self.SIGNING_LINK_TTL_HOURS = _int_env("SIGNING_LINK_TTL_HOURS", 72)
+        self.SIGNING_LINK_PDF_HOURS = _int_env("SIGNING_LINK_PDF_HOURS", 24)
+        self.PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None
+        self.PDF_CJK_FONT = os.environ.get("PDF_CJK_FONT") or "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+        self.PDF_CJK_FONT_INDEX = _int_env("PDF_CJK_FONT_INDEX", 0)
+        # office pages (docs/archive.md): session cookie of the page login
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=_int_env("OFFICE_SESSION_HOURS", 8))
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = _bool_env("SESSION_COOKIE_SECURE", False)
+        # notification sender (docs/scheduler.md)
+        self.NOTIFY_WEBHOOK_URL = os.environ.get("NOTIFY_WEBHOOK_URL") or None
+        self.NOTIFY_WEBHOOK_SECRET = os.environ.get("NOTIFY_WEBHOOK_SECRET") or None
+        self.NOTIFY_TIMEOUT_SECONDS = _int_env("NOTIFY_TIMEOUT_SECONDS", 10)
+        self.NOTIFY_MAX_ATTEMPTS = _int_env("NOTIFY_MAX_ATTEMPTS", 8)
+        self.NOTIFY_BACKOFF_BASE_SECONDS = _int_env("NOTIFY_BACKOFF_BASE_SECONDS", 30)
+        self.NOTIFY_BACKOFF_MAX_SECONDS = _int_env("NOTIFY_BACKOFF_MAX_SECONDS", 6 * 3600)
+        self.NOTIFY_LEASE_SECONDS = _int_env("NOTIFY_LEASE_SECONDS", 120)
+        self.NOTIFY_BATCH_SIZE = _int_env("NOTIFY_BATCH_SIZE", 50)
+        self.SMTP_HOST = os.environ.get("SMTP_HOST") or None
+        self.SMTP_PORT = _int_env("SMTP_PORT", 25)
+        self.SMTP_FROM = os.environ.get("SMTP_FROM") or "fieldservice@localhost"
+        self.SMTP_USERNAME = os.environ.get("SMTP_USERNAME") or None
+        self.SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD") or None
+        self.SMTP_STARTTLS = _bool_env("SMTP_STARTTLS", False)
+        # service levels (docs/sla.md)
+        self.SLA_ESCALATE_TO = os.environ.get("SLA_ESCALATE_TO") or "dispatch-supervisor"
+        self.SLA_WORK_ORDER_KINDS = os.environ.get("SLA_WORK_ORDER_KINDS") or "repair"
+        # visit-confirmation reminders (R-MNT-2, R-REP-2)
+        self.CONFIRMATION_REMINDER_DAYS = _int_env("CONFIRMATION_REMINDER_DAYS", 2)
+        self.CONFIRMATION_REMINDER_TO = os.environ.get("CONFIRMATION_REMINDER_TO") or "dispatch"
+        # scheduler process: job intervals (SCHEDULER_INTERVAL_SCALE shortens them, e.g. for tests)
+        self.SLA_SCAN_EVERY_MINUTES = _int_env("SLA_SCAN_EVERY_MINUTES", 1)
+        self.REMINDERS_EVERY_MINUTES = _int_env("REMINDERS_EVERY_MINUTES", 30)
+        self.NOTIFY_SEND_EVERY_SECONDS = _int_env("NOTIFY_SEND_EVERY_SECONDS", 30)
+        self.SCHEDULER_INTERVAL_SECONDS = os.environ.get("SCHEDULER_INTERVAL_SECONDS") or None
+        self.SCHEDULER_JOBSTORE = os.environ.get("SCHEDULER_JOBSTORE", "database").strip().lower()
+        # parts and complaints (docs/parts.md, docs/complaints.md): who the outbox notifies
+        self.PARTS_REORDER_RECIPIENT = os.environ.get("PARTS_REORDER_RECIPIENT", "parts-keeper")
+        self.COMPLAINTS_ALERT_RECIPIENT = os.environ.get("COMPLAINTS_ALERT_RECIPIENT", "office")
+        self.COMPLAINTS_CHECK_EVERY_MINUTES = _int_env("COMPLAINTS_CHECK_EVERY_MINUTES", 15)
+        # follow-up calls (R-FUP-1, docs/followups.md)
+        self.FOLLOWUP_INSTALLATION_DAYS = _int_list_env("FOLLOWUP_INSTALLATION_DAYS", (7, 30, 90, 180, 365))
+        self.FOLLOWUP_REPAIR_DAYS = _int_env("FOLLOWUP_REPAIR_DAYS", 3)
+        self.FOLLOWUP_RETRY_DAYS = _int_env("FOLLOWUP_RETRY_DAYS", 2)
+        self.FOLLOWUP_MAX_ATTEMPTS = _int_env("FOLLOWUP_MAX_ATTEMPTS", 3)
+        self.FOLLOWUPS_EVERY_MINUTES = _int_env("FOLLOWUPS_EVERY_MINUTES", 60)
+        # R-REP-8 written repair agreement (docs/commerce.md): out-of-warranty quotes above this total
+        self.REPAIR_AGREEMENT_THRESHOLD_MINOR = _int_env("REPAIR_AGREEMENT_THRESHOLD_MINOR", 500_000)
+        self.REPAIR_AGREEMENT_CURRENCY = (os.environ.get("REPAIR_AGREEMENT_CURRENCY") or "CNY").strip().upper()
+        self.REPAIR_AGREEMENT_TEXT = os.environ.get("REPAIR_AGREEMENT_TEXT") or DEFAULT_REPAIR_AGREEMENT_TEXT
 
 
 class ProductionConfig(BaseConfig):
@@ -102,6 +174,7 @@ class ProductionConfig(BaseConfig):
         super().__init__()
         self.SECRET_KEY = require_env("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(require_env("DATABASE_URL"))
+        self.SESSION_COOKIE_SECURE = _bool_env("SESSION_COOKIE_SECURE", True)
 
 
 class DevelopmentConfig(BaseConfig):

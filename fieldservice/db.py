@@ -114,6 +114,19 @@ def unit_of_work() -> Iterator[Any]:
         raise
 
 
+def insert_unless_exists(session: Any, model: Any, values: dict[str, Any], *, key: list[str]) -> Any:
+    """INSERT … ON CONFLICT (`key`) DO NOTHING RETURNING id, on PostgreSQL and SQLite alike: the new row's
+    id, or None when a row with the same key exists (idempotent creation under concurrency, e.g. a job run
+    twice or by two scheduler processes). Core table and RETURNING on purpose: an ORM-enabled INSERT reports
+    rowcount 1 on PostgreSQL even when it wrote nothing."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    table = model.__table__
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=key).returning(table.c.id)
+    return session.execute(stmt).scalar()
+
+
 def bulk_insert(session: Any, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """Insert many rows in the session's transaction: PostgreSQL COPY (several times faster than an
     executemany of INSERTs, which matters for a phone's day of work logs), plain executemany elsewhere.

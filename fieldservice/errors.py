@@ -52,6 +52,13 @@ class Conflict(DomainError):
 class InvalidTransition(Conflict):
     code, title = "invalid_transition", "Illegal state change"
 
+    @classmethod
+    def unless(cls, status: Any, allowed: tuple[Any, ...], what: str) -> None:
+        """Raise (409 naming the current status and the statuses it may come from) unless `status` is in
+        `allowed`; `what` completes the sentence "cannot …", e.g. "present quote Q-1: it is accepted"."""
+        if status not in allowed:
+            raise cls(f"cannot {what}", current_status=status.value, allowed_from=[s.value for s in allowed])
+
 
 class StaleVersion(Conflict):
     code, title = "stale_version", "The record was changed by someone else"

@@ -64,10 +64,12 @@ def _decode(column: Column, value: Any, path: str) -> Any:
         return value
     if not isinstance(value, str):
         raise _fail(path, "must be a string")
-    if len(value) > 10_000:
-        raise _fail(path, "longer than 10000 characters")
+    if len(value) > column.max_length:
+        raise _fail(path, f"longer than {column.max_length} characters")
     if CONTROL_CHARACTERS.search(value):
         raise _fail(path, "contains control characters")
+    if column.plain:
+        return value
     if column.name.endswith("_id") and value != "":
         try:
             return uuid.UUID(value)

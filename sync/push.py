@@ -11,6 +11,7 @@ records, like a command-handler map.
 """
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from sqlalchemy.orm import Session
 from fieldservice.auth.service import Actor
 from fieldservice.changes import numbered_so_far, touch
 from fieldservice.errors import DomainError, NotFound
+from fieldservice.records import service as records_service
+from fieldservice.records.models import Signoff
 from fieldservice.visits import service as visits
 from fieldservice.visits.models import Visit, WorkLog
 from fieldservice.workorders import service as workorders
@@ -199,6 +202,100 @@ def upsert_work_order(ctx: PushContext, record: PushedRecord) -> Overrides:
     return foreign
 
 
+def _json_column(record: PushedRecord, name: str, *, kind: type) -> Any:
+    """A JSON-text column (content_json, strokes_json) decoded, or 422 naming the column."""
+    text = record.values.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise _invalid(f"{name} is not valid JSON text") from None
+    if not isinstance(value, kind):
+        raise _invalid(f"{name} must hold a JSON {'object' if kind is dict else 'array'}")
+    return value
+
+
+def upsert_service_record(ctx: PushContext, record: PushedRecord) -> Overrides:
+    """A draft created or edited on the phone: records.service.apply_pushed_record (the API's rules, the
+    edit guarded by the lock_version the phone last pulled). Server-derived columns (status, hashes,
+    version numbers) are not the phone's to set; a pull sends the server's values back."""
+    data: dict[str, Any] = {"kind": record.values.get("kind"), "visit_id": record.values.get("visit_id"),
+                            "lock_version": record.values.get("lock_version")}
+    if "content_json" in record.changed or record.operation == "created":
+        data["content"] = _json_column(record, "content_json", kind=dict)
+    if isinstance(data["lock_version"], float):
+        data["lock_version"] = int(data["lock_version"]) if data["lock_version"].is_integer() else -1
+    records_service.apply_pushed_record(ctx.actor, record.id, data, now=ctx.received_at)
+    return None
+
+
+def create_signoff(ctx: PushContext, record: PushedRecord) -> Overrides:
+    """A sign-off captured offline: records.service.sign_pushed, the same core as the API's sign-off
+    (R-SIG-1/2, R-INS-3/4), so it is accepted only if the server's canonical hash of the record equals the
+    hash the customer saw and the work is complete (a completion earlier in this push counts: visits are
+    applied first). Otherwise it is quarantined with the reason. Sign-offs are never edited."""
+    if record.operation != "created" and ctx.session.get(Signoff, record.id) is not None:
+        if record.changed - {"sync_status", "rejection_reason"}:
+            raise _invalid("a sign-off cannot change once captured; capture a new one on a corrected record")
+        return None
+    values = record.values
+    data = {"id": record.id, "record_id": values.get("record_id"), "content_sha256": values.get("content_sha256"),
+            "signer_name": values.get("signer_name"), "signer_role": values.get("signer_role"),
+            "signature_png": values.get("signature_png") or None,
+            "strokes": _json_column(record, "strokes_json", kind=list),
+            "content": _json_column(record, "content_json", kind=dict),
+            "device_id": values.get("device_id"), "device_time": values.get("device_time"),
+            "latitude": values.get("latitude"), "longitude": values.get("longitude")}
+    records_service.sign_pushed(ctx.actor, data, now=ctx.received_at)
+    return None
+
+
+def upsert_stock_movement(ctx: PushContext, record: PushedRecord) -> Overrides:
+    """Parts used on a job, recorded offline (R-REP-6, R-PRT-1): a new ledger line is an issue from the
+    technician's van through parts.issue_to_job (approved part, own job, stock on hand, serials); a refused
+    issue is quarantined with its reason. The ledger is append-only: a re-push of the same line changes
+    nothing, a changed line is refused."""
+    from fieldservice.parts import service as parts
+    from fieldservice.parts.models import StockMovement
+
+    own, _ = _split(record, None)
+    existing = ctx.session.get(StockMovement, record.id)
+    if existing is not None:
+        same = (existing.part_id == own.get("part_id", existing.part_id)
+                and existing.quantity == own.get("quantity", existing.quantity)
+                and existing.work_order_id == own.get("work_order_id", existing.work_order_id))
+        if not same:
+            raise _conflict("stock ledger lines are never changed; return the parts or record a new issue")
+        return None
+    quantity = own.get("quantity")
+    if not own.get("part_id") or not own.get("work_order_id") or not isinstance(quantity, int | float):
+        raise _invalid("a part issue needs part_id, work_order_id and quantity")
+    if quantity >= 0 or quantity != int(quantity):
+        raise _invalid("an issue takes parts out of the van: quantity is a negative whole number (ledger sign)")
+    serials = own.get("serial_numbers")
+    if serials:
+        import json
+
+        try:
+            serials = json.loads(serials)
+        except ValueError:
+            raise _invalid("serial_numbers is a JSON array of strings") from None
+        if not isinstance(serials, list) or not all(isinstance(x, str) and 0 < len(x) <= 80 for x in serials):
+            raise _invalid("serial_numbers is a JSON array of strings")
+    parts.issue_to_job(ctx.actor, {
+        "id": record.id, "part_id": own["part_id"], "work_order_id": own["work_order_id"],
+        "visit_id": own.get("visit_id"), "quantity": -int(quantity), "serial_numbers": serials or None,
+        "occurred_at": own.get("occurred_at")}, now=ctx.received_at, device_time=record.device_time)
+    return None
+
+
+def _conflict(message: str) -> DomainError:
+    from fieldservice.errors import Conflict
+
+    return Conflict(message)
+
+
 def _invalid(message: str) -> DomainError:
     from fieldservice.errors import ValidationFailed
 
@@ -219,14 +316,92 @@ class TableHandler:
     bulk_create: Callable[[PushContext, list[PushedRecord]], list[PushedRecord]] | None = None
 
 
+def upsert_quote_consent(ctx: PushContext, record: PushedRecord) -> Overrides:
+    """The customer's accept/decline captured on the phone (R-REP-4): the same rule as the API (bound to the
+    quote's canonical SHA-256, only on a presented quote). A consent is never changed once recorded."""
+    from fieldservice.commerce import quotes
+    from fieldservice.commerce.models import QuoteConsent
+    from fieldservice.errors import Conflict
+
+    own, _ = _split(record, None)
+    existing = ctx.session.get(QuoteConsent, record.id)
+    if existing is not None:
+        if own.get("decision") not in (None, existing.decision.value) or \
+                own.get("content_sha256") not in (None, existing.content_sha256):
+            raise Conflict("a recorded consent never changes; the customer decides again on a new quote")
+        return None
+    missing = [k for k in ("quote_id", "decision", "content_sha256", "signer_name") if not own.get(k)]
+    if missing:
+        raise _invalid(f"a consent needs {', '.join(missing)}")
+    if own["decision"] not in ("accepted", "declined"):
+        raise _invalid("decision must be accepted or declined")
+    data = {"id": record.id, "decision": own["decision"], "content_sha256": own["content_sha256"],
+            "signer_name": own["signer_name"], "visit_id": own.get("visit_id"),
+            "signature_png": own.get("signature_png") or None, "device_id": own.get("device"),
+            "agreement_sha256": own.get("agreement_sha256") or None,  # R-REP-8 written repair agreement
+            "device_time": own.get("device_time") or record.device_time}
+    quotes.record_consent(ctx.actor, own["quote_id"], data, now=ctx.received_at)
+    return None
+
+
+def upsert_visit_charge(ctx: PushContext, record: PushedRecord) -> Overrides:
+    """Chargeable work recorded offline: refused (quarantined with the reason) on a chargeable job without
+    an accepted consent covering it (R-REP-4). Consents of the same push are applied first (APPLY_ORDER)."""
+    import json
+
+    from fieldservice.commerce import charges
+    from fieldservice.commerce.models import VisitCharge
+    from fieldservice.errors import Conflict
+
+    own, _ = _split(record, None)
+    existing = ctx.session.get(VisitCharge, record.id)
+    if existing is not None:
+        changed = [k for k in ("visit_id", "kind", "code", "quantity_centi") if k in own and
+                   encode(getattr(existing, k), record.table.column_map[k]) != encode(own[k], record.table.column_map[k])]
+        if changed:
+            raise Conflict(f"a recorded charge never changes ({', '.join(changed)}); record a new one")
+        return None  # a re-pushed charge the server already has
+    missing = [k for k in ("visit_id", "kind", "code", "quantity_centi") if own.get(k) in (None, "")]
+    if missing:
+        raise _invalid(f"a charge needs {', '.join(missing)}")
+    if own["kind"] not in ("part", "labour", "fee"):
+        raise _invalid("kind must be part, labour or fee")
+    quantity = own["quantity_centi"]
+    if quantity != int(quantity) or not 0 < quantity <= 10_000_000:
+        raise _invalid("quantity_centi must be a positive whole number of hundredths")
+    serials = None
+    if own.get("serial_numbers"):
+        try:
+            serials = json.loads(own["serial_numbers"])
+        except ValueError:
+            serials = None
+        if not isinstance(serials, list) or not all(isinstance(x, str) and 0 < len(x) <= 100 for x in serials):
+            raise _invalid("serial_numbers must be a JSON list of serial strings")
+    data = {"id": record.id, "visit_id": own["visit_id"], "kind": own["kind"], "code": own["code"],
+            "quantity_centi": int(quantity), "description": own.get("description") or None, "serial_numbers": serials}
+    charges.record_charge(ctx.actor, data, now=ctx.received_at, device_time=record.device_time)
+    return None
+
+
 _READ_ONLY = TableHandler(refuse("this table is read-only on phones"), refuse("this table is read-only on phones"))
 HANDLERS: dict[str, TableHandler] = {
     "visits": TableHandler(upsert_visit, refuse("visits are cancelled by dispatchers, not deleted on phones")),
     "work_logs": TableHandler(upsert_work_log, delete_work_log, bulk_create=create_work_logs),
     "work_orders": TableHandler(upsert_work_order, refuse("work orders are never deleted")),
+    "quote_consents": TableHandler(upsert_quote_consent, refuse("a customer's consent is never deleted")),
+    "visit_charges": TableHandler(upsert_visit_charge, refuse("recorded charges are not deleted on phones")),
+    "service_records": TableHandler(upsert_service_record,
+                                    refuse("records are never deleted; a signed one is corrected by a new version")),
+    "signoffs": TableHandler(create_signoff, refuse("sign-offs are never deleted")),
+    "stock_movements": TableHandler(upsert_stock_movement,
+                                    refuse("stock ledger lines are never deleted; return the parts instead")),
 }
-# applied in this order: a visit's arrival before the work logged on it, its departure before the order's status
-APPLY_ORDER = ["visits", "work_logs", "work_orders"]
+# applied in this order: record drafts first (a fixed contract mismatch lets the visit complete, R-INS-3), a
+# visit's arrival before the work logged on it, its departure before the order's status; parts issued from the
+# van; a consent before the charges it covers (R-REP-4); sign-offs last, so that a completion pushed in the
+# same sync counts (R-SIG-2)
+APPLY_ORDER = ["service_records", "visits", "work_logs", "work_orders", "stock_movements", "quote_consents",
+               "visit_charges", "signoffs"]
 
 
 def _quarantine(ctx: PushContext, record: PushedRecord, kind: RejectionKind, code: str, reason: str,

@@ -10,6 +10,7 @@ null (or '', 0, false), so every column here has exactly one JSON type:
 from __future__ import annotations
 
 import enum
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,8 +19,11 @@ from typing import Any, Literal
 
 from fieldservice.assets.models import Asset
 from fieldservice.catalog.models import Product, ProductLine
+from fieldservice.commerce.models import Quote, QuoteConsent, QuoteLine, VisitCharge
 from fieldservice.customers.models import Contact, Customer, Site
+from fieldservice.parts.models import Part, StockBalance, StockLocation, StockMovement
 from fieldservice.photos.models import Photo
+from fieldservice.records.models import ServiceRecord, Signoff
 from fieldservice.visits.models import Visit, WorkLog
 from fieldservice.workorders.models import WorkOrder
 
@@ -38,6 +42,8 @@ class Column:
     value: Callable[[Any, Any], Any] | None = None  # computed: value(row, ctx)
     is_date: bool = False            # a calendar date sent as 'YYYY-MM-DD'
     is_time: bool = False            # a datetime sent as epoch milliseconds
+    plain: bool = False              # a string, not a reference, although its name ends in _id (device_id)
+    max_length: int = 10_000         # longest string accepted on push (content JSON and signatures are longer)
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,11 @@ def _read_only(row: Any, ctx: Any) -> bool:
     return bool(row.technician_id != ctx.technician_id)
 
 
+def _serials_json(row: Any, ctx: Any) -> str | None:
+    """Serial numbers travel as a JSON array in a string column (WatermelonDB has no array type)."""
+    return json.dumps(row.serial_numbers, ensure_ascii=False) if row.serial_numbers else None
+
+
 def _photo_url(variant: str) -> Callable[[Any, Any], str | None]:
     """Photos travel as metadata; the bytes are fetched by URL (with the same bearer token)."""
 
@@ -113,6 +124,30 @@ def _photo_url(variant: str) -> Callable[[Any, Any], str | None]:
         return f"/api/v1/photos/{row.id}/content?variant={variant}"
 
     return url
+
+
+def _quote_canonical(row: Any, ctx: Any) -> str | None:
+    """The exact text the customer's consent binds to (its SHA-256 is `content_sha256`), once presented."""
+    if row.content_sha256 is None:
+        return None
+    from fieldservice.commerce.quotes import canonical_document
+    from fieldservice.records.canonical import canonical_bytes
+
+    return canonical_bytes(canonical_document(row)).decode("utf-8")
+
+
+def _json_text(attr: str) -> Callable[[Any, Any], str | None]:
+    """A JSON column travels as JSON text (WatermelonDB columns are string, number or boolean)."""
+
+    def text(row: Any, ctx: Any) -> str | None:
+        value = getattr(row, attr)
+        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    return text
+
+
+def _signed_at(row: Any, ctx: Any) -> datetime:
+    return row.signed_at  # type: ignore[no-any-return]
 
 
 TABLES: dict[str, SyncTable] = {table.name: table for table in (
@@ -146,9 +181,54 @@ TABLES: dict[str, SyncTable] = {table.name: table for table in (
         s("processing_error"), s("technician_id"), s("original_url", value=_photo_url("original")),
         s("display_url", value=_photo_url("display")), s("thumbnail_url", value=_photo_url("thumb-256")),
         *STAMPS)),
+    # issue 6: record drafts are written on the phone (content as JSON text, guarded by lock_version); a
+    # sign-off is captured offline and pushed with the hash the customer saw (docs/sync.md, docs/signoffs.md)
+    SyncTable("service_records", ServiceRecord, (
+        s("root_id"), n("version_no"), s("previous_version_id"), s("kind", "technician"), s("status"),
+        s("work_order_id"), s("visit_id", "technician"), s("technician_id"),
+        s("content_json", "technician", value=_json_text("content"), max_length=500_000),
+        s("content_sha256"), t("signed_at"), n("lock_version", "technician"), *SYNC_STATUS, *STAMPS), pushable=True),
+    SyncTable("signoffs", Signoff, (
+        s("record_id", "technician"), s("content_sha256", "technician"), s("signer_name", "technician"),
+        s("signer_role", "technician"), s("signature_png", "technician", max_length=700_000),
+        s("strokes_json", "technician", value=_json_text("strokes"), max_length=2_000_000),
+        s("content_json", "technician", value=lambda row, ctx: None, max_length=500_000),
+        s("device_id", "technician", plain=True), t("device_time", "technician"), n("latitude", "technician"),
+        n("longitude", "technician"), t("signed_at"), *SYNC_STATUS,
+        t("created_at", value=_signed_at), t("updated_at", value=_signed_at)), pushable=True),
     SyncTable("work_logs", WorkLog, (
         s("visit_id", "technician"), s("technician_id"), t("started_at", "technician"),
         t("ended_at", "technician"), s("description", "technician"), *SYNC_STATUS, *STAMPS), pushable=True),
+    # commerce (docs/commerce.md): quotes pull to the phone, the customer's consent and charges are pushed
+    SyncTable("quotes", Quote, (
+        s("number"), s("work_order_id"), s("supplements_quote_id"), s("replaces_quote_id"), s("status"),
+        s("currency"), s("notes"), n("list_total_minor"), n("total_minor"), b("requires_approval"),
+        t("presented_at"), s("content_sha256"), t("decided_at"),
+        s("canonical_json", value=_quote_canonical), b("agreement_required"), *STAMPS)),
+    SyncTable("quote_lines", QuoteLine, (
+        s("quote_id"), n("position"), s("kind"), s("code"), s("description"), n("quantity_centi"),
+        n("list_unit_price_minor"), n("unit_price_minor"), n("line_total_minor"), *STAMPS)),
+    SyncTable("quote_consents", QuoteConsent, (
+        s("quote_id", "technician"), s("decision", "technician"), s("content_sha256", "technician"),
+        s("signer_name", "technician"), s("visit_id", "technician"), s("signature_png", "technician"),
+        s("device", "technician", attr="device_id"), t("device_time", "technician"), s("channel"),
+        t("decided_at"), s("agreement_sha256", "technician"), *SYNC_STATUS, *STAMPS), pushable=True),
+    SyncTable("visit_charges", VisitCharge, (
+        s("visit_id", "technician"), s("kind", "technician"), s("code", "technician"),
+        s("description", "technician"), n("quantity_centi", "technician"),
+        s("serial_numbers", "technician", value=_serials_json), s("work_order_id"), s("technician_id"),
+        s("quote_line_id"), b("warranty"), n("unit_price_minor"), s("currency"), *SYNC_STATUS, *STAMPS),
+        pushable=True),
+    # van stock (docs/parts.md): the technician's van, what is in it, and the parts issued from it to their jobs
+    SyncTable("parts", Part, (s("part_number"), s("name"), b("is_approved"), n("unit_cost_minor"), s("currency"),
+                              b("serial_tracked"), b("is_active"), *STAMPS)),
+    SyncTable("stock_locations", StockLocation, (s("code"), s("name"), s("kind"), s("technician_id"), *STAMPS)),
+    SyncTable("stock_balances", StockBalance, (s("part_id"), s("location_id"), n("on_hand"), *STAMPS)),
+    SyncTable("stock_movements", StockMovement, (
+        s("kind"), s("part_id", "technician"), s("location_id"), n("quantity", "technician"),
+        s("work_order_id", "technician"), s("visit_id", "technician"),
+        s("serial_numbers", "technician", value=_serials_json), t("occurred_at", "technician"),
+        *SYNC_STATUS, *STAMPS), pushable=True),
 )}
 """Pull order is by change number; this order is only the order of tables in the JSON."""
 

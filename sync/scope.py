@@ -3,7 +3,8 @@
 The scope is: the technician's visits from SYNC_DAYS_BEHIND days ago to SYNC_DAYS_AHEAD days ahead (and
 any open visit of theirs that is overdue), visits just taken from them whose phone may hold unpushed work
 (VisitHandover), and what those visits need: work orders, customers, contacts, sites, assets, products,
-product lines, the visits' work logs and the work orders' photos (metadata; bytes by URL).
+product lines, the visits' work logs, the work orders' photos (metadata; bytes by URL), and the visits'
+service records and sign-offs.
 
 Each pull first refreshes the technician's ScopeMember rows to match that definition. A record entering
 the scope gets `added_seq`, one leaving gets `removed_seq`, both fresh change numbers, so the pull can send
@@ -23,7 +24,9 @@ from sqlalchemy.orm import Session
 from fieldservice.catalog.models import Product
 from fieldservice.changes import ensure_counter_locked, next_seq, on_delete, reserve_seqs
 from fieldservice.customers.models import Contact
+from fieldservice.parts.models import StockBalance, StockLocation, StockMovement
 from fieldservice.photos.models import Photo
+from fieldservice.records.models import ServiceRecord, Signoff
 from fieldservice.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitHandover, WorkLog
 from fieldservice.workorders.models import WorkOrder
 from sync.models import ScopeMember
@@ -79,6 +82,7 @@ def desired_ids(session: Session, ctx: ScopeContext) -> Desired:
         WorkOrder.id.in_(sa.select(Visit.work_order_id).where(_in(session, Visit.id, visit_ids))))))
     customers = sorted({o.customer_id for o in orders})
     products = sorted({o.product_id for o in orders})
+    order_ids = [o.id for o in orders]
     return Desired(
         roots={
             "visits": set(visit_ids),
@@ -93,8 +97,39 @@ def desired_ids(session: Session, ctx: ScopeContext) -> Desired:
             "contacts": sa.select(Contact.id).where(_in(session, Contact.customer_id, customers)),
             "work_logs": sa.select(WorkLog.id).where(_in(session, WorkLog.visit_id, visit_ids)),
             "photos": sa.select(Photo.id).where(_in(session, Photo.work_order_id, [o.id for o in orders])),
+            **_commerce(session, order_ids, visit_ids),
+            # issue 6: the records of the technician's visits (every version) and their sign-offs
+            "service_records": sa.select(ServiceRecord.id).where(_in(session, ServiceRecord.visit_id, visit_ids)),
+            "signoffs": sa.select(Signoff.id).join(ServiceRecord, ServiceRecord.id == Signoff.record_id)
+            .where(_in(session, ServiceRecord.visit_id, visit_ids)),
+            **_van_stock(session, ctx, [o.id for o in orders]),
         },
     )
+
+
+def _commerce(session: Session, order_ids: list[uuid.UUID], visit_ids: list[uuid.UUID]) -> dict[str, sa.Select[Any]]:
+    """The quotes of the technician's jobs (with lines and consents) and the charges on their visits."""
+    from fieldservice.commerce.models import Quote, QuoteConsent, QuoteLine, VisitCharge
+
+    quote_ids = sa.select(Quote.id).where(_in(session, Quote.work_order_id, order_ids))
+    return {
+        "quotes": quote_ids,
+        "quote_lines": sa.select(QuoteLine.id).where(QuoteLine.quote_id.in_(quote_ids)),
+        "quote_consents": sa.select(QuoteConsent.id).where(QuoteConsent.quote_id.in_(quote_ids)),
+        "visit_charges": sa.select(VisitCharge.id).where(_in(session, VisitCharge.visit_id, visit_ids)),
+    }
+
+
+def _van_stock(session: Session, ctx: ScopeContext, order_ids: list[uuid.UUID]) -> dict[str, sa.Select[Any]]:
+    """The technician's van, its balances, the parts in it, and the parts issued from it to jobs in scope."""
+    van = sa.select(StockLocation.id).where(StockLocation.technician_id == ctx.technician_id)
+    return {
+        "stock_locations": van,
+        "stock_balances": sa.select(StockBalance.id).where(StockBalance.location_id.in_(van)),
+        "parts": sa.select(StockBalance.part_id).where(StockBalance.location_id.in_(van)),
+        "stock_movements": sa.select(StockMovement.id).where(
+            StockMovement.location_id.in_(van), _in(session, StockMovement.work_order_id, order_ids)),
+    }
 
 
 def _active(technician_id: uuid.UUID, table: str) -> sa.Select[Any]:

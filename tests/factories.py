@@ -147,7 +147,23 @@ class Factory:
         visit = self.visit(order.id, start=start, technician_id=tech.id)
         return SimpleNamespace(order=order, visit=visit, technician=tech, product=product, line=line)
 
+    def warranty_repair(self, order_id: uuid.UUID) -> SimpleNamespace:
+        """Record that a repair job is a free warranty repair (R-REP-8), so parts and labour on it need no
+        consent; without a decision a repair is chargeable (R-REP-4)."""
+        from fieldservice.commerce.models import Payer, WarrantyDecision, WarrantyOption
+
+        return self._run(lambda: _added(WarrantyDecision(
+            work_order_id=order_id, fault_type="quality", reported_on=date.today(), in_warranty=True,
+            option=WarrantyOption.WARRANTY_REPAIR, chargeable=False, shipping_outbound_payer=Payer.COMPANY,
+            shipping_return_payer=Payer.COMPANY, basis={"test": "in warranty"}, decided_at=datetime.now(UTC))))
+
     def get(self, model: type, id_: uuid.UUID) -> SimpleNamespace | None:
         with self.app.app_context():
             obj = db.session.get(model, id_)
             return snapshot(obj) if obj is not None else None
+
+
+def _added(obj: Any) -> Any:
+    db.session.add(obj)
+    db.session.flush()
+    return obj

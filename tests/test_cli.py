@@ -22,7 +22,7 @@ def test_seed_demo_is_idempotent(app: Flask) -> None:
     assert first.exit_code == 0, first.output
     assert "record(s) added" in first.output and "dispatcher" in first.output
     after_first = table_counts(app)
-    assert after_first["work_orders"] == 2 and after_first["visits"] == 2 and after_first["users"] == 7
+    assert after_first["work_orders"] == 5 and after_first["visits"] == 5 and after_first["users"] == 7  # tests/test_demo.py
     second = runner.invoke(args=["seed-demo"])
     assert second.exit_code == 0 and "nothing added" in second.output
     assert table_counts(app) == after_first

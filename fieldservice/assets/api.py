@@ -7,7 +7,13 @@ from typing import Any
 from flask.views import MethodView
 
 from fieldservice.assets import service
-from fieldservice.assets.schemas import AssetInSchema, AssetQuerySchema, AssetSchema, AssetUpdateSchema
+from fieldservice.assets.schemas import (
+    AssetInSchema,
+    AssetQuerySchema,
+    AssetRetireSchema,
+    AssetSchema,
+    AssetUpdateSchema,
+)
 from fieldservice.auth.decorators import BACK_OFFICE, current_actor, requires
 from fieldservice.auth.models import Role
 from fieldservice.common.blueprint import Blueprint
@@ -54,3 +60,15 @@ class AssetItem(MethodView):
         """Change an installed unit."""
         with unit_of_work():
             return service.update_asset(current_actor(), asset_id, data)
+
+
+@blp.route("/assets/<uuid:asset_id>/retirement")
+class AssetRetirement(MethodView):
+    @requires(*WRITERS)
+    @blp.arguments(AssetRetireSchema)
+    @blp.response(200, AssetSchema)
+    def post(self, data: dict[str, Any], asset_id: uuid.UUID) -> Any:
+        """Retire a unit (sold, scrapped, decommissioned): its maintenance stops at once (plans of this asset
+        cancelled, open occurrences in contract plans cancelled with their visits and work orders)."""
+        with unit_of_work():
+            return service.retire_asset(current_actor(), asset_id, data["reason"])

@@ -53,3 +53,7 @@ class AssetQuerySchema(PageArgsSchema):
     site_id = fields.UUID()
     product_id = fields.UUID()
     serial_number = text(100, metadata={"description": "Substring of the serial number"})
+
+
+class AssetRetireSchema(StrictSchema):
+    reason = text(500, required=True, metadata={"description": "Why the unit leaves service (sold, scrapped, ...)"})

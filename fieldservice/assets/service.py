@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 
-from fieldservice.assets.models import Asset
+from fieldservice.assets.models import Asset, AssetStatus
 from fieldservice.audit import service as audit_service
 from fieldservice.auth.service import Actor
 from fieldservice.catalog.models import Product
@@ -17,8 +17,10 @@ from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.contracts.models import SalesContract, SalesContractLine
 from fieldservice.customers.models import Customer
 from fieldservice.customers.service import site_ref
-from fieldservice.errors import Conflict, ValidationFailed
+from fieldservice.db import utcnow
+from fieldservice.errors import Conflict, InvalidTransition, ValidationFailed
 from fieldservice.extensions import db
+from fieldservice.maintenance import service as maintenance
 from fieldservice.scoping import require_customer_visible, visible_customer_ids
 
 
@@ -81,6 +83,8 @@ def create_asset(actor: Actor, data: dict[str, Any]) -> Asset:
     db.session.add(asset)
     db.session.flush()
     audit_service.record(actor, "asset.create", asset, {"serial_number": asset.serial_number})
+    if asset.status is not AssetStatus.RETIRED:
+        maintenance.asset_joined_contract(asset)  # plans covering the whole contract include it from today
     return asset
 
 
@@ -92,9 +96,29 @@ def update_asset(actor: Actor, asset_id: uuid.UUID, data: dict[str, Any]) -> Ass
         _check_serial_free(asset.product_id, data["serial_number"], except_id=asset.id)
     merged = {"warranty_start": asset.warranty_start, "warranty_end": asset.warranty_end, **data}
     _check_dates(merged)
+    retiring = data.get("status") is AssetStatus.RETIRED and asset.status is not AssetStatus.RETIRED
+    if asset.status is AssetStatus.RETIRED and data.get("status", AssetStatus.RETIRED) is not AssetStatus.RETIRED:
+        raise InvalidTransition("a retired asset stays retired (its maintenance was stopped); register the unit "
+                                "again if it returns to service", current_status=asset.status.value)
     diff = audit_service.changes(asset, data)
     if diff:
         audit_service.record(actor, "asset.update", asset, diff)
+    if retiring:
+        maintenance.stop_for_asset(actor, asset.id, "status set to retired")
+    return asset
+
+
+def retire_asset(actor: Actor, asset_id: uuid.UUID, reason: str) -> Asset:
+    """Take a unit out of service for good (sold, scrapped, decommissioned). Its maintenance stops in the same
+    transaction: single-asset plans are cancelled, its open occurrences in contract plans are cancelled with
+    their visits and work orders, and generation never picks it again (R-MNT-4 keeps the history)."""
+    asset = get_asset(actor, asset_id)
+    if asset.status is AssetStatus.RETIRED:
+        raise InvalidTransition("the asset is already retired", current_status=asset.status.value)
+    asset.status = AssetStatus.RETIRED
+    db.session.flush()
+    cancelled = maintenance.stop_for_asset(actor, asset.id, reason, now=utcnow())
+    audit_service.record(actor, "asset.retire", asset, {"reason": reason, "occurrences_cancelled": cancelled})
     return asset
 
 

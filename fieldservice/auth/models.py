@@ -32,6 +32,8 @@ class User(UUIDPrimaryKey, Timestamps, db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     # a customer login sees only this customer's records (R-ARC-3)
     customer_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("customers.id"))
+    # whom this user's SLA breaches escalate to (R-SLA-2): an office, admin or dispatcher login, no cycles
+    supervisor_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 

@@ -29,6 +29,9 @@ class UserInSchema(StrictSchema):
     display_name = text(120)
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     customer_id = fields.UUID(allow_none=True, metadata={"description": "Required for role customer"})
+    supervisor_id = fields.UUID(allow_none=True, metadata={
+        "description": "An office, admin or dispatcher login; SLA breaches of this user's work orders "
+                       "escalate to it (R-SLA-2)"})
 
 
 class UserUpdateSchema(StrictSchema):
@@ -36,6 +39,8 @@ class UserUpdateSchema(StrictSchema):
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     password = fields.String(load_only=True, validate=validate.Length(min=10, max=200))
     is_active = fields.Boolean(metadata={"description": "false disables the login and revokes its tokens"})
+    supervisor_id = fields.UUID(allow_none=True, metadata={
+        "description": "An office, admin or dispatcher login (null clears it); cycles are refused"})
 
 
 class UserSchema(Schema):
@@ -46,6 +51,7 @@ class UserSchema(Schema):
     role = fields.Enum(Role, by_value=True)
     is_active = fields.Boolean()
     customer_id = fields.UUID()
+    supervisor_id = fields.UUID()
     created_at = fields.AwareDateTime()
 
 

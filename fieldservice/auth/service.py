@@ -7,6 +7,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -61,7 +62,7 @@ def hash_password(password: str) -> str:
 
 def create_user(username: str, password: str, role: Role, display_name: str | None = None,
                 email: str | None = None, customer_id: uuid.UUID | None = None, *, actor: Actor | None = None,
-                id: uuid.UUID | None = None) -> User:
+                id: uuid.UUID | None = None, supervisor_id: uuid.UUID | None = None) -> User:
     """Create a login. Raises Conflict (username taken), ValidationFailed (weak password, customer link)."""
     from fieldservice.audit import service as audit_service
 
@@ -80,14 +81,59 @@ def create_user(username: str, password: str, role: Role, display_name: str | No
         from fieldservice.customers.models import Customer
         if db.session.get(Customer, customer_id) is None:
             raise ValidationFailed("unknown customer", errors={"customer_id": ["unknown customer"]})
+    if supervisor_id is not None:
+        check_supervisor(None, supervisor_id)
     user = User(username=username, password_hash=hash_password(password), role=role,
-                display_name=display_name or username, email=email, customer_id=customer_id)
+                display_name=display_name or username, email=email, customer_id=customer_id,
+                supervisor_id=supervisor_id)
     if id is not None:
         user.id = id
     db.session.add(user)
     db.session.flush()
-    audit_service.record(actor or SYSTEM, "user.create", user, {"username": username, "role": role})
+    audit_service.record(actor or SYSTEM, "user.create", user, {"username": username, "role": role,
+                                                                 **({"supervisor_id": supervisor_id}
+                                                                    if supervisor_id else {})})
     return user
+
+
+SUPERVISOR_ROLES = frozenset({Role.OFFICE, Role.ADMIN, Role.DISPATCHER})
+
+
+SUPERVISOR_LOCK_KEY = 0x46535355  # "FSSU": serialises supervisor changes on PostgreSQL (cycle check)
+
+
+def check_supervisor(user_id: uuid.UUID | None, supervisor_id: uuid.UUID) -> None:
+    """The supervisor a user's SLA breaches escalate to (R-SLA-2) must be an existing, active office, admin
+    or dispatcher login that is not the user itself nor anybody below it (no cycles). Raises
+    ValidationFailed (422). On PostgreSQL supervisor changes are serialised by a transaction-scoped
+    advisory lock, so two admins closing a loop at once cannot both pass; the chain is read afresh from
+    the database after the lock (column selects, not the session's cached objects)."""
+    def refuse(reason: str) -> ValidationFailed:
+        return ValidationFailed(f"invalid supervisor: {reason}", errors={"supervisor_id": [reason]})
+
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": SUPERVISOR_LOCK_KEY})
+
+    def row(id_: uuid.UUID) -> sa.Row[Any] | None:
+        return db.session.execute(sa.select(User.id, User.role, User.is_active, User.supervisor_id)
+                                  .where(User.id == id_)).first()
+
+    supervisor = row(supervisor_id)
+    if supervisor is None:
+        raise refuse("unknown user")
+    if supervisor.role not in SUPERVISOR_ROLES:
+        raise refuse(f"a supervisor must be an office, admin or dispatcher login, not {supervisor.role.value}")
+    if not supervisor.is_active:
+        raise refuse("that login is disabled")
+    seen: set[uuid.UUID] = set()
+    current = supervisor
+    while current is not None:
+        if user_id is not None and current.id == user_id:
+            raise refuse("a user cannot be their own supervisor, directly or through others (cycle)")
+        if current.id in seen:  # an older loop above (not made through this service): stop walking
+            break
+        seen.add(current.id)
+        current = row(current.supervisor_id) if current.supervisor_id else None
 
 
 def list_users(page: PageRequest, *, role: Role | None = None, is_active: bool | None = None) -> Page:
@@ -110,12 +156,18 @@ def issue_token(username: str, password: str, *, label: str | None = None,
                 now: datetime | None = None) -> tuple[str, ApiToken]:
     """Exchange a username and password for a bearer token. Raises AuthenticationFailed."""
     now = now or utcnow()
+    return mint_token(check_password(username, password), label=label, now=now)
+
+
+def check_password(username: str, password: str) -> User:
+    """The active user with this username and password (token issue, office page login), else
+    AuthenticationFailed."""
     user = db.session.scalar(sa.select(User).where(User.username == username.strip().lower()))
     # check a hash even for unknown users so timing does not reveal which usernames exist
     stored = user.password_hash if user else _dummy_hash()
     if not check_password_hash(stored, password) or user is None or not user.is_active:
         raise AuthenticationFailed("invalid username or password")
-    return mint_token(user, label=label, now=now)
+    return user
 
 
 def mint_token(user: User, *, label: str | None = None, now: datetime | None = None,
@@ -197,6 +249,8 @@ def update_user(actor: Actor, user_id: uuid.UUID, data: dict[str, object]) -> Us
     if password is not None:
         set_password(user, str(password))
         revoke_all_tokens(user)
+    if data.get("supervisor_id") is not None:
+        check_supervisor(user.id, data["supervisor_id"])  # type: ignore[arg-type]
     diff = audit_service.changes(user, data)
     if data.get("is_active") is False:
         revoke_all_tokens(user)

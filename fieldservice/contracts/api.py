@@ -12,6 +12,7 @@ from fieldservice.common.blueprint import Blueprint
 from fieldservice.common.schemas import page_of
 from fieldservice.contracts import service
 from fieldservice.contracts.schemas import (
+    ContractEndSchema,
     ContractInSchema,
     ContractLineInSchema,
     ContractLineSchema,
@@ -84,3 +85,15 @@ class ContractLineItem(MethodView):
         """Change a contract line."""
         with unit_of_work():
             return service.update_line(current_actor(), line_id, data)
+
+
+@blp.route("/contracts/<uuid:contract_id>/end")
+class ContractEnd(MethodView):
+    @requires(*WRITERS)
+    @blp.arguments(ContractEndSchema)
+    @blp.response(200, ContractSchema)
+    def post(self, data: dict[str, Any], contract_id: uuid.UUID) -> Any:
+        """End or cancel a contract. Its contract maintenance plans stop after `ended_on` (cancelled: at
+        once); open occurrences past the end are cancelled with their visits and work orders."""
+        with unit_of_work():
+            return service.end_contract(current_actor(), contract_id, **data)

@@ -20,6 +20,12 @@ class SalesChannel(enum.StrEnum):
     OTHER = "other"
 
 
+class ContractStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"            # ran out (or was ended) on `ended_on`: contract maintenance plans stop then
+    CANCELLED = "cancelled"    # cancelled: its maintenance plans are cancelled at once
+
+
 class SalesContract(UUIDPrimaryKey, Timestamps, db.Model):
     __tablename__ = "sales_contracts"
 
@@ -28,6 +34,10 @@ class SalesContract(UUIDPrimaryKey, Timestamps, db.Model):
     signed_on: Mapped[date]
     currency: Mapped[str] = mapped_column(sa.String(3), default="CNY")
     notes: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[ContractStatus] = mapped_column(enum_column(ContractStatus), default=ContractStatus.ACTIVE,
+                                                   server_default=ContractStatus.ACTIVE.value)
+    ended_on: Mapped[date | None]
+    end_reason: Mapped[str | None] = mapped_column(sa.String(500))
 
     lines: Mapped[list[SalesContractLine]] = relationship(
         back_populates="contract", order_by="SalesContractLine.position", cascade="all, delete-orphan")

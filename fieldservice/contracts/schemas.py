@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from fieldservice.common.schemas import PageArgsSchema, StrictSchema, currency, money_minor, text
-from fieldservice.contracts.models import SalesChannel
+from fieldservice.contracts.models import ContractStatus, SalesChannel
 
 
 class ContractLineInSchema(StrictSchema):
@@ -64,6 +64,9 @@ class ContractSchema(Schema):
     signed_on = fields.Date()
     currency = fields.String()
     notes = fields.String()
+    status = fields.Enum(ContractStatus, by_value=True)
+    ended_on = fields.Date()
+    end_reason = fields.String()
     lines = fields.List(fields.Nested(ContractLineSchema))
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
@@ -73,3 +76,10 @@ class ContractQuerySchema(PageArgsSchema):
     customer_id = fields.UUID()
     number = text(60)
     serial_number = text(100)
+
+
+class ContractEndSchema(StrictSchema):
+    status = fields.Enum(ContractStatus, by_value=True, required=True, validate=validate.OneOf(
+        [ContractStatus.ENDED, ContractStatus.CANCELLED]), metadata={"description": "ended or cancelled"})
+    ended_on = fields.Date(metadata={"description": "Last day of the contract (default today)"})
+    reason = text(500, required=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,10 +12,12 @@ from fieldservice.auth.service import Actor
 from fieldservice.catalog.models import Product
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
-from fieldservice.contracts.models import SalesContract, SalesContractLine
+from fieldservice.contracts.models import ContractStatus, SalesContract, SalesContractLine
 from fieldservice.customers.models import Customer
-from fieldservice.errors import Conflict, ValidationFailed
+from fieldservice.db import utcnow
+from fieldservice.errors import Conflict, InvalidTransition, ValidationFailed
 from fieldservice.extensions import db
+from fieldservice.maintenance import service as maintenance
 from fieldservice.scoping import require_customer_visible, visible_customer_ids
 
 
@@ -92,3 +95,26 @@ def update_line(actor: Actor, line_id: uuid.UUID, data: dict[str, Any]) -> Sales
     if diff:
         audit_service.record(actor, "contract.line_update", line.contract, {"line_id": line.id, **diff})
     return line
+
+
+def end_contract(actor: Actor, contract_id: uuid.UUID, *, status: ContractStatus, reason: str,
+                 ended_on: date | None = None) -> SalesContract:
+    """End (on `ended_on`, default today) or cancel a contract. Its contract maintenance plans follow in the
+    same transaction: ended, they stop after that day; cancelled, they are cancelled; open occurrences past
+    the end are cancelled with their visits and work orders (no stale statuses)."""
+    if status is ContractStatus.ACTIVE:
+        raise ValidationFailed("status must be ended or cancelled", errors={"json": {"status": ["ended or cancelled"]}})
+    contract = get_contract(actor, contract_id)
+    if contract.status is not ContractStatus.ACTIVE:
+        raise InvalidTransition(f"the contract is already {contract.status.value}",
+                                current_status=contract.status.value)
+    day = ended_on or utcnow().date()
+    if day < contract.signed_on:
+        raise ValidationFailed("ended_on is before the contract was signed",
+                               errors={"json": {"ended_on": ["before signed_on"]}})
+    contract.status, contract.ended_on, contract.end_reason = status, day, reason
+    db.session.flush()
+    cancelled = maintenance.end_contract_plans(actor, contract)
+    audit_service.record(actor, "contract.end", contract, {"status": status.value, "ended_on": day.isoformat(),
+                                                           "reason": reason, "occurrences_cancelled": cancelled})
+    return contract

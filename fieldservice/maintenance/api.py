@@ -18,6 +18,7 @@ from fieldservice.maintenance.schemas import (
     GenerateResultSchema,
     OccurrenceQuerySchema,
     OccurrenceSchema,
+    OccurrenceSkipSchema,
     PlanCancelSchema,
     PlanInSchema,
     PlanQuerySchema,
@@ -47,7 +48,8 @@ class Plans(MethodView):
     @blp.arguments(PlanInSchema)
     @blp.response(201, PlanSchema)
     def post(self, data: dict[str, Any]) -> Any:
-        """Create a maintenance plan for an asset: items, recurrence (interval or RRULE), preferred window."""
+        """Create a maintenance plan for an asset or for a contract's assets (all, or chosen ones): items,
+        recurrence (interval or RRULE, e.g. specific months), preferred window, technician or team."""
         with unit_of_work():
             return service.create_plan(current_actor(), data)
 
@@ -89,6 +91,27 @@ class Occurrences(MethodView):
         """List occurrences by due date (missed and skipped ones stay listed: R-MNT-4)."""
         page = args.pop("page_request")
         return service.list_occurrences(current_actor(), page, **args)
+
+
+@blp.route("/maintenance-occurrences/<uuid:occurrence_id>")
+class OccurrenceItem(MethodView):
+    @requires(*READERS)
+    @blp.response(200, OccurrenceSchema)
+    def get(self, occurrence_id: uuid.UUID) -> Any:
+        """One occurrence."""
+        return service.get_occurrence(current_actor(), occurrence_id)
+
+
+@blp.route("/maintenance-occurrences/<uuid:occurrence_id>/skip")
+class OccurrenceSkip(MethodView):
+    @requires(*WRITERS)
+    @blp.arguments(OccurrenceSkipSchema)
+    @blp.response(200, OccurrenceSchema)
+    def post(self, data: dict[str, Any], occurrence_id: uuid.UUID) -> Any:
+        """Skip one due date with a reason (R-MNT-4): its visit and work order are cancelled and the occurrence
+        stays listed as skipped. 409 once the work has started or the occurrence is no longer open."""
+        with unit_of_work():
+            return service.skip_occurrence(current_actor(), occurrence_id, data["reason"])
 
 
 @blp.route("/maintenance-occurrences/generation")

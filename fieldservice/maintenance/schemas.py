@@ -32,19 +32,25 @@ class PlanItemSchema(StrictSchema):
 
 class PlanInSchema(StrictSchema):
     id = fields.UUID()
-    asset_id = fields.UUID(required=True)
+    asset_id = fields.UUID(metadata={"description": "The one asset of the plan (or give contract_id)"})
+    contract_id = fields.UUID(metadata={"description": "A plan for the assets of this sales contract"})
+    asset_ids = fields.List(fields.UUID(), validate=validate.Length(max=1000), metadata={
+        "description": "Contract plan: the chosen assets (each on the contract). Empty or absent: every asset "
+                       "on the contract, including ones installed later"})
     name = text(200, required=True)
     items = fields.List(fields.Nested(PlanItemSchema), required=True, validate=validate.Length(min=1, max=100))
     interval = fields.Integer(strict=True, validate=validate.Range(min=1, max=1000), metadata={
         "description": "Every `interval` `interval_unit`s from start_on (give these, or rrule)"})
     interval_unit = fields.Enum(IntervalUnit, by_value=True)
     rrule = text(500, metadata={"description": "RFC 5545 RRULE, e.g. FREQ=MONTHLY;BYMONTH=3,9;BYMONTHDAY=15 "
-                                               "(DTSTART is start_on)"})
+                                               "(DTSTART is start_on; specific months: BYMONTH)"})
     start_on = _day(required=True)
     end_on = _day(allow_none=True)
     window_start = _local_time(metadata={"description": "Preferred visit start, site local time (default 09:00)"})
     window_end = _local_time(metadata={"description": "Preferred visit end, site local time (default 12:00)"})
     technician_id = fields.UUID(allow_none=True)
+    team_id = fields.UUID(allow_none=True, metadata={
+        "description": "Instead of technician_id: a certified, free member of the team gets each visit"})
 
 
 class PlanUpdateSchema(StrictSchema):
@@ -58,6 +64,10 @@ class PlanUpdateSchema(StrictSchema):
     window_start = _local_time()
     window_end = _local_time()
     technician_id = fields.UUID(allow_none=True)
+    team_id = fields.UUID(allow_none=True)
+    asset_ids = fields.List(fields.UUID(), validate=validate.Length(max=1000), metadata={
+        "description": "Contract plan: replace the chosen assets ([] = every asset on the contract); open "
+                       "occurrences of assets left out are cancelled"})
     version = fields.Integer(strict=True, metadata={"description": "The version you edited (409 if stale)"})
 
 
@@ -69,6 +79,8 @@ class PlanCancelSchema(StrictSchema):
 class PlanSchema(Schema):
     id = fields.UUID()
     asset_id = fields.UUID()
+    contract_id = fields.UUID()
+    asset_ids = fields.List(fields.UUID(), metadata={"description": "Contract plan: chosen assets (empty: all)"})
     name = fields.String()
     items = fields.List(fields.Dict())
     interval = fields.Integer()
@@ -78,8 +90,10 @@ class PlanSchema(Schema):
     end_on = fields.Date()
     window_start = fields.Time(format="%H:%M")
     window_end = fields.Time(format="%H:%M")
-    timezone = fields.String(metadata={"description": "The site's time zone, in which the window applies"})
+    timezone = fields.String(metadata={"description": "The site's time zone, in which the window applies "
+                                                      "(null for a contract plan: each asset's site zone)"})
     technician_id = fields.UUID()
+    team_id = fields.UUID()
     status = fields.Enum(PlanStatus, by_value=True)
     cancel_reason = fields.String()
     covered_through = fields.Date(metadata={"description": "Occurrences exist for due dates up to this day"})
@@ -90,19 +104,26 @@ class PlanSchema(Schema):
 
 class PlanQuerySchema(PageArgsSchema):
     asset_id = fields.UUID()
+    contract_id = fields.UUID()
     status = fields.Enum(PlanStatus, by_value=True)
 
 
 class OccurrenceSchema(Schema):
     id = fields.UUID()
     plan_id = fields.UUID()
+    asset_id = fields.UUID()
     due_on = fields.Date()
     status = fields.Enum(OccurrenceStatus, by_value=True)
     work_order_id = fields.UUID()
     visit_id = fields.UUID()
-    note = fields.String()
+    note = fields.String(metadata={"description": "Why the visit is unassigned or missing"})
+    reason = fields.String(metadata={"description": "Why it was skipped or cancelled"})
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
+
+
+class OccurrenceSkipSchema(StrictSchema):
+    reason = text(500, required=True, metadata={"description": "Why this due date is skipped (kept and shown)"})
 
 
 class OccurrenceQuerySchema(PageArgsSchema):

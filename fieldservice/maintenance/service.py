@@ -1,6 +1,12 @@
 """Maintenance plan use cases and the generation of their occurrences, work orders and visits (R-MNT-1/4).
 
-Generation is idempotent: an occurrence is unique per (plan, due date) and inserted with ON CONFLICT DO
+A plan covers one asset, or the assets of a sales contract (all of them, or a chosen set). Each asset gets
+its own occurrence, work order and visit per due date: occurrences are unique per (plan, asset, due date),
+so an asset retired or removed from the plan affects only its own visits, and each visit sits at its own
+site in that site's zone. Visits go to the plan's technician, or to the first certified, free member of its
+team (R-TEC-1); if nobody can take it the visit stays unassigned and the occurrence's note says why.
+
+Generation is idempotent: an occurrence is unique per (plan, asset, due date) and inserted with ON CONFLICT DO
 NOTHING; only the run that inserted it plans its work order and visit. A run first takes the change-counter
 lock (it writes synced rows anyway), so two runs at once are serialised and the second finds nothing to do.
 Each plan remembers the last due date it covered (`covered_through`), so a run with nothing to do reads only
@@ -19,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import DAILY, rrule, rrulestr
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from fieldservice.assets.models import Asset, AssetStatus
 from fieldservice.audit import service as audit_service
@@ -27,7 +33,8 @@ from fieldservice.auth.service import SYSTEM, Actor
 from fieldservice.changes import ensure_counter_locked
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
-from fieldservice.db import utcnow
+from fieldservice.contracts.models import ContractStatus, SalesContract, SalesContractLine
+from fieldservice.db import insert_unless_exists, utcnow
 from fieldservice.errors import (
     DomainError,
     InvalidTransition,
@@ -43,7 +50,10 @@ from fieldservice.maintenance.models import (
     MaintenancePlan,
     OccurrenceStatus,
     PlanStatus,
+    plan_assets,
 )
+from fieldservice.teams import service as teams
+from fieldservice.teams.models import Team
 from fieldservice.technicians.models import Technician
 from fieldservice.visits import service as visits
 from fieldservice.workorders import service as workorders
@@ -53,7 +63,7 @@ log = logging.getLogger(__name__)
 
 OS = OccurrenceStatus
 DEFAULT_WINDOW = (time(9, 0), time(12, 0))
-RECURRENCE_FIELDS = frozenset({"interval", "interval_unit", "rrule", "start_on", "end_on"})
+RECURRENCE_FIELDS = frozenset({"interval", "interval_unit", "rrule", "start_on", "end_on", "asset_ids"})
 WORK_DONE = (WorkOrderStatus.WORK_COMPLETE, WorkOrderStatus.SIGNED, WorkOrderStatus.CLOSED)
 
 
@@ -132,10 +142,27 @@ def due_dates(plan: MaintenancePlan, first: date, last: date) -> list[date]:
     return found_dates
 
 
-def visit_window(plan: MaintenancePlan, due_on: date) -> tuple[datetime, datetime]:
-    """The preferred window on `due_on`, local time at the asset's site, as UTC instants."""
+def next_due_after(plan: MaintenancePlan, day: date) -> date | None:
+    """The plan's first due date after `day` (None when the plan ends before another one)."""
+    if plan.end_on is not None and plan.end_on <= day:
+        return None
+    if plan.rrule:
+        found = parse_rrule(plan.rrule, plan.start_on).after(_midnight(max(day, plan.start_on - timedelta(days=1))))
+        upcoming = found.date() if found is not None else None
+    else:
+        assert plan.interval and plan.interval_unit
+        span = {IntervalUnit.DAYS: 1, IntervalUnit.WEEKS: 7, IntervalUnit.MONTHS: 31}[plan.interval_unit]
+        first = max(day + timedelta(days=1), plan.start_on)
+        upcoming = next(iter(due_dates(plan, first, first + timedelta(days=plan.interval * span + 1))), None)
+    if upcoming is None or (plan.end_on is not None and upcoming > plan.end_on):
+        return None
+    return upcoming
+
+
+def visit_window(plan: MaintenancePlan, due_on: date, timezone: str | None = None) -> tuple[datetime, datetime]:
+    """The preferred window on `due_on`, local time at the asset's site (`timezone`), as UTC instants."""
     try:
-        zone: Any = ZoneInfo(plan.timezone)
+        zone: Any = ZoneInfo(timezone or plan.timezone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         zone = UTC
     start = datetime.combine(due_on, plan.window_start, tzinfo=zone).astimezone(UTC)
@@ -160,8 +187,12 @@ def _check_plan(values: dict[str, Any]) -> None:
         raise _invalid("window_end", "must be after window_start (same day)")
     if values.get("rrule"):
         parse_rrule(values["rrule"], values["start_on"])
+    if values.get("technician_id") and values.get("team_id"):
+        raise _invalid("team_id", "give either technician_id or team_id, not both")
     if values.get("technician_id"):
         get_ref(Technician, values["technician_id"], "technician_id", "technician")
+    if values.get("team_id"):
+        get_ref(Team, values["team_id"], "team_id", "team")
 
 
 def _plain(details: dict[str, Any]) -> dict[str, Any]:
@@ -175,32 +206,72 @@ def _plain(details: dict[str, Any]) -> dict[str, Any]:
     return {key: convert(value) for key, value in details.items()}
 
 
+def _contract_for_plan(contract_id: uuid.UUID) -> SalesContract:
+    contract = get_ref(SalesContract, contract_id, "contract_id", "contract")
+    if contract.status is not ContractStatus.ACTIVE:
+        raise _invalid("contract_id", f"the contract is {contract.status.value}")
+    return contract
+
+
+def _chosen_assets(contract: SalesContract, asset_ids: list[uuid.UUID]) -> list[Asset]:
+    """The chosen assets of a contract plan: each on that contract and in service."""
+    if len(set(asset_ids)) != len(asset_ids):
+        raise _invalid("asset_ids", "an asset is listed twice")
+    chosen = []
+    for asset_id in asset_ids:
+        asset = get_ref(Asset, asset_id, "asset_ids", "asset")
+        line = db.session.get(SalesContractLine, asset.contract_line_id) if asset.contract_line_id else None
+        if line is None or line.contract_id != contract.id:
+            raise _invalid("asset_ids", f"asset {asset.serial_number} is not on contract {contract.number}")
+        if asset.status is AssetStatus.RETIRED:
+            raise _invalid("asset_ids", f"asset {asset.serial_number} is retired")
+        chosen.append(asset)
+    return chosen
+
+
 def create_plan(actor: Actor, data: dict[str, Any], *, today: date | None = None,
                 now: datetime | None = None) -> MaintenancePlan:
+    """A plan for one asset (`asset_id`) or for a contract's assets (`contract_id`, optionally `asset_ids`:
+    the chosen ones; none means every asset on the contract, including ones installed later)."""
     now = now or utcnow()
     today = today or now.date()
-    asset = get_ref(Asset, data["asset_id"], "asset_id", "asset")
-    if asset.status is AssetStatus.RETIRED:
-        raise _invalid("asset_id", "the asset is retired")
+    asset_ids = data.pop("asset_ids", None) or []
+    chosen: list[Asset] = []
+    if bool(data.get("asset_id")) == bool(data.get("contract_id")):
+        raise _invalid("asset_id", "give either asset_id (one asset) or contract_id (the contract's assets)")
+    if data.get("asset_id"):
+        if asset_ids:
+            raise _invalid("asset_ids", "only for a contract plan (contract_id)")
+        asset = get_ref(Asset, data["asset_id"], "asset_id", "asset")
+        if asset.status is AssetStatus.RETIRED:
+            raise _invalid("asset_id", "the asset is retired")
+    else:
+        contract = _contract_for_plan(data["contract_id"])
+        chosen = _chosen_assets(contract, asset_ids)
     data.setdefault("window_start", DEFAULT_WINDOW[0])
     data.setdefault("window_end", DEFAULT_WINDOW[1])
     _check_plan(data)
     # due dates before today (or before the start) are not owed: generation begins at the later of the two
     covered = max(data["start_on"], today) - timedelta(days=1)
     plan = MaintenancePlan(status=PlanStatus.ACTIVE, covered_through=covered, created_by_id=actor.user_id, **data)
+    plan.chosen_assets = chosen
     db.session.add(plan)
     db.session.flush()
     audit_service.record(actor, "maintenance_plan.create", plan, _plain({
-        "asset_id": asset.id, "name": plan.name, "interval": plan.interval, "interval_unit": plan.interval_unit,
-        "rrule": plan.rrule, "start_on": plan.start_on, "end_on": plan.end_on}), at=now)
+        "asset_id": plan.asset_id, "contract_id": plan.contract_id, "asset_ids": [a.id for a in chosen],
+        "name": plan.name, "interval": plan.interval, "interval_unit": plan.interval_unit,
+        "rrule": plan.rrule, "start_on": plan.start_on, "end_on": plan.end_on, "technician_id": plan.technician_id,
+        "team_id": plan.team_id}), at=now)
     return plan
 
 
 def list_plans(actor: Actor, page: PageRequest, *, asset_id: uuid.UUID | None = None,
-               status: PlanStatus | None = None) -> Page:
+               contract_id: uuid.UUID | None = None, status: PlanStatus | None = None) -> Page:
     stmt = sa.select(MaintenancePlan).order_by(MaintenancePlan.created_at.desc(), MaintenancePlan.id)
     if asset_id:
         stmt = stmt.where(MaintenancePlan.asset_id == asset_id)
+    if contract_id:
+        stmt = stmt.where(MaintenancePlan.contract_id == contract_id)
     if status:
         stmt = stmt.where(MaintenancePlan.status == status)
     return paginate(stmt, page)
@@ -227,10 +298,29 @@ def update_plan(actor: Actor, plan_id: uuid.UUID, data: dict[str, Any], *, today
         data.setdefault("interval_unit", None)
     elif data.get("interval") is not None or data.get("interval_unit") is not None:
         data.setdefault("rrule", None)
+    if data.get("technician_id"):  # naming one of them replaces the other unless both are given (refused)
+        data.setdefault("team_id", None)
+    elif data.get("team_id"):
+        data.setdefault("technician_id", None)
     fields = ("interval", "interval_unit", "rrule", "start_on", "end_on", "window_start", "window_end",
-              "technician_id")
+              "technician_id", "team_id")
     _check_plan({**{f: getattr(plan, f) for f in fields}, **data})
+    new_assets = data.pop("asset_ids", None)
     diff = audit_service.changes(plan, data)
+    if new_assets is not None:
+        if plan.contract_id is None:
+            raise _invalid("asset_ids", "only for a contract plan (contract_id)")
+        before = [asset.id for asset in plan.chosen_assets]
+        if sorted(before) != sorted(new_assets):
+            assert plan.contract is not None
+            plan.chosen_assets = _chosen_assets(plan.contract, new_assets)
+            diff["asset_ids"] = [before, new_assets]
+            if new_assets:  # assets no longer covered: their open occurrences are cancelled
+                dropped = db.session.scalars(sa.select(MaintenanceOccurrence).where(
+                    MaintenanceOccurrence.plan_id == plan.id, MaintenanceOccurrence.asset_id.not_in(new_assets),
+                    MaintenanceOccurrence.status.in_(OPEN_OCCURRENCE_STATUSES))).all()
+                diff["occurrences_cancelled"] = _cancel_occurrences(
+                    actor, dropped, "asset removed from the maintenance plan", now)
     if not diff:
         return plan
     if RECURRENCE_FIELDS & diff.keys():
@@ -244,15 +334,34 @@ def update_plan(actor: Actor, plan_id: uuid.UUID, data: dict[str, Any], *, today
     return plan
 
 
-def _cancel_order(actor: Actor, order: WorkOrder, reason: str, now: datetime) -> bool:
+def _cancel_order(actor: Actor, order: WorkOrder, reason: str, now: datetime,
+                  cause: str = "maintenance plan cancelled") -> bool:
     """Cancel a maintenance work order and its planned visits, if its work has not started."""
+    if order.status is WorkOrderStatus.CANCELLED:
+        return True
     if not order.can_transition(WorkOrderStatus.CANCELLED):
         return False
     order.cancel_reason = reason
     visits.cancel_open_visits(actor, order, reason=reason, now=now)
-    workorders.apply_transition(actor, order, WorkOrderStatus.CANCELLED, at=now, reason=reason,
-                                cause="maintenance plan cancelled")
+    workorders.apply_transition(actor, order, WorkOrderStatus.CANCELLED, at=now, reason=reason, cause=cause)
     return True
+
+
+def _cancel_occurrences(actor: Actor, found: Any, reason: str, now: datetime,
+                        target: OccurrenceStatus = OS.CANCELLED) -> int:
+    """Stop occurrences: their work orders and visits are cancelled unless the work is under way (then the
+    occurrence stays as it is, to finish). Missed ones stay missed (history); their open work orders are
+    cancelled. Returns how many occurrences changed status; each keeps the reason."""
+    changed = 0
+    reason = reason[:500]
+    for occurrence in found:
+        order = db.session.get(WorkOrder, occurrence.work_order_id) if occurrence.work_order_id else None
+        stopped = order is None or _cancel_order(actor, order, reason, now, cause=reason)
+        if stopped and occurrence.status is not OS.MISSED:
+            occurrence.status, occurrence.reason = target, reason
+            changed += 1
+    db.session.flush()
+    return changed
 
 
 def cancel_plan(actor: Actor, plan_id: uuid.UUID, reason: str, *, version: int | None = None,
@@ -266,21 +375,21 @@ def cancel_plan(actor: Actor, plan_id: uuid.UUID, reason: str, *, version: int |
     workorders.check_version(plan, version)
     if plan.status is PlanStatus.CANCELLED:
         raise InvalidTransition("the maintenance plan is already cancelled", current_status=plan.status.value)
-    plan.status, plan.cancel_reason = PlanStatus.CANCELLED, reason
+    _stop_plan(actor, plan, f"maintenance plan cancelled: {reason}", now, reason=reason)
+    return plan
+
+
+def _stop_plan(actor: Actor, plan: MaintenancePlan, why: str, now: datetime, *, reason: str) -> int:
+    """Cancel the plan and stop its occurrences; returns how many occurrences were cancelled."""
+    plan.status, plan.cancel_reason = PlanStatus.CANCELLED, reason[:500]
     open_ones = db.session.scalars(sa.select(MaintenanceOccurrence).where(
         MaintenanceOccurrence.plan_id == plan.id,
         MaintenanceOccurrence.status.in_((*OPEN_OCCURRENCE_STATUSES, OS.MISSED)))).all()
-    cancelled = 0
-    for occurrence in open_ones:
-        order = db.session.get(WorkOrder, occurrence.work_order_id) if occurrence.work_order_id else None
-        stopped = order is None or _cancel_order(actor, order, f"maintenance plan cancelled: {reason}"[:500], now)
-        if stopped and occurrence.status is not OS.MISSED:
-            occurrence.status = OS.CANCELLED
-            cancelled += 1
+    cancelled = _cancel_occurrences(actor, open_ones, why, now)
     audit_service.record(actor, "maintenance_plan.cancel", plan, {"reason": reason, "occurrences_cancelled": cancelled},
                          at=now)
     db.session.flush()
-    return plan
+    return cancelled
 
 
 def list_occurrences(actor: Actor, page: PageRequest, *, plan_id: uuid.UUID | None = None,
@@ -291,8 +400,7 @@ def list_occurrences(actor: Actor, page: PageRequest, *, plan_id: uuid.UUID | No
     if plan_id:
         stmt = stmt.where(MaintenanceOccurrence.plan_id == plan_id)
     if asset_id:
-        stmt = stmt.where(MaintenanceOccurrence.plan_id.in_(
-            sa.select(MaintenancePlan.id).where(MaintenancePlan.asset_id == asset_id)))
+        stmt = stmt.where(MaintenanceOccurrence.asset_id == asset_id)
     if status:
         stmt = stmt.where(MaintenanceOccurrence.status.in_(status))
     if due_from:
@@ -300,6 +408,105 @@ def list_occurrences(actor: Actor, page: PageRequest, *, plan_id: uuid.UUID | No
     if due_to:
         stmt = stmt.where(MaintenanceOccurrence.due_on <= due_to)
     return paginate(stmt, page)
+
+
+def get_occurrence(actor: Actor, occurrence_id: uuid.UUID) -> MaintenanceOccurrence:
+    return get_or_404(MaintenanceOccurrence, occurrence_id, "maintenance occurrence")
+
+
+def skip_occurrence(actor: Actor, occurrence_id: uuid.UUID, reason: str, *,
+                    now: datetime | None = None) -> MaintenanceOccurrence:
+    """Skip one due date on purpose (R-MNT-4): the occurrence becomes skipped with the reason and stays
+    listed; its visit and work order are cancelled. Refused (409) once the work has started or the
+    occurrence is no longer open (done, missed, cancelled, already skipped)."""
+    now = now or utcnow()
+    ensure_counter_locked(db.session)  # serialised with generation runs, which also move statuses
+    occurrence = get_occurrence(actor, occurrence_id)
+    if occurrence.status not in OPEN_OCCURRENCE_STATUSES:
+        raise InvalidTransition(f"the occurrence is {occurrence.status.value}; only pending or scheduled ones "
+                                f"can be skipped", current_status=occurrence.status.value)
+    order = db.session.get(WorkOrder, occurrence.work_order_id) if occurrence.work_order_id else None
+    why = f"maintenance skipped: {reason}"[:500]
+    if order is not None and not _cancel_order(actor, order, why, now, cause="maintenance occurrence skipped"):
+        raise InvalidTransition(f"work order {order.number} is {order.status.value}: the work has started, "
+                                f"so this maintenance cannot be skipped", current_status=occurrence.status.value)
+    occurrence.status, occurrence.reason = OS.SKIPPED, reason[:500]
+    db.session.flush()
+    audit_service.record(actor, "maintenance_occurrence.skip", occurrence.plan, {
+        "occurrence_id": occurrence.id, "asset_id": occurrence.asset_id, "due_on": occurrence.due_on.isoformat(),
+        "reason": reason}, at=now)
+    return occurrence
+
+
+# ---- hooks from assets and contracts --------------------------------------------------------------
+
+def stop_for_asset(actor: Actor, asset_id: uuid.UUID, reason: str, *, now: datetime | None = None) -> int:
+    """The asset was retired: its single-asset plans are cancelled, and in contract plans its open
+    occurrences are cancelled with their visits and work orders (none left pending or scheduled: no stale
+    statuses). Generation never picks a retired asset again. Returns the occurrences cancelled."""
+    now = now or utcnow()
+    ensure_counter_locked(db.session)
+    why = f"asset retired: {reason}"
+    cancelled = 0
+    own_plans = db.session.scalars(sa.select(MaintenancePlan).where(
+        MaintenancePlan.asset_id == asset_id, MaintenancePlan.status == PlanStatus.ACTIVE)).all()
+    for plan in own_plans:
+        cancelled += _stop_plan(actor, plan, why, now, reason=why)
+    others = db.session.scalars(sa.select(MaintenanceOccurrence).where(
+        MaintenanceOccurrence.asset_id == asset_id,
+        MaintenanceOccurrence.status.in_((*OPEN_OCCURRENCE_STATUSES, OS.MISSED)))).all()
+    cancelled += _cancel_occurrences(actor, others, why, now)
+    return cancelled
+
+
+def end_contract_plans(actor: Actor, contract: SalesContract, *, now: datetime | None = None) -> int:
+    """The contract ended (on `contract.ended_on`) or was cancelled. Cancelled: its contract plans are
+    cancelled. Ended: its contract plans end on that day (a plan that had not started yet is cancelled) and
+    open occurrences due after it are cancelled with their visits and work orders. Returns the occurrences
+    cancelled. Plans of single assets are not touched (the asset is still the customer's)."""
+    now = now or utcnow()
+    ensure_counter_locked(db.session)
+    reason = f"contract {contract.number} {contract.status.value}" + (
+        f": {contract.end_reason}" if contract.end_reason else "")
+    cancelled = 0
+    plans = db.session.scalars(sa.select(MaintenancePlan).where(
+        MaintenancePlan.contract_id == contract.id, MaintenancePlan.status == PlanStatus.ACTIVE)).all()
+    for plan in plans:
+        ended_on = contract.ended_on
+        if contract.status is ContractStatus.CANCELLED or ended_on is None or ended_on < plan.start_on:
+            cancelled += _stop_plan(actor, plan, reason, now, reason=reason)
+            continue
+        if plan.end_on is None or plan.end_on > ended_on:
+            # a plain UPDATE (as generation does): the contract's end must not bump the plan's edit version
+            db.session.execute(sa.update(MaintenancePlan).where(MaintenancePlan.id == plan.id)
+                               .values(end_on=ended_on).execution_options(synchronize_session="fetch"))
+        later = db.session.scalars(sa.select(MaintenanceOccurrence).where(
+            MaintenanceOccurrence.plan_id == plan.id, MaintenanceOccurrence.due_on > ended_on,
+            MaintenanceOccurrence.status.in_(OPEN_OCCURRENCE_STATUSES))).all()
+        cancelled += _cancel_occurrences(actor, later, reason, now)
+        audit_service.record(actor, "maintenance_plan.contract_end", plan, {
+            "contract_id": contract.id, "end_on": ended_on.isoformat(), "occurrences_cancelled": len(later)}, at=now)
+    return cancelled
+
+
+def asset_joined_contract(asset: Asset, *, today: date | None = None) -> int:
+    """A new asset on a contract: plans covering every asset of that contract generate its due dates from
+    today on at the next run (their horizon is rewound; inserting is idempotent, so nothing doubles).
+    Returns the plans rewound."""
+    if asset.contract_line_id is None:
+        return 0
+    today = today or utcnow().date()
+    contract_id = db.session.scalar(sa.select(SalesContractLine.contract_id).where(
+        SalesContractLine.id == asset.contract_line_id))
+    plans = db.session.execute(sa.select(MaintenancePlan.id, MaintenancePlan.start_on).where(
+        MaintenancePlan.contract_id == contract_id, MaintenancePlan.status == PlanStatus.ACTIVE,
+        ~sa.exists().where(plan_assets.c.plan_id == MaintenancePlan.id))).all()
+    for plan_id, start_on in plans:
+        rewind = max(start_on, today) - timedelta(days=1)
+        db.session.execute(sa.update(MaintenancePlan).where(
+            MaintenancePlan.id == plan_id, MaintenancePlan.covered_through > rewind,
+        ).values(covered_through=rewind).execution_options(synchronize_session=False))
+    return len(plans)
 
 
 # ---- generation ----------------------------------------------------------------------------------
@@ -320,30 +527,13 @@ class GenerationResult:
         return asdict(self)
 
 
-def _insert_occurrence(plan_id: uuid.UUID, due_on: date, status: OccurrenceStatus,
+def _insert_occurrence(plan_id: uuid.UUID, asset_id: uuid.UUID, due_on: date, status: OccurrenceStatus,
                        now: datetime) -> MaintenanceOccurrence | None:
     """Insert the occurrence unless it exists; returns it only when this call created it."""
-    session = db.session
-    dialect = session.get_bind().dialect.name
-    values = {"id": uuid.uuid4(), "plan_id": plan_id, "due_on": due_on, "status": status,
+    values = {"id": uuid.uuid4(), "plan_id": plan_id, "asset_id": asset_id, "due_on": due_on, "status": status,
               "created_at": now, "updated_at": now}
-    if dialect in ("postgresql", "sqlite"):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        table = MaintenanceOccurrence.__table__
-        stmt = insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=["plan_id", "due_on"]).returning(table.c.id)
-        new_id = session.execute(stmt).scalar()
-        return session.get(MaintenanceOccurrence, new_id) if new_id is not None else None
-    occurrence = MaintenanceOccurrence(**values)
-    try:
-        with session.begin_nested():
-            session.add(occurrence)
-    except IntegrityError:
-        return None
-    return occurrence
+    new_id = insert_unless_exists(db.session, MaintenanceOccurrence, values, key=["plan_id", "asset_id", "due_on"])
+    return db.session.get(MaintenanceOccurrence, new_id) if new_id is not None else None
 
 
 def _describe(plan: MaintenancePlan) -> str:
@@ -354,9 +544,11 @@ def _describe(plan: MaintenancePlan) -> str:
     return "\n".join(lines)
 
 
-def _schedule(order: WorkOrder, plan: MaintenancePlan, due_on: date, now: datetime) -> tuple[Any, str | None]:
-    """Plan the visit; with the plan's technician if assignable, else unassigned with the reason."""
-    start, end = visit_window(plan, due_on)
+def _schedule(order: WorkOrder, plan: MaintenancePlan, asset: Asset, due_on: date,
+              now: datetime) -> tuple[Any, str | None]:
+    """Plan the visit: with the plan's technician if assignable, else with the first certified, free member
+    of the plan's team (R-TEC-1, members in the team's order), else unassigned with the reason."""
+    start, end = visit_window(plan, due_on, asset.site.timezone)
     data = {"scheduled_start": start, "scheduled_end": end}
     note = None
     if plan.technician_id:
@@ -366,22 +558,33 @@ def _schedule(order: WorkOrder, plan: MaintenancePlan, due_on: date, now: dateti
                                              now=now), None
         except (NotCertified, TechnicianUnavailable) as err:
             note = f"technician not assigned: {err.detail}"[:500]
+    elif plan.team_id:
+        refusals = []
+        for technician_id in teams.member_ids(plan.team_id):
+            try:
+                with db.session.begin_nested():
+                    return visits.schedule_visit(SYSTEM, order.id, {**data, "technician_id": technician_id},
+                                                 now=now), None
+            except (NotCertified, TechnicianUnavailable) as err:
+                refusals.append(err.detail)
+        note = ("no team member assigned: " + ("; ".join(refusals) if refusals else "the team has no active "
+                                                "members"))[:500]
     return visits.schedule_visit(SYSTEM, order.id, data, now=now), note
 
 
-def _plan_work(plan: MaintenancePlan, occurrence: MaintenanceOccurrence, now: datetime,
+def _plan_work(plan: MaintenancePlan, asset: Asset, occurrence: MaintenanceOccurrence, now: datetime,
                result: GenerationResult) -> None:
     """A maintenance work order and a planned visit for a new occurrence (SAVEPOINT: all or nothing)."""
-    asset = plan.asset
     try:
         with db.session.begin_nested():
             order = workorders.create_work_order(SYSTEM, {
                 "kind": WorkOrderKind.MAINTENANCE, "customer_id": asset.customer_id, "site_id": asset.site_id,
                 "asset_id": asset.id, "summary": f"Maintenance: {plan.name}"[:200], "description": _describe(plan),
             }, now=now)
-            visit, note = _schedule(order, plan, occurrence.due_on, now)
+            visit, note = _schedule(order, plan, asset, occurrence.due_on, now)
     except DomainError as err:
-        log.warning("maintenance plan %s, due %s: no visit planned: %s", plan.id, occurrence.due_on, err.detail)
+        log.warning("maintenance plan %s, asset %s, due %s: no visit planned: %s", plan.id, asset.id,
+                    occurrence.due_on, err.detail)
         occurrence.note = f"no visit planned: {err.detail}"[:500]
         result.pending += 1
         return
@@ -412,6 +615,21 @@ def _refresh_statuses(today: date, now: datetime, result: GenerationResult) -> N
     ).values(status=OS.MISSED, updated_at=now).execution_options(synchronize_session=False)).rowcount
 
 
+def covered_assets(plan: MaintenancePlan) -> list[Asset]:
+    """The assets a plan generates for now: its asset, or the contract's chosen (else all) assets; never a
+    retired one."""
+    if plan.asset_id is not None:
+        assets = [plan.asset] if plan.asset is not None else []
+    elif plan.chosen_assets:
+        assets = list(plan.chosen_assets)
+    else:
+        assets = list(db.session.scalars(sa.select(Asset).join(
+            SalesContractLine, SalesContractLine.id == Asset.contract_line_id).where(
+            SalesContractLine.contract_id == plan.contract_id).options(selectinload(Asset.site))
+            .order_by(Asset.serial_number, Asset.id)))
+    return [asset for asset in assets if asset.status is not AssetStatus.RETIRED]
+
+
 def generate_due_occurrences(today: date, horizon_days: int, *, now: datetime | None = None) -> GenerationResult:
     """Create the occurrences due from each active plan's last covered date through `today + horizon_days`,
     each with a maintenance work order and a planned visit; due dates already past (the job did not run for
@@ -422,24 +640,33 @@ def generate_due_occurrences(today: date, horizon_days: int, *, now: datetime | 
     result = GenerationResult()
     _refresh_statuses(today, now, result)
     last = today + timedelta(days=horizon_days)
-    plans = session.scalars(sa.select(MaintenancePlan).join(Asset, Asset.id == MaintenancePlan.asset_id).where(
+    plans = session.scalars(sa.select(MaintenancePlan).where(
         MaintenancePlan.status == PlanStatus.ACTIVE, MaintenancePlan.covered_through < last,
-        Asset.status != AssetStatus.RETIRED,
         sa.or_(MaintenancePlan.end_on.is_(None), MaintenancePlan.end_on > MaintenancePlan.covered_through),
-    ).order_by(MaintenancePlan.id)).all()
+    ).options(selectinload(MaintenancePlan.asset).selectinload(Asset.site),
+              selectinload(MaintenancePlan.chosen_assets).selectinload(Asset.site))
+        .order_by(MaintenancePlan.id)).all()
     for plan in plans:
         result.plans += 1
-        for due in due_dates(plan, plan.covered_through + timedelta(days=1), last):
-            occurrence = _insert_occurrence(plan.id, due, OS.MISSED if due < today else OS.PENDING, now)
-            if occurrence is None:
-                continue
-            result.created += 1
-            if due < today:
-                result.missed += 1
-            else:
-                _plan_work(plan, occurrence, now, result)
-        # a plain UPDATE: the job's bookkeeping must not bump the version a dispatcher's screen holds
+        dates = due_dates(plan, plan.covered_through + timedelta(days=1), last)
+        for asset in covered_assets(plan) if dates else ():
+            for due in dates:
+                occurrence = _insert_occurrence(plan.id, asset.id, due, OS.MISSED if due < today else OS.PENDING,
+                                                now)
+                if occurrence is None:
+                    continue
+                result.created += 1
+                if due < today:
+                    result.missed += 1
+                else:
+                    _plan_work(plan, asset, occurrence, now, result)
+        # no due date falls between the horizon and the plan's next one, so the plan counts as covered up to
+        # the day before it: later runs skip the plan until the horizon reaches that date (a daily run then
+        # reads only the plans with something due on the new day). A plain UPDATE: the job's bookkeeping must
+        # not bump the version a dispatcher's screen holds.
+        upcoming = next_due_after(plan, last)
+        covered = max(last, upcoming - timedelta(days=1)) if upcoming else max(last, plan.end_on or last)
         session.execute(sa.update(MaintenancePlan).where(MaintenancePlan.id == plan.id)
-                        .values(covered_through=last).execution_options(synchronize_session=False))
+                        .values(covered_through=covered).execution_options(synchronize_session=False))
     session.flush()
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 
 from fieldservice.auth.decorators import BACK_OFFICE, current_actor, requires
@@ -35,8 +36,10 @@ class Records(MethodView):
     @blp.arguments(RecordQuerySchema, location="query")
     @blp.response(200, RecordSchema(many=True))
     def get(self, args: dict[str, Any]) -> Any:
-        """Record versions of a visit or work order (a technician: their own; a customer: their own)."""
-        return service.list_records(current_actor(), **args)
+        """Record versions of a visit or work order (a technician: their own; a customer: their own).
+        The listing is logged in the archive read log (R-ARC-3)."""
+        with unit_of_work():
+            return service.list_records(current_actor(), **args, log_via="api")
 
     @requires(*WRITERS)
     @blp.arguments(RecordCreateSchema)
@@ -52,19 +55,30 @@ class Records(MethodView):
 @blp.route("/records/<uuid:record_id>")
 class RecordItem(MethodView):
     @requires(*READERS)
-    @blp.response(200, RecordSchema)
+    @blp.response(200, RecordSchema, headers={"ETag": {"description": "The version, for If-Match",
+                                                       "schema": {"type": "string"}}})
     def get(self, record_id: uuid.UUID) -> Any:
-        """One record version with the list of all its versions (customers: only their own, R-ARC-3)."""
-        return service.get_record(current_actor(), record_id)
+        """One record version with the list of all its versions (customers: only their own, R-ARC-3).
+
+        The read is logged in the archive read log (R-ARC-3). The ETag names the draft's lock version."""
+        with unit_of_work():
+            record = service.get_record(current_actor(), record_id, log_via="api")
+            return record, 200, {"ETag": service.etag(record)}
 
     @requires(*WRITERS)
     @blp.arguments(RecordUpdateSchema)
     @blp.response(200, RecordSchema)
-    @blp.alt_response(409, description="record_signed: a signed version is immutable (R-SIG-3)")
-    def put(self, data: dict[str, Any], record_id: uuid.UUID) -> Any:
-        """Replace a draft's content."""
+    @blp.alt_response(409, description="record_signed: a signed version is immutable (R-SIG-3); stale_version: "
+                                       "lock_version is not the current version (nothing was overwritten)")
+    @blp.alt_response(412, description="precondition_failed: If-Match is not the current ETag")
+    @blp.alt_response(428, description="precondition_required: send If-Match or lock_version")
+    def patch(self, data: dict[str, Any], record_id: uuid.UUID) -> Any:
+        """Replace a draft's content. Name the version you edited: `If-Match: "<n>"` (the ETag of GET) or
+        `lock_version` in the body; a stale version is refused and nothing is overwritten."""
         with unit_of_work():
-            return service.update_record(current_actor(), record_id, data)
+            record = service.update_record(current_actor(), record_id, data,
+                                           if_match=request.headers.get("If-Match"))
+        return record, 200, {"ETag": service.etag(record)}
 
 
 @blp.route("/records/<uuid:record_id>/canonical")

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from fieldservice.changes import ChangeTracked
 from fieldservice.db import Timestamps, UUIDPrimaryKey, enum_column, utcnow
 from fieldservice.errors import Conflict
 from fieldservice.extensions import db
@@ -37,7 +38,7 @@ class RecordSigned(Conflict):
     code, title = "record_signed", "The record is signed and cannot change"
 
 
-class ServiceRecord(UUIDPrimaryKey, Timestamps, db.Model):
+class ServiceRecord(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     """One version of a service record. Versions of the same record share `root_id` (the first version's
     id); a correction points at the version it corrects with `previous_version_id`."""
 
@@ -45,6 +46,7 @@ class ServiceRecord(UUIDPrimaryKey, Timestamps, db.Model):
     __table_args__ = (
         sa.UniqueConstraint("root_id", "version_no"),
         sa.Index("ix_service_records_visit_kind", "visit_id", "kind"),
+        sa.Index("ix_service_records_kind_created", "kind", "created_at"),  # KPI: surveys over a date range
     )
 
     root_id: Mapped[uuid.UUID] = mapped_column(index=True)
@@ -60,7 +62,12 @@ class ServiceRecord(UUIDPrimaryKey, Timestamps, db.Model):
     signed_at: Mapped[datetime | None]
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
 
+    # optimistic lock: a draft edit names the version it was made from (If-Match / lock_version)
+    lock_version: Mapped[int] = mapped_column(default=1)
+
     signoff: Mapped[Signoff | None] = relationship(back_populates="record", uselist=False)
+
+    __mapper_args__ = {"version_id_col": lock_version}
 
     @property
     def is_signed(self) -> bool:
@@ -73,7 +80,7 @@ class ServiceRecord(UUIDPrimaryKey, Timestamps, db.Model):
                                f"(POST /api/v1/records/{self.id}/corrections)", record_id=str(self.id))
 
 
-class Signoff(UUIDPrimaryKey, db.Model):
+class Signoff(UUIDPrimaryKey, ChangeTracked, db.Model):
     """The customer's signature on exactly one record version, bound to its canonical content hash."""
 
     __tablename__ = "signoffs"

@@ -49,6 +49,8 @@ class PackagingSchema(StrictSchema):
     damaged = fields.Boolean(required=True)
     description = text(2000, allow_none=True)
     photo_ids = photo_ids()
+    carrier_name = text(200, allow_none=True)   # who delivered it: the claim is against them
+    waybill_no = text(100, allow_none=True)
 
     @ma.validates_schema
     def _photos_for_damage(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -233,6 +235,8 @@ class RecordCreateSchema(StrictSchema):
 
 class RecordUpdateSchema(StrictSchema):
     content = fields.Dict(required=True)
+    lock_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31 - 1),
+                                  metadata={"description": "The version you edited (or send If-Match)"})
 
 
 class CorrectionSchema(StrictSchema):
@@ -310,6 +314,7 @@ class RecordSchema(Schema):
     signed_at = fields.AwareDateTime()
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
+    lock_version = fields.Integer(metadata={"description": "Send it back (or If-Match) to edit the draft"})
     signoff = fields.Nested(SignoffSchema, allow_none=True)
     versions = fields.List(fields.Nested(VersionSummarySchema),
                            metadata={"description": "Every version of this record, oldest first (GET only)"})

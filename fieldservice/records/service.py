@@ -24,8 +24,9 @@ from fieldservice.assets.models import Asset, AssetStatus
 from fieldservice.audit import service as audit_service
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
+from fieldservice.claims import service as claims_service
 from fieldservice.db import utcnow
-from fieldservice.errors import Conflict, NotFound, ReferenceNotFound, ValidationFailed
+from fieldservice.errors import Conflict, DomainError, NotFound, ReferenceNotFound, ValidationFailed
 from fieldservice.extensions import db
 from fieldservice.photos.models import Photo
 from fieldservice.records import archive
@@ -74,6 +75,58 @@ class CommissioningFailed(Conflict):
 
 class RecordSuperseded(Conflict):
     code, title = "record_superseded", "A newer version of this record exists"
+
+
+class DraftVersionStale(Conflict):
+    """The draft changed since the client read it (body `lock_version`): nothing was overwritten."""
+
+    code, title = "stale_version", "The record was changed by someone else"
+
+
+class DraftPreconditionFailed(DomainError):
+    """The draft changed since the client read it (`If-Match` ETag): nothing was overwritten."""
+
+    status, code, title = 412, "precondition_failed", "The record was changed by someone else"
+
+
+class DraftVersionRequired(DomainError):
+    status, code, title = 428, "precondition_required", "Send the version you edited"
+
+
+def etag(record: ServiceRecord) -> str:
+    """The draft's ETag: its lock version, quoted (sent on GET and PATCH, checked by If-Match)."""
+    return f'"{record.lock_version}"'
+
+
+def _parse_if_match(value: str) -> int | None:
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    return int(text) if text.isdigit() and len(text) < 12 else None
+
+
+def check_lock_version(record: ServiceRecord, *, lock_version: int | None, if_match: str | None) -> None:
+    """Optimistic locking of drafts: the edit names the version it was made from (body `lock_version` or
+    an `If-Match` ETag); a stale one is refused (409 / 412) naming the current version, nothing changes."""
+    current = record.lock_version
+    if if_match is not None:
+        expected = _parse_if_match(if_match)
+        if expected is None:
+            raise ValidationFailed(f"If-Match {if_match[:40]!r} is not an ETag of this record (e.g. \"{current}\")",
+                                   errors={"headers": {"If-Match": ["not a record ETag"]}})
+        if expected != current:
+            raise DraftPreconditionFailed(f"If-Match names version {expected}; the current version is {current}. "
+                                          f"Reload the record and apply your change to it.",
+                                          current_version=current, current_etag=etag(record))
+    if lock_version is not None and lock_version != current:
+        raise DraftVersionStale(f"lock_version {lock_version} is stale; the current version is {current}. "
+                                f"Reload the record and apply your change to it.",
+                                current_version=current, current_etag=etag(record))
+    if if_match is None and lock_version is None:
+        raise DraftVersionRequired(f"send the version you edited: header If-Match: \"{current}\" (the ETag of "
+                                   f"GET /api/v1/records/{record.id}) or lock_version in the body",
+                                   current_version=current)
 
 
 # ---- content --------------------------------------------------------------------------------------
@@ -132,9 +185,11 @@ def _with_photo_hashes(value: Any, hashes: dict[str, str]) -> Any:
     return value
 
 
-def canonical_document(record: ServiceRecord) -> dict[str, Any]:
-    """What the customer signs (docs/signoffs.md)."""
-    hashes = _photo_hashes(record.work_order_id, record.content)
+def canonical_document(record: ServiceRecord, content: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the customer signs (docs/signoffs.md); `content` instead of the stored one, to check what a
+    phone says the customer saw."""
+    content = record.content if content is None else content
+    hashes = _photo_hashes(record.work_order_id, content)
     return {
         "schema": CANONICAL_SCHEMA,
         "record_id": record.id,
@@ -143,7 +198,7 @@ def canonical_document(record: ServiceRecord) -> dict[str, Any]:
         "previous_version_id": record.previous_version_id,
         "work_order_id": record.work_order_id,
         "visit_id": record.visit_id,
-        "content": _with_photo_hashes(record.content, hashes),
+        "content": _with_photo_hashes(content, hashes),
     }
 
 
@@ -180,18 +235,25 @@ def _can_read(actor: Actor, record: ServiceRecord) -> bool:
     return False
 
 
-def get_record(actor: Actor, record_id: uuid.UUID) -> ServiceRecord:
-    """One record version with all versions of the record (R-ARC-3: a customer sees only their own)."""
+def get_record(actor: Actor, record_id: uuid.UUID, *, log_via: str | None = None) -> ServiceRecord:
+    """One record version with all versions of the record (R-ARC-3: a customer sees only their own; the
+    read is logged in the archive read log when `log_via` says through which door it came)."""
+    from fieldservice.archive import service as archive_service
+
     record = db.session.get(ServiceRecord, record_id)
     if record is None or not _can_read(actor, record):
         raise NotFound(f"record {record_id} not found")
+    if log_via is not None:
+        archive_service.log_read(actor, "service_record", record.id, via=log_via)
     record.versions = list(db.session.scalars(  # type: ignore[attr-defined]
         sa.select(ServiceRecord).where(ServiceRecord.root_id == record.root_id).order_by(ServiceRecord.version_no)))
     return record
 
 
-def list_records(actor: Actor, *, visit_id: uuid.UUID | None = None,
-                 work_order_id: uuid.UUID | None = None) -> list[ServiceRecord]:
+def list_records(actor: Actor, *, visit_id: uuid.UUID | None = None, work_order_id: uuid.UUID | None = None,
+                 log_via: str | None = None) -> list[ServiceRecord]:
+    """Record versions of a visit or work order in the actor's scope; with `log_via`, the listing is
+    logged in the archive read log (entity `record_list`, the filter as the id)."""
     stmt = sa.select(ServiceRecord).order_by(ServiceRecord.created_at, ServiceRecord.version_no).limit(1000)
     if visit_id:
         stmt = stmt.where(ServiceRecord.visit_id == visit_id)
@@ -205,12 +267,18 @@ def list_records(actor: Actor, *, visit_id: uuid.UUID | None = None,
             sa.select(WorkOrder.id).where(WorkOrder.customer_id == actor.customer_id)))
     elif actor.role not in UNRESTRICTED:
         stmt = stmt.where(sa.false())
-    return list(db.session.scalars(stmt))
+    records = list(db.session.scalars(stmt))
+    if log_via is not None:
+        from fieldservice.archive import service as archive_service
+
+        target = f"visit:{visit_id}" if visit_id else f"work_order:{work_order_id}" if work_order_id else "all"
+        archive_service.log_read(actor, "record_list", target, via=log_via)
+    return records
 
 
 def get_canonical(actor: Actor, record_id: uuid.UUID) -> dict[str, Any]:
     """The canonical JSON text and its hash, for a client that wants to check its own computation."""
-    record = get_record(actor, record_id)
+    record = get_record(actor, record_id)  # part of the signing flow, not an archive read (not logged)
     data = canonical_bytes(canonical_document(record))
     return {"record_id": record.id, "canonical_json": data.decode("utf-8"), "content_sha256": sha256_hex(data)}
 
@@ -227,6 +295,18 @@ def _record_for_field_work(actor: Actor, record_id: uuid.UUID) -> tuple[ServiceR
     return record, visit
 
 
+def _record_for_signing(actor: Actor, record_id: uuid.UUID) -> tuple[ServiceRecord, Visit]:
+    """Who may hand in the customer's signature: the visit's technician (their device), a dispatcher on their
+    behalf, or the customer themself (a customer actor; the signing page, fieldservice/signing, acts as the
+    customer its link was made for) on their own record only. Anyone else: 404/403."""
+    if actor.role is not Role.CUSTOMER:
+        return _record_for_field_work(actor, record_id)
+    record = db.session.get(ServiceRecord, record_id)
+    if record is None or not _can_read(actor, record):
+        raise NotFound(f"record {record_id} not found")
+    return record, db.session.get(Visit, record.visit_id)  # type: ignore[return-value]
+
+
 def _check_new_id(record_id: uuid.UUID | None) -> uuid.UUID:
     if record_id is None:
         return uuid.uuid4()
@@ -241,6 +321,12 @@ def _archive_version(actor: Actor, action: str, record: ServiceRecord, at: datet
 
 
 # ---- drafts and corrections ----------------------------------------------------------------------
+
+def _after_content_change(actor: Actor, record: ServiceRecord, order: WorkOrder, now: datetime) -> None:
+    """R-INS-2: packaging damage recorded on an installation sheet becomes (or refreshes) a carrier claim."""
+    if record.kind is RecordKind.INSTALLATION_SHEET:
+        claims_service.sync_from_sheet(actor, record, order, now=now)
+
 
 def create_record(actor: Actor, data: dict[str, Any], *, now: datetime | None = None) -> ServiceRecord:
     """A draft record for a visit, written by the visit's technician (or a dispatcher). One record of each
@@ -266,20 +352,29 @@ def create_record(actor: Actor, data: dict[str, Any], *, now: datetime | None = 
     db.session.add(record)
     audit_service.record(actor, "record.create", record, {"kind": kind, "version_no": 1}, at=now)
     _archive_version(actor, "record.create", record, now)
+    _after_content_change(actor, record, order, now)
     return record
 
 
-def update_record(actor: Actor, record_id: uuid.UUID, data: dict[str, Any],
-                  *, now: datetime | None = None) -> ServiceRecord:
-    """Replace a draft's content. Refused with 409 record_signed once signed (R-SIG-3)."""
+def update_record(actor: Actor, record_id: uuid.UUID, data: dict[str, Any], *, if_match: str | None = None,
+                  now: datetime | None = None) -> ServiceRecord:
+    """Replace a draft's content, guarded by its lock version (`data["lock_version"]` or `if_match`).
+
+    Raises 409 record_signed once signed (R-SIG-3); 409 stale_version / 412 precondition_failed when the
+    draft changed since the client read it; 428 when no version is named; 422 for content that does not fit.
+    """
     now = now or utcnow()
-    record, _ = _record_for_field_work(actor, record_id)
+    record, visit = _record_for_field_work(actor, record_id)
     record.require_draft()
     content = validate_content(record.kind, data["content"])
     _photo_hashes(record.work_order_id, content)
+    check_lock_version(record, lock_version=data.get("lock_version"), if_match=if_match)
+    if content == record.content:
+        return record  # nothing changed: no new version, no log entry
     record.content = content
     audit_service.record(actor, "record.update", record, {"version_no": record.version_no}, at=now)
     _archive_version(actor, "record.update", record, now)
+    _after_content_change(actor, record, visit.work_order, now)
     return record
 
 
@@ -293,7 +388,7 @@ def correct_record(actor: Actor, record_id: uuid.UUID, data: dict[str, Any],
     """R-SIG-3: a correction of a signed version is a new draft version pointing at it; it needs its own
     signature. Only the latest version can be corrected; a draft is edited instead."""
     now = now or utcnow()
-    record, _ = _record_for_field_work(actor, record_id)
+    record, new_visit = _record_for_field_work(actor, record_id)
     if not record.is_signed:
         raise Conflict(f"record version {record.id} is a draft: edit it instead of correcting it")
     latest = _latest_version(record)
@@ -310,6 +405,7 @@ def correct_record(actor: Actor, record_id: uuid.UUID, data: dict[str, Any],
     audit_service.record(actor, "record.correct", new, {"version_no": new.version_no, "corrects": record.id,
                                                         "reason": data["reason"]}, at=now)
     _archive_version(actor, "record.correct", new, now)
+    _after_content_change(actor, new, new_visit.work_order, now)
     return new
 
 
@@ -322,6 +418,9 @@ def _require_work_complete(visit: Visit, order: WorkOrder) -> None:
     raise WorkNotComplete(f"the work on work order {order.number} is not complete (work order is "
                           f"{order.status.value}); the customer signs after the technician reports it complete",
                           work_order_status=order.status.value)
+
+
+require_work_complete = _require_work_complete  # public: the signing page shows the refusal before signing
 
 
 def _same(a: str, b: str) -> bool:
@@ -404,7 +503,12 @@ def sign_record(actor: Actor, record_id: uuid.UUID, data: dict[str, Any],
     an installation sheet creates or updates the Asset with serial, install date and warranty (R-INS-6).
     """
     now = now or utcnow()
-    record, visit = _record_for_field_work(actor, record_id)
+    record, visit = _record_for_signing(actor, record_id)
+    return _sign(actor, record, visit, data, now)
+
+
+def _sign(actor: Actor, record: ServiceRecord, visit: Visit, data: dict[str, Any], now: datetime) -> Signoff:
+    """The one core of a sign-off, for the API (sign_record) and the sync push (sign_pushed)."""
     if record.is_signed or db.session.scalar(sa.select(Signoff.id).where(Signoff.record_id == record.id)):
         raise AlreadySigned(f"record version {record.id} is already signed; a change needs a correction")
     order = visit.work_order
@@ -417,7 +521,7 @@ def sign_record(actor: Actor, record_id: uuid.UUID, data: dict[str, Any],
                                   "JSON of this record version; reload the record and sign again",
                                   server_sha256=server_hash, client_sha256=data["content_sha256"])
     png = _decode_png(data["signature_png"]) if data.get("signature_png") else None
-    signoff = Signoff(record_id=record.id, content_sha256=server_hash, signer_name=data["signer_name"],
+    signoff = Signoff(**({"id": data["id"]} if data.get("id") else {}), record_id=record.id, content_sha256=server_hash, signer_name=data["signer_name"],
                       signer_role=data["signer_role"],
                       signature_png=base64.b64encode(png).decode("ascii") if png else None,
                       signature_png_sha256=sha256_hex(png) if png else None,
@@ -440,6 +544,81 @@ def sign_record(actor: Actor, record_id: uuid.UUID, data: dict[str, Any],
     archive.append(actor, "record.sign", "signoffs", signoff.id, signoff_document(signoff), at=now)
     log.info("record %s signed (signoff %s)", record.id, signoff.id)
     return signoff
+
+
+class SignoffIdTaken(Conflict):
+    code, title = "signoff_id_taken", "A different sign-off has this id"
+
+
+def sign_pushed(actor: Actor, data: dict[str, Any], *, now: datetime | None = None) -> Signoff:
+    """A sign-off captured offline and pushed by the phone: the same rules as the API (`_sign`: work
+    complete (R-SIG-2), hash of the server's canonical JSON, R-INS-3/4, PNG), plus:
+
+    - `content` (optional): the record content the customer saw; it must hash, with the record's
+      metadata, to `content_sha256` (the phone's own view is consistent), else 409 content_hash_mismatch;
+    - a sign-off id already stored for the same record and hash is a replay and changes nothing.
+    Raises 422 for a malformed sign-off (same schema as the API), 404 for a record not of the actor's visits.
+    """
+    from fieldservice.records.schemas import SignoffInSchema
+
+    now = now or utcnow()
+    existing = db.session.get(Signoff, data["id"])
+    if existing is not None:
+        if existing.record_id == data.get("record_id") and existing.content_sha256 == data.get("content_sha256"):
+            return existing
+        raise SignoffIdTaken(f"sign-off {data['id']} exists for another record or hash", signoff_id=str(data["id"]))
+    if data.get("record_id") is None:
+        raise ValidationFailed("record_id: required", errors={"json": {"record_id": ["required"]}})
+    fields = {k: data[k] for k in ("content_sha256", "signer_name", "signer_role", "signature_png", "strokes",
+                                   "device_id", "latitude", "longitude") if data.get(k) is not None}
+    if data.get("device_time") is not None:
+        fields["device_time"] = data["device_time"].isoformat()
+    try:
+        loaded = SignoffInSchema().load(fields)
+    except ma.ValidationError as err:
+        raise ValidationFailed("the sign-off is malformed", errors={"json": err.messages}) from err
+    record, visit = _record_for_field_work(actor, data["record_id"])
+    seen = data.get("content")
+    if seen is not None:
+        if not isinstance(seen, dict):
+            raise ValidationFailed("content: the record content the customer saw, as an object",
+                                   errors={"json": {"content": ["must be an object"]}})
+        seen_hash = canonical_sha256(canonical_document(record, validate_content(record.kind, seen)))
+        if seen_hash != loaded["content_sha256"]:
+            raise ContentHashMismatch("the content sent with the sign-off does not hash to the hash the customer "
+                                      "saw", content_sha256=loaded["content_sha256"], sent_content_sha256=seen_hash)
+    return _sign(actor, record, visit, {**loaded, "id": data["id"]}, now)
+
+
+def apply_pushed_record(actor: Actor, record_id: uuid.UUID, data: dict[str, Any],
+                        *, now: datetime | None = None) -> ServiceRecord:
+    """A record draft created or edited offline (sync push): create it, or edit it guarded by the
+    `lock_version` the phone last pulled (stale: 409, quarantined); content equal to the server's is a
+    replay and changes nothing. Same rules as the API (create_record / update_record)."""
+    now = now or utcnow()
+    record = db.session.get(ServiceRecord, record_id)
+    if record is None:
+        missing = [k for k in ("kind", "visit_id", "content") if data.get(k) is None]
+        if missing:
+            raise ValidationFailed(f"a new record needs {', '.join(missing)}",
+                                   errors={"json": {k: ["required"] for k in missing}})
+        try:
+            kind = RecordKind(data["kind"])
+        except ValueError:
+            raise ValidationFailed(f"unknown record kind {data['kind']!r}",
+                                   errors={"json": {"kind": ["unknown kind"]}}) from None
+        return create_record(actor, {"id": record_id, "kind": kind, "visit_id": data["visit_id"],
+                                     "content": data["content"]}, now=now)
+    if data.get("content") is None:
+        _record_for_field_work(actor, record.id)
+        return record
+    record, _ = _record_for_field_work(actor, record.id)
+    if not record.is_signed and validate_content(record.kind, data["content"]) == record.content:
+        return record
+    if record.is_signed and data["content"] == record.content:
+        return record
+    return update_record(actor, record.id, {"content": data["content"], "lock_version": data.get("lock_version")},
+                         now=now)
 
 
 def _register_asset(actor: Actor, order: WorkOrder, content: dict[str, Any]) -> Asset:

@@ -20,6 +20,7 @@ from fieldservice.errors import InvalidTransition, ValidationFailed
 from fieldservice.extensions import db
 from fieldservice.scoping import require_customer_visible, visible_customer_ids
 from fieldservice.servicerequests.models import Channel, RequestStatus, ServiceRequest
+from fieldservice.sla import service as sla
 from fieldservice.workorders.models import WorkOrder, WorkOrderKind
 
 
@@ -47,6 +48,7 @@ def create_request(actor: Actor, data: dict[str, Any], *, now: datetime | None =
     db.session.add(request)
     db.session.flush()
     audit_service.record(actor, "service_request.create", request, {"channel": request.channel})
+    sla.on_request_created(request, at=now or utcnow())  # R-SLA-1: answered within 24 h
     return request
 
 
@@ -96,6 +98,7 @@ def answer_request(actor: Actor, request_id: uuid.UUID, answer: str) -> ServiceR
     _require_open(request, "answer the request")
     request.status = RequestStatus.ANSWERED
     request.answer = answer
+    sla.on_request_answered(request, at=utcnow())
     audit_service.record(actor, "service_request.answer", request, {})
     return request
 
@@ -105,6 +108,7 @@ def close_request(actor: Actor, request_id: uuid.UUID, reason: str | None) -> Se
     if request.status is RequestStatus.CLOSED:
         raise InvalidTransition("the request is already closed", current_status="closed", allowed_transitions=[])
     request.status = RequestStatus.CLOSED
+    sla.on_request_answered(request, at=utcnow())
     audit_service.record(actor, "service_request.close", request, {"reason": reason})
     return request
 
@@ -134,5 +138,6 @@ def open_work_order(actor: Actor, request_id: uuid.UUID, data: dict[str, Any],
         raise ValidationFailed("the work order needs a site and a product", errors={"json": missing})
     order = workorders.create_work_order(actor, order_data, now=now)
     request.status = RequestStatus.WORK_ORDER_OPENED
+    sla.on_request_answered(request, at=now or utcnow())
     audit_service.record(actor, "service_request.work_order_opened", request, {"work_order_id": order.id})
     return order

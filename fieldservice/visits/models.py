@@ -31,6 +31,9 @@ class Visit(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     __table_args__ = (
         sa.CheckConstraint("scheduled_end > scheduled_start", name="window_order"),
         sa.Index("ix_visits_technician_window", "technician_id", "scheduled_start"),
+        # KPI queries (fieldservice/kpi): visits by window over a date range, completed visits by departure
+        sa.Index("ix_visits_scheduled_start", "scheduled_start"),
+        sa.Index("ix_visits_departed_at", "departed_at"),
     )
 
     work_order_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("work_orders.id"), index=True)
@@ -49,6 +52,9 @@ class Visit(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(500))
     # times reported by a phone whose clock disagreed with the server's are kept, but flagged here
     time_flags: Mapped[list[Any] | None] = mapped_column(sa.JSON)
+    # KPI fact (fieldservice/kpi/facts.py): for a repair visit that completed the work, whether it was the
+    # job's first attended visit; NULL for every other visit. Kept up to date on every flush.
+    first_time_fix: Mapped[bool | None]
     version: Mapped[int] = mapped_column(default=1)
 
     work_order: Mapped[WorkOrder] = relationship()

@@ -25,6 +25,7 @@ from fieldservice.errors import (
     ValidationFailed,
 )
 from fieldservice.extensions import db
+from fieldservice.sla import service as sla
 from fieldservice.technicians.models import Technician
 from fieldservice.technicians.service import require_certified
 from fieldservice.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitHandover, VisitStatus, WorkLog
@@ -127,10 +128,7 @@ def _require_own_visit(actor: Actor, visit: Visit) -> None:
 
 
 def _require_status(visit: Visit, allowed: tuple[VisitStatus, ...], action: str) -> None:
-    if visit.status not in allowed:
-        raise InvalidTransition(
-            f"cannot {action}: the visit is {visit.status.value}",
-            current_status=visit.status.value, allowed_from=[s.value for s in allowed])
+    InvalidTransition.unless(visit.status, allowed, f"{action}: the visit is {visit.status.value}")
 
 
 # ---- dispatch rules ------------------------------------------------------------------------------
@@ -278,6 +276,7 @@ def reschedule_visit(actor: Actor, visit_id: uuid.UUID, data: dict[str, Any],
     if moved and visit.customer_confirmed:
         visit.customer_confirmed, visit.customer_confirmed_at = False, None
         diff["customer_confirmed"] = [True, False]
+        sla.on_visit_unconfirmed(visit.work_order)
     if diff:
         audit_service.record(actor, "visit.reschedule", visit, diff, at=now)
     return visit
@@ -295,6 +294,7 @@ def confirm_with_customer(actor: Actor, visit_id: uuid.UUID, *, confirmed_at: da
     if confirmed_at > now + timedelta(minutes=5):
         raise ValidationFailed("confirmed_at is in the future", errors={"json": {"confirmed_at": ["in the future"]}})
     visit.customer_confirmed, visit.customer_confirmed_at, visit.confirmation_note = True, confirmed_at, note
+    sla.on_visit_confirmed(visit.work_order, visit.scheduled_end)  # R-SLA-1: "or the time agreed"
     audit_service.record(actor, "visit.confirm", visit, {"confirmed_at": confirmed_at, "note": note}, at=now)
     return visit
 
@@ -333,6 +333,7 @@ def record_arrival(actor: Actor, visit_id: uuid.UUID, *, arrived_at: datetime | 
     if order.status is not S.IN_PROGRESS:
         if not order.can_transition(S.IN_PROGRESS):
             order.transition(S.IN_PROGRESS, at=now)  # raises with the allowed transitions
+        sla.on_arrival(order, arrived_at=arrived_at, now=now)  # clocks stop at the phone's arrival time
         workorders.apply_transition(actor, order, S.IN_PROGRESS, at=now, cause="technician arrived")
     visit.status, visit.arrived_at = VisitStatus.IN_PROGRESS, arrived_at or now
     audit_service.record(actor, "visit.arrive", visit, {"arrived_at": visit.arrived_at}, at=now)
@@ -362,6 +363,7 @@ def record_departure(actor: Actor, visit_id: uuid.UUID, *, work_complete: bool, 
     db.session.flush()
     order = visit.work_order
     if work_complete:
+        sla.on_work_complete(order, departed_at=departed_at, now=now)  # fix clock pauses at the departure time
         workorders.apply_transition(actor, order, S.WORK_COMPLETE, at=now, cause="technician reported work complete")
     else:
         _settle_order_status(actor, order, at=now, cause="visit ended, work not complete")

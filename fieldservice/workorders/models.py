@@ -76,6 +76,15 @@ class WorkOrder(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     status_changed_at: Mapped[datetime | None]
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(default=1)
+    # KPI facts (R-KPI-1 repair success rate, kept by workorders.service.apply_transition): when the customer
+    # accepted and signed the work, and how often they sent it back to rework (R-REP-7)
+    signed_at: Mapped[datetime | None] = mapped_column(index=True)
+    rework_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # ...and the technician of the visit that last completed the work, as it was when the customer signed
+    signed_technician_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("technicians.id"))
+    # for a signed repair: when the first later repair (not cancelled) on the same asset was opened, if that
+    # was within 30 days of signing (kept by fieldservice/kpi/facts.py on every change to the asset's jobs)
+    repeat_repair_at: Mapped[datetime | None]
 
     customer: Mapped[Customer] = relationship()
     site: Mapped[Site] = relationship()

@@ -25,7 +25,9 @@ from fieldservice.customers.service import site_ref
 from fieldservice.db import utcnow
 from fieldservice.errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationFailed
 from fieldservice.extensions import db
+from fieldservice.followups import service as followups
 from fieldservice.scoping import can_see_work_order, visible_work_order_ids
+from fieldservice.sla import service as sla
 from fieldservice.workorders.models import (
     OPEN_STATUSES,
     Priority,
@@ -73,11 +75,15 @@ def create_work_order(actor: Actor, data: dict[str, Any], *, now: datetime | Non
         raise ValidationFailed("a work order needs product_id or asset_id",
                                errors={"json": {"product_id": ["required when no asset_id is given"]}})
     get_ref(Product, data["product_id"], "product_id", "product")
-    order = WorkOrder(number=new_number(now), status=S.NEW, status_changed_at=now,
+    number = new_number(now)
+    while db.session.scalar(sa.select(WorkOrder.id).where(WorkOrder.number == number)) is not None:
+        number = new_number(now)  # 16.7M numbers a day: a busy day's generation run meets a taken one
+    order = WorkOrder(number=number, status=S.NEW, status_changed_at=now,
                       created_by_id=actor.user_id, **data)
     db.session.add(order)
     db.session.flush()
     audit_service.record(actor, "work_order.create", order, {"number": order.number, "kind": order.kind}, at=now)
+    sla.on_work_order_created(order, at=now)  # R-SLA-1 clocks start
     return order
 
 
@@ -142,12 +148,24 @@ def apply_transition(actor: Actor, order: WorkOrder, to: WorkOrderStatus, *, at:
                      reason: str | None = None, cause: str | None = None) -> None:
     """Move a work order through the state machine and audit it; the model refuses illegal moves."""
     old = order.transition(to, at=at)
+    sla.on_work_order_status(order, old, to, at=at)  # R-SLA-1 clocks stop, pause, resume
+    if to is S.SIGNED:  # KPI facts for the repair success rate (R-KPI-1, fieldservice/kpi/service.py)
+        from fieldservice.visits.models import Visit
+
+        order.signed_at = at
+        order.signed_technician_id = db.session.scalar(
+            sa.select(Visit.technician_id).where(Visit.work_order_id == order.id, Visit.work_complete.is_(True))
+            .order_by(Visit.departed_at.desc().nulls_last(), Visit.id.desc()).limit(1))
+    elif to is S.REWORK:
+        order.rework_count = (order.rework_count or 0) + 1
     details: dict[str, Any] = {"from": old, "to": to}
     if reason:
         details["reason"] = reason
     if cause:
         details["cause"] = cause
     audit_service.record(actor, "work_order.status", order, details, at=at)
+    if to in (S.SIGNED, S.CLOSED):
+        followups.work_order_finished(order, at)  # R-FUP-1: calls after installations and repairs
 
 
 def change_status(actor: Actor, work_order_id: uuid.UUID, to: WorkOrderStatus, *, reason: str | None = None,

@@ -8,7 +8,9 @@ from flask.testing import FlaskClient
 
 from tests.factories import Factory, tomorrow_at
 
-PUBLIC = {"/api/v1/auth/token:POST", "/healthz:GET", "/readyz:GET"}
+PUBLIC = {"/api/v1/auth/token:POST", "/healthz:GET", "/readyz:GET",
+          # a customer's quote link: the single-use token is the credential (docs/commerce.md)
+          "/api/v1/quote-links/<string:token>:GET", "/api/v1/quote-links/<string:token>/consent:POST"}
 
 
 def test_every_api_endpoint_declares_roles(app: Flask) -> None:

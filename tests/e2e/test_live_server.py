@@ -38,7 +38,8 @@ def test_demo_dispatcher_creates_assigns_and_lists(app: Flask, live_url: str) ->
     assert order["id"] in [o["id"] for o in listed]
 
     # Wang (CNC only; his HVAC certificate expired) cannot take the chiller job
-    chiller_visit = next(v for v in get("/api/v1/visits").json()["items"] if v["technician_id"] != wang["id"])
+    chiller_visit = next(v for v in get("/api/v1/visits").json()["items"]
+                         if v["technician_id"] != wang["id"] and v["status"] == "planned")  # not last month's
     refused = requests.put(f"{live_url}/api/v1/visits/{chiller_visit['id']}/assignment", headers=dispatcher,
                            timeout=10, json={"technician_id": wang["id"]})
     assert refused.status_code == 422 and refused.headers["Content-Type"] == "application/problem+json"

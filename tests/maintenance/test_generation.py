@@ -227,3 +227,34 @@ def test_pending_occurrences_are_regenerated_on_edit(app: Flask, new_plan, gener
     with app.app_context(), unit_of_work():
         service.update_plan(SYSTEM, plan.id, {"start_on": date(2027, 1, 6)}, today=date(2027, 1, 1))
     assert occurrences(plan.id) == []
+
+
+def test_a_run_reads_only_plans_with_a_date_in_the_new_horizon(app: Flask, new_plan, generate, occurrences) -> None:
+    """After a run each plan counts as covered up to the day before its next due date, so the next day's run
+    reads only the plans with something due in the day the horizon gained (bench/schedule_bench.py)."""
+    early = new_plan(today=date(2027, 1, 1), start_on=date(2027, 1, 5), **MONTHLY)
+    late = new_plan(today=date(2027, 1, 1), start_on=date(2027, 1, 20), **MONTHLY)
+    first = generate(date(2027, 1, 1), 10)                           # the late plan starts after Jan 11
+    assert (first["plans"], first["created"]) == (1, 1)
+    with app.app_context():
+        from fieldservice.extensions import db
+
+        assert db.session.get(MaintenancePlan, early.id).covered_through == date(2027, 2, 4)
+        assert db.session.get(MaintenancePlan, late.id).covered_through == date(2027, 1, 19)
+    assert generate(date(2027, 1, 2), 10)["plans"] == 0               # nothing due by Jan 12: no plan read
+    day = generate(date(2027, 1, 10), 10)                             # the horizon reaches Jan 20
+    assert (day["plans"], day["created"]) == (1, 1)
+    assert generate(date(2027, 1, 25), 20)["plans"] == 1              # Feb 5 for the early plan
+    assert [o.due_on for o in occurrences(early.id)] == [date(2027, 1, 5), date(2027, 2, 5)]
+    assert [o.due_on for o in occurrences(late.id)] == [date(2027, 1, 20)]
+
+
+def test_next_due_after_respects_counts_and_end_dates() -> None:
+    counted = plan_model(start_on=date(2027, 1, 4), rrule="FREQ=WEEKLY;COUNT=2")
+    assert service.next_due_after(counted, date(2027, 1, 4)) == date(2027, 1, 11)
+    assert service.next_due_after(counted, date(2027, 1, 11)) is None
+    ending = plan_model(start_on=date(2027, 1, 31), end_on=date(2027, 3, 30), **MONTHLY)
+    assert service.next_due_after(ending, date(2027, 1, 31)) == date(2027, 2, 28)
+    assert service.next_due_after(ending, date(2027, 2, 28)) is None     # Mar 31 is after the end
+    before_start = plan_model(start_on=date(2027, 6, 1), interval=2, interval_unit=IntervalUnit.WEEKS)
+    assert service.next_due_after(before_start, date(2027, 1, 1)) == date(2027, 6, 1)

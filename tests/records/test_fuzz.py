@@ -53,8 +53,8 @@ def test_record_endpoints_never_fail_with_5xx(app: Flask, client: FlaskClient,
     probes: list[tuple[str, str, dict[str, str], st.SearchStrategy[Any]]] = [
         ("post", "/api/v1/records", job.auth, mutate({"kind": "installation_sheet", "visit_id": str(job.visit.id),
                                                       "content": installation_content()})),
-        ("put", f"/api/v1/records/{draft['id']}", job.auth, mutate({"content": installation_content()})),
-        ("put", f"/api/v1/records/{draft['id']}", job.auth,
+        ("patch", f"/api/v1/records/{draft['id']}", job.auth, mutate({"content": installation_content()})),
+        ("patch", f"/api/v1/records/{draft['id']}", job.auth,
          st.dictionaries(st.sampled_from(KEYS), json_values, max_size=3).map(
              lambda extra: {"content": {**installation_content(), **extra}})),
         ("post", f"/api/v1/records/{draft['id']}/signoff", job.auth, mutate(signoff_body("0" * 64))),

@@ -100,11 +100,12 @@ def test_r_ins_3_contract_mismatch_blocks_signing_until_resolved(client: FlaskCl
     assert "SN-9" in body["detail"]
     assert count_rows() == before
     resolved = [{**check[0], "resolved": True}]
-    problem(client.put(f"/api/v1/records/{record['id']}", headers=job.auth,
+    problem(client.patch(f"/api/v1/records/{record['id']}", headers=job.auth,
                        json={"content": installation_content(contract_check=resolved)}), 422, "validation_failed")
     resolved[0]["resolution"] = "sales confirmed SN-9 replaces SN-1 (contract amendment 3)"
-    r = client.put(f"/api/v1/records/{record['id']}", headers=job.auth,
-                   json={"content": installation_content(contract_check=resolved, installed_serial_number="SN-9")})
+    r = client.patch(f"/api/v1/records/{record['id']}", headers=job.auth,
+                     json={"content": installation_content(contract_check=resolved, installed_serial_number="SN-9"),
+                           "lock_version": record["lock_version"]})
     assert r.status_code == 200, r.get_data(as_text=True)
     assert sign(client, job, record["id"]).status_code == 201
 
@@ -121,8 +122,9 @@ def test_r_ins_3_contract_mismatch_blocks_completing_the_installation(client: Fl
     assert body["record_id"] == record["id"]
     assert make.get(WorkOrder, job.order.id).status == "in_progress"
     fixed = [{"item": "model", "expected": "XR-200", "found": "XR-200"}]
-    assert client.put(f"/api/v1/records/{record['id']}", headers=job.auth,
-                      json={"content": installation_content(contract_check=fixed)}).status_code == 200
+    assert client.patch(f"/api/v1/records/{record['id']}", headers=job.auth,
+                        json={"content": installation_content(contract_check=fixed),
+                              "lock_version": record["lock_version"]}).status_code == 200
     r = client.post(f"{base}/departure", json={"work_complete": True}, headers=job.auth)
     assert r.status_code == 200, r.get_data(as_text=True)
 
@@ -308,7 +310,7 @@ def test_r_sig_3_signed_record_is_immutable_and_signed_once(client: FlaskClient,
     finish_visit(client, job)
     assert sign(client, job, record["id"]).status_code == 201
     before = count_rows()
-    problem(client.put(f"/api/v1/records/{record['id']}", headers=job.auth,
+    problem(client.patch(f"/api/v1/records/{record['id']}", headers=job.auth,
                        json={"content": repair_content(work_done="something else")}), 409, "record_signed")
     problem(sign(client, job, record["id"]), 409, "already_signed")
     assert count_rows() == before
@@ -358,7 +360,7 @@ def test_r_arc_3_customers_read_only_their_own_records(client: FlaskClient, job_
     assert len(client.get("/api/v1/records", headers=own).get_json()) == 1
     other_tech = job_of("repair")
     problem(client.get(url, headers=other_tech.auth), 404, "not_found")
-    problem(client.put(url, headers=other_tech.auth, json={"content": repair_content()}), 404, "not_found")
+    problem(client.patch(url, headers=other_tech.auth, json={"content": repair_content()}), 404, "not_found")
     assert client.get(url, headers=headers(role="office")).status_code == 200
     problem(client.get(url, headers=headers(role="parts_keeper")), 403, "forbidden")
     problem(client.post("/api/v1/records", headers=headers(role="office"),

@@ -1,0 +1,249 @@
+"""Office pages for the archive (server-rendered, no CDN): session login, search, customer, asset and
+record views with photos and the signature image. Same service functions as the JSON API, so the same
+access rules (R-ARC-3) hold, and every page read is logged with via="page".
+
+Login is a Flask session cookie (HttpOnly, SameSite=Lax) holding the user id, set by a CSRF-protected
+form that checks the password through the auth service; the JSON API keeps its bearer tokens and never
+accepts this cookie.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
+
+from fieldservice.archive import service
+from fieldservice.auth.models import User
+from fieldservice.auth.service import Actor, actor_for, check_password
+from fieldservice.common.pagination import PageRequest
+from fieldservice.db import unit_of_work
+from fieldservice.errors import AuthenticationFailed, DomainError, Forbidden
+from fieldservice.extensions import db
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("office", __name__, url_prefix="/office")
+
+PAGE_SIZE = 25
+
+
+# ---- session and CSRF ------------------------------------------------------------------------------
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def check_csrf() -> None:
+    """400 unless the posted form carries this session's CSRF token (every cookie-authenticated post)."""
+    sent = request.form.get("csrf_token", "")
+    if not sent or not hmac.compare_digest(sent, str(session.get("csrf", ""))):
+        abort(400, description="The form expired or did not come from this site; reload the page and try again.")
+
+
+@bp.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    # pages rendered through fieldservice.web.auth.office_page get their caller in the header too
+    return {"csrf_token": csrf_token, "actor": g.get("page_actor") or g.get("actor")}
+
+
+def page_actor() -> Actor | None:
+    """The logged-in user of the page session (re-read on every request: a disabled user is logged out)."""
+    if "page_actor" in g:
+        return g.page_actor  # type: ignore[no-any-return]
+    actor = None
+    user_id = session.get("user_id")
+    if user_id:
+        try:
+            user = db.session.get(User, uuid.UUID(user_id))
+        except ValueError:
+            user = None
+        if user is not None and user.is_active and session.get("pw") == user.password_hash[-16:]:
+            actor = actor_for(user)
+        else:
+            session.clear()
+    g.page_actor = actor
+    return actor
+
+
+def _require_login() -> Actor | Response:
+    actor = page_actor()
+    if actor is None:
+        return redirect(url_for("office.login", next=request.full_path if request.query_string else request.path))
+    return actor
+
+
+def _page_request() -> PageRequest:
+    try:
+        page = max(1, min(int(request.args.get("page", "1")), 1_000_000))
+    except ValueError:
+        page = 1
+    return PageRequest(page=page, page_size=PAGE_SIZE)
+
+
+def _error_page(err: DomainError) -> tuple[str, int]:
+    return render_template("office/error.html", status=err.status, title=err.title, detail=err.detail), err.status
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/office/") and not target.startswith("//"):
+        return target
+    return url_for("office.home")
+
+
+# ---- login -----------------------------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """Office login form (username + password, CSRF token)."""
+    error = None
+    if request.method == "POST":
+        check_csrf()
+        try:
+            with unit_of_work():
+                user = check_password(request.form.get("username", ""), request.form.get("password", ""))
+        except AuthenticationFailed:
+            error = "用户名或密码错误 / Invalid username or password"
+            log.info("office login refused")
+        else:
+            session.clear()
+            session.permanent = True
+            session["user_id"] = str(user.id)
+            session["pw"] = user.password_hash[-16:]   # a password change ends the page session
+            csrf_token()
+            log.info("office login of user %s", user.id)
+            return redirect(_safe_next(request.form.get("next")))
+    return render_template("office/login.html", error=error, next=request.args.get("next", "")), \
+        (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    check_csrf()
+    session.clear()
+    return redirect(url_for("office.login"))
+
+
+# ---- pages -----------------------------------------------------------------------------------------
+
+@bp.get("/")
+def home() -> Any:
+    """Search page (office/admin); a customer goes to their own archive, a technician to their records."""
+    actor = _require_login()
+    if not isinstance(actor, Actor):
+        return actor
+    q = request.args.get("q", "").strip()
+    try:
+        if actor.role not in service.ARCHIVE_STAFF:
+            if actor.customer_id is not None:
+                return redirect(url_for("office.customer", customer_id=actor.customer_id))
+            raise Forbidden(f"role {actor.role.value} may not search the archive; open a record by its link")
+        results = None
+        if q:
+            with unit_of_work():
+                results = service.search(actor, q, _page_request(), via="page")
+    except DomainError as err:
+        return _error_page(err)
+    return render_template("office/search.html", actor=actor, q=q, results=results)
+
+
+@bp.get("/customers/<uuid:customer_id>")
+def customer(customer_id: uuid.UUID) -> Any:
+    actor = _require_login()
+    if not isinstance(actor, Actor):
+        return actor
+    try:
+        with unit_of_work():
+            data = service.customer_archive(actor, customer_id, _page_request(), via="page")
+    except DomainError as err:
+        return _error_page(err)
+    return render_template("office/customer.html", actor=actor, data=data, records=data["records"])
+
+
+@bp.get("/assets/<uuid:asset_id>")
+def asset(asset_id: uuid.UUID) -> Any:
+    actor = _require_login()
+    if not isinstance(actor, Actor):
+        return actor
+    try:
+        with unit_of_work():
+            data = service.asset_archive(actor, asset_id, _page_request(), via="page")
+    except DomainError as err:
+        return _error_page(err)
+    return render_template("office/asset.html", actor=actor, data=data, records=data["records"], serial=None)
+
+
+@bp.get("/serials/<string:serial>")
+def serial(serial: str) -> Any:
+    actor = _require_login()
+    if not isinstance(actor, Actor):
+        return actor
+    try:
+        with unit_of_work():
+            data = service.serial_archive(actor, serial, _page_request(), via="page")
+    except DomainError as err:
+        return _error_page(err)
+    return render_template("office/asset.html", actor=actor, data=data, records=data["records"], serial=serial)
+
+
+@bp.get("/records/<uuid:record_id>")
+def record(record_id: uuid.UUID) -> Any:
+    actor = _require_login()
+    if not isinstance(actor, Actor):
+        return actor
+    try:
+        with unit_of_work():
+            entry = service.record_view(actor, record_id, via="page")
+    except DomainError as err:
+        return _error_page(err)
+    return render_template("office/record.html", actor=actor, r=entry)
+
+
+@bp.get("/photos/<uuid:photo_id>/<string:variant>")
+def photo(photo_id: uuid.UUID, variant: str) -> Any:
+    """Photo bytes for the pages (the API's photo endpoint needs a bearer token)."""
+    from fieldservice.photos import http
+    from fieldservice.photos import service as photos_service
+    from fieldservice.photos.adapters import current_media
+    from fieldservice.photos.models import Variant
+
+    actor = _require_login()
+    if not isinstance(actor, Actor):
+        return actor
+    if variant not in (Variant.THUMB_256.value, Variant.DISPLAY.value):
+        abort(404)  # pages never serve the original (it carries the capture GPS)
+    try:
+        media = current_media()
+        with unit_of_work():
+            content = photos_service.photo_content(actor, photo_id, Variant(variant), media=media)
+            service.log_read(actor, "photo", photo_id, via="page")
+        return http.send_content(media.storage, content)
+    except DomainError as err:
+        return _error_page(err)
+
+
+@bp.get("/signatures/<uuid:signoff_id>.png")
+def signature(signoff_id: uuid.UUID) -> Any:
+    actor = _require_login()
+    if not isinstance(actor, Actor):
+        return actor
+    try:
+        with unit_of_work():
+            png = service.signoff_png(actor, signoff_id, via="page")
+    except DomainError as err:
+        return _error_page(err)
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, no-store",
+                                                        "X-Content-Type-Options": "nosniff"})
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers.setdefault("Cache-Control", "private, no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response

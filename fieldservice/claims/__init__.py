@@ -1,0 +1,1 @@
+"""Carrier damage claims (R-INS-2)."""

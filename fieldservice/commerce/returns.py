@@ -1,0 +1,253 @@
+"""Returned units: return/exchange cases inspected before any refund, exchange or repair (R-RET-1/2/3).
+
+- A case is opened (office, admin) when the customer sends a unit back: the job (work order) it belongs to,
+  the unit (asset, or a serial number), the customer's reason (a fault type: no_reason, quality, misuse, ...),
+  their own description and their photos (photo ids of the job, like records name them).
+- The warranty decision of the job is made with the existing warranty service (R-RET-1: no-reason return
+  within 7 days, quality fault within 1 month at the company's cost, else paid repair; R-RET-2: shipping
+  follows fault). It says which outcomes are possible (ALLOWED_OUTCOMES).
+- R-RET-3: the unit is inspected against the customer's photos and description before any outcome. The
+  inspection records whether the unit matches what the customer described, the findings, the inspector and
+  the inspection photos. When it does not match, the inspector names the fault type actually found and the
+  warranty is decided again for that fault type (a "quality fault" that turns out to be misuse is a paid repair).
+- States: received -> inspected -> decided -> closed. Deciding before the inspection is a 409
+  inspection_required; an outcome the warranty decision does not allow is a 409 outcome_not_allowed.
+"""
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from fieldservice.assets.models import Asset
+from fieldservice.audit import service as audit_service
+from fieldservice.auth.models import Role
+from fieldservice.auth.service import Actor
+from fieldservice.commerce import warranty
+from fieldservice.commerce.errors import InspectionRequired, OutcomeNotAllowed
+from fieldservice.commerce.models import (
+    ReturnCase,
+    ReturnOutcome,
+    ReturnStatus,
+    WarrantyDecision,
+    WarrantyOption,
+)
+from fieldservice.common.lookup import get_ref
+from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.db import utcnow
+from fieldservice.errors import Conflict, InvalidTransition, NotFound, ReferenceNotFound, ValidationFailed
+from fieldservice.extensions import db
+from fieldservice.photos.models import Photo
+from fieldservice.workorders.models import WorkOrder
+
+S = ReturnStatus
+O = ReturnOutcome  # noqa: E741
+WRITERS = (Role.OFFICE, Role.ADMIN)
+
+ALLOWED_OUTCOMES: dict[WarrantyOption, tuple[ReturnOutcome, ...]] = {
+    # R-RET-1: no-reason return within 7 days: the money back (or another unit); the customer pays shipping
+    WarrantyOption.NO_REASON_RETURN: (O.REFUND, O.EXCHANGE, O.REFUSED),
+    # R-RET-1: quality fault within 1 month: returned or exchanged at the company's cost (or repaired)
+    WarrantyOption.QUALITY_RETURN_OR_EXCHANGE: (O.REFUND, O.EXCHANGE, O.REPAIR, O.REFUSED),
+    # covered fault within the warranty: a free repair (R-REP-8), no refund or exchange
+    WarrantyOption.WARRANTY_REPAIR: (O.REPAIR, O.REFUSED),
+    # after 1 month, or not covered: paid repair (customer pays repair and shipping)
+    WarrantyOption.PAID_REPAIR: (O.REPAIR, O.REFUSED),
+}
+
+
+def _writer(actor: Actor) -> None:
+    actor.require(*WRITERS)
+
+
+def _check_photos(photo_ids: list[uuid.UUID], order: WorkOrder, field: str) -> list[str]:
+    """Photo ids of the case's job (the customer's photos, or the inspection's); 422 for any other."""
+    ids = list(dict.fromkeys(photo_ids))
+    if not ids:
+        return []
+    found = set(db.session.scalars(sa.select(Photo.id).where(Photo.id.in_(ids), Photo.work_order_id == order.id)))
+    unknown = [str(i) for i in ids if i not in found]
+    if unknown:
+        raise ReferenceNotFound(f"{field}: no photo of work order {order.number} with id {', '.join(unknown)}",
+                                errors={"json": {field: [f"unknown photo {i}" for i in unknown]}})
+    return [str(i) for i in ids]
+
+
+def _resolve_unit(order: WorkOrder, data: dict[str, Any]) -> tuple[Asset | None, str | None]:
+    """The returned unit: the asset given, else the one with this serial of the job's product, else the
+    job's asset. It must be the customer's unit of the job's product, and the job's asset when it has one."""
+    asset: Asset | None = None
+    serial = data.get("serial_number")
+    if data.get("asset_id"):
+        asset = get_ref(Asset, data["asset_id"], "asset_id", "asset")
+    elif serial:
+        asset = db.session.scalar(sa.select(Asset).where(Asset.product_id == order.product_id,
+                                                         Asset.serial_number == serial))
+    elif order.asset_id:
+        asset = db.session.get(Asset, order.asset_id)
+    if asset is None:
+        if not serial:
+            raise ValidationFailed("give asset_id or serial_number (the job has no unit recorded)",
+                                   errors={"json": {"asset_id": ["asset_id or serial_number is required"]}})
+        return None, serial
+    if asset.customer_id != order.customer_id or asset.product_id != order.product_id:
+        raise ValidationFailed("asset_id: not a unit of this job's customer and product",
+                               errors={"json": {"asset_id": ["not this customer's unit of the job's product"]}})
+    if order.asset_id and asset.id != order.asset_id:
+        raise ValidationFailed("asset_id: the job is about another unit",
+                               errors={"json": {"asset_id": ["not the job's unit"]}})
+    if serial and serial != asset.serial_number:
+        raise ValidationFailed("serial_number: does not match the unit's serial number",
+                               errors={"json": {"serial_number": [f"the unit's serial is {asset.serial_number}"]}})
+    return asset, asset.serial_number
+
+
+def _apply_decision(case: ReturnCase, decision: WarrantyDecision) -> None:
+    case.warranty_option = decision.option
+    case.in_warranty = decision.in_warranty
+    case.chargeable = decision.chargeable
+    case.shipping_outbound_payer = decision.shipping_outbound_payer
+    case.shipping_return_payer = decision.shipping_return_payer
+    case.allowed_outcomes = [o.value for o in ALLOWED_OUTCOMES[decision.option]]
+
+
+def receive(actor: Actor, data: dict[str, Any], *, now: datetime | None = None) -> ReturnCase:
+    """Open a case for a returned unit and decide its warranty (R-RET-1/2) on the job."""
+    now = now or utcnow()
+    _writer(actor)
+    order = get_ref(WorkOrder, data["work_order_id"], "work_order_id", "work order")
+    open_case = db.session.scalar(sa.select(ReturnCase.number).where(
+        ReturnCase.work_order_id == order.id, ReturnCase.status != S.CLOSED))
+    if open_case is not None:
+        raise Conflict(f"work order {order.number} already has the open return case {open_case}",
+                       existing_number=open_case)
+    asset, serial = _resolve_unit(order, data)
+    photo_ids = _check_photos(data.get("photo_ids") or [], order, "photo_ids")
+    if asset is not None and order.asset_id is None:
+        order.asset_id = asset.id    # the job is about the returned unit: its warranty dates decide
+    reported_on = data.get("reported_on") or now.date()
+    decision = warranty.decide(actor, order.id, {"fault_type": data["reason"], "reported_on": reported_on}, now=now)
+    case = ReturnCase(
+        id=data.get("id") or uuid.uuid4(), number=f"RMA-{now:%y%m%d}-{secrets.token_hex(3).upper()}",
+        work_order_id=order.id, customer_id=order.customer_id, product_id=order.product_id,
+        asset_id=asset.id if asset else None, serial_number=serial, reason=data["reason"],
+        description=data["description"], photo_ids=photo_ids, reported_on=reported_on,
+        received_at=data.get("received_at") or now, status=S.RECEIVED, created_by_id=actor.user_id)
+    _apply_decision(case, decision)
+    if db.session.get(ReturnCase, case.id) is not None:
+        raise Conflict(f"a return case with id {case.id} exists")
+    db.session.add(case)
+    db.session.flush()
+    audit_service.record(actor, "return.receive", case, {
+        "work_order_id": order.id, "reason": case.reason, "warranty_option": case.warranty_option,
+        "allowed_outcomes": case.allowed_outcomes, "photo_ids": photo_ids}, at=now)
+    return case
+
+
+def _move(case: ReturnCase, allowed: tuple[ReturnStatus, ...], to: ReturnStatus, action: str) -> None:
+    InvalidTransition.unless(case.status, allowed, f"{action} return case {case.number}: it is {case.status.value}")
+    case.status = to
+
+
+def _locked(actor: Actor, case_id: uuid.UUID) -> ReturnCase:
+    _writer(actor)
+    case = db.session.get(ReturnCase, case_id, with_for_update=True)
+    if case is None:
+        raise NotFound(f"return case {case_id} not found")
+    return case
+
+
+def inspect(actor: Actor, case_id: uuid.UUID, data: dict[str, Any], *, now: datetime | None = None) -> ReturnCase:
+    """R-RET-3: record the inspection of the returned unit against the customer's photos and description.
+    A unit that does not match names the fault type found; the warranty is decided again for it."""
+    now = now or utcnow()
+    case = _locked(actor, case_id)
+    _move(case, (S.RECEIVED,), S.INSPECTED, "inspect")
+    matches = bool(data["matches_description"])
+    found = data.get("found_fault_type")
+    if not matches and not found:
+        raise ValidationFailed("found_fault_type: say what the inspection found when the unit does not match "
+                               "the customer's description",
+                               errors={"json": {"found_fault_type": ["required when matches_description is false"]}})
+    found = found or case.reason
+    order = db.session.get(WorkOrder, case.work_order_id)
+    assert order is not None
+    case.inspection_photo_ids = _check_photos(data.get("photo_ids") or [], order, "photo_ids")
+    case.inspected_at, case.inspected_by_id = now, actor.user_id
+    case.inspector_name = data.get("inspector_name") or actor.display_name
+    case.matches_description, case.findings, case.found_fault_type = matches, data["findings"], found
+    before = case.warranty_option
+    if found != case.reason:
+        decision = warranty.decide(actor, case.work_order_id, {"fault_type": found, "reported_on": case.reported_on},
+                                   now=now)
+        _apply_decision(case, decision)
+    audit_service.record(actor, "return.inspect", case, {
+        "matches_description": matches, "found_fault_type": found, "findings": case.findings,
+        "inspection_photo_ids": case.inspection_photo_ids, "warranty_option": [before, case.warranty_option],
+        "allowed_outcomes": case.allowed_outcomes}, at=now)
+    return case
+
+
+def decide(actor: Actor, case_id: uuid.UUID, data: dict[str, Any], *, now: datetime | None = None) -> ReturnCase:
+    """The outcome: only after the inspection (409 inspection_required, R-RET-3) and only one the warranty
+    decision allows (409 outcome_not_allowed, R-RET-1/2)."""
+    now = now or utcnow()
+    case = _locked(actor, case_id)
+    outcome = ReturnOutcome(data["outcome"])
+    if case.status is S.RECEIVED:
+        raise InspectionRequired(
+            f"return case {case.number} has not been inspected: the unit is inspected against the customer's "
+            f"photos and description before a {outcome.value} is decided", current_status=case.status.value)
+    if outcome.value not in case.allowed_outcomes:
+        raise OutcomeNotAllowed(
+            f"{outcome.value} is not possible for return case {case.number}: the warranty decision is "
+            f"{case.warranty_option.value}", warranty_option=case.warranty_option.value,
+            allowed_outcomes=list(case.allowed_outcomes))
+    _move(case, (S.INSPECTED,), S.DECIDED, "decide")
+    case.outcome, case.outcome_note = outcome, data.get("note")
+    case.decided_at, case.decided_by_id = now, actor.user_id
+    audit_service.record(actor, "return.decide", case, {"outcome": outcome, "note": case.outcome_note,
+                                                        "warranty_option": case.warranty_option}, at=now)
+    return case
+
+
+def close(actor: Actor, case_id: uuid.UUID, *, now: datetime | None = None) -> ReturnCase:
+    now = now or utcnow()
+    case = _locked(actor, case_id)
+    _move(case, (S.DECIDED,), S.CLOSED, "close")
+    case.closed_at = now
+    audit_service.record(actor, "return.close", case, {"outcome": case.outcome}, at=now)
+    return case
+
+
+def _can_see(actor: Actor, case: ReturnCase) -> bool:
+    if actor.role is Role.CUSTOMER:
+        return actor.customer_id is not None and case.customer_id == actor.customer_id
+    return actor.role in (Role.OFFICE, Role.ADMIN, Role.DISPATCHER)
+
+
+def get_case(actor: Actor, case_id: uuid.UUID) -> ReturnCase:
+    """A case the actor may see (a customer: only their own)."""
+    case = db.session.get(ReturnCase, case_id)
+    if case is None or not _can_see(actor, case):
+        raise NotFound(f"return case {case_id} not found")
+    return case
+
+
+def list_cases(actor: Actor, page: PageRequest, *, status: list[ReturnStatus] | None = None,
+               customer_id: uuid.UUID | None = None, work_order_id: uuid.UUID | None = None) -> Page:
+    stmt = sa.select(ReturnCase).order_by(ReturnCase.received_at.desc(), ReturnCase.id)
+    if actor.role is Role.CUSTOMER:
+        stmt = stmt.where(ReturnCase.customer_id == actor.customer_id)
+    elif actor.role not in (Role.OFFICE, Role.ADMIN, Role.DISPATCHER):
+        stmt = stmt.where(sa.false())
+    if status:
+        stmt = stmt.where(ReturnCase.status.in_(status))
+    if customer_id:
+        stmt = stmt.where(ReturnCase.customer_id == customer_id)
+    if work_order_id:
+        stmt = stmt.where(ReturnCase.work_order_id == work_order_id)
+    return paginate(stmt, page)

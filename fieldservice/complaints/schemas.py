@@ -1,0 +1,98 @@
+"""Complaint schemas."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from fieldservice.common.schemas import PageArgsSchema, StrictSchema, aware_datetime, text
+from fieldservice.complaints.models import ComplaintChannel, ComplaintStatus, NoteKind
+
+
+class ComplaintInSchema(StrictSchema):
+    customer_id = fields.UUID(metadata={"description": "Required for staff; a customer logs their own"})
+    work_order_id = fields.UUID(allow_none=True)
+    visit_id = fields.UUID(allow_none=True)
+    product_id = fields.UUID(allow_none=True)
+    channel = fields.Enum(ComplaintChannel, by_value=True, required=True)
+    description = text(10000, required=True)
+    received_at = aware_datetime(metadata={"description": "When the complaint came in (default now)"})
+    owner_user_id = fields.UUID(allow_none=True)
+
+
+class NoteSchema(Schema):
+    id = fields.UUID()
+    kind = fields.Enum(NoteKind, by_value=True)
+    body = fields.String()
+    author_name = fields.String()
+    created_at = fields.AwareDateTime()
+
+
+class ComplaintSchema(Schema):
+    id = fields.UUID()
+    number = fields.String()
+    customer_id = fields.UUID()
+    work_order_id = fields.UUID()
+    visit_id = fields.UUID()
+    product_id = fields.UUID()
+    technician_id = fields.UUID()
+    channel = fields.Enum(ComplaintChannel, by_value=True)
+    description = fields.String()
+    received_at = fields.AwareDateTime()
+    status = fields.Enum(ComplaintStatus, by_value=True)
+    owner_user_id = fields.UUID()
+    response_due_at = fields.AwareDateTime()
+    customer_unreachable_at = fields.AwareDateTime()
+    first_response_at = fields.AwareDateTime()
+    overdue_notified_at = fields.AwareDateTime()
+    resolution = fields.String()
+    resolved_at = fields.AwareDateTime()
+    feedback = fields.String()
+    customer_satisfied = fields.Boolean()
+    closed_at = fields.AwareDateTime()
+    created_at = fields.AwareDateTime()
+    version = fields.Integer()
+    notes = fields.List(fields.Nested(NoteSchema))
+
+
+class ComplaintQuerySchema(PageArgsSchema):
+    status = fields.Enum(ComplaintStatus, by_value=True)
+    overdue = fields.Boolean(metadata={"description": "true: no first response and past the deadline"})
+    customer_id = fields.UUID()
+    owner_user_id = fields.UUID()
+    received_from = aware_datetime()
+    received_to = aware_datetime()
+
+
+class OwnerSchema(StrictSchema):
+    owner_user_id = fields.UUID(required=True)
+    version = fields.Integer(strict=True)
+
+
+class NoteInSchema(StrictSchema):
+    body = text(5000, required=True)
+
+
+class ContactFailedSchema(StrictSchema):
+    body = text(5000, required=True, metadata={"description": "When and how the customer was tried"})
+    version = fields.Integer(strict=True)
+
+
+class ResponseSchema(StrictSchema):
+    body = text(5000, required=True, metadata={"description": "What the customer was told"})
+    responded_at = aware_datetime()
+    version = fields.Integer(strict=True)
+
+
+class ResolutionSchema(StrictSchema):
+    resolution = text(10000, required=True)
+    version = fields.Integer(strict=True)
+
+
+class ReopenSchema(StrictSchema):
+    reason = text(2000, required=True)
+    version = fields.Integer(strict=True)
+
+
+class FeedbackSchema(StrictSchema):
+    feedback = text(10000, required=True)
+    customer_satisfied = fields.Boolean(allow_none=True, load_default=None)
+    version = fields.Integer(strict=True)

@@ -1,0 +1,1 @@
+"""Follow-up calls after installation and repair (R-FUP-1)."""

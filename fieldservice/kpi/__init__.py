@@ -1,0 +1,1 @@
+"""KPIs the office reads (R-KPI-1), computed in SQL."""

@@ -1,0 +1,1 @@
+"""Teams of technicians (a maintenance plan may name a team instead of one technician)."""

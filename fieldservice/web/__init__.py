@@ -1,0 +1,1 @@
+"""Shared pieces of the server-rendered office pages (login check for page views)."""
