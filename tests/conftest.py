@@ -106,11 +106,16 @@ def empty_media_root(app: Flask) -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test that used the session app: empty tables and media, and put back any setting the test
+    changed (a test that set MAINTENANCE_HORIZON_DAYS once made a later test's expectation depend on order)."""
+    settings = dict(request.getfixturevalue("app").config) if "app" in request.fixturenames else None
     yield
-    if "app" in request.fixturenames:
+    if settings is not None:
         app = request.getfixturevalue("app")
         truncate_all(app)
         empty_media_root(app)
+        app.config.clear()
+        app.config.update(settings)
 
 
 @pytest.fixture
