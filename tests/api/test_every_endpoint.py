@@ -196,3 +196,35 @@ def test_bad_bodies_on_real_objects_get_problems_not_5xx(app: Flask, client: Fla
     assert failures == []
     # most write routes found their object and parsed the body (the rest: objects the demo does not hold)
     assert reached > 300, reached
+
+
+def test_office_and_signing_pages_never_answer_a_5xx(app: Flask, client: FlaskClient, make: Factory) -> None:
+    """The server-rendered pages: nonsense query strings and form posts, real and unknown ids, as the demo admin
+    (a bearer token, so the CSRF check of cookie sessions does not stop the post first) and anonymously."""
+    from fieldservice.db import unit_of_work
+    from fieldservice.demo import seed_demo
+
+    with app.app_context(), unit_of_work():
+        seed_demo()
+    path_of, admin = real_values(app), demo_callers(app, make)(("admin",))
+    form = {"name": "\x00" * 3, "interval": "-5", "interval_unit": "fortnights", "start_on": "2026-02-30",
+            "reached": "maybe", "satisfaction": "11", "items": "{not json", "technician_id": "nope",
+            "strokes": "[[", "png": "data:image/png;base64,!!", "signer_name": "", "username": "x" * 5000}
+    failures: list[str] = []
+    pages = 0
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(("/api/", "/static", "/sign/static")) or "filename" in rule.rule:
+            continue
+        for path in (path_of(rule), path_for(rule)):
+            for auth in (admin, {}):
+                for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                    if method == "GET":
+                        response = client.get(path, query_string=QUERY, headers=auth)
+                    else:
+                        response = client.post(path, data=form, headers=auth)
+                    pages += 1
+                    if response.status_code >= 500:
+                        failures.append(f"{method} {path} {'admin' if auth else 'anonymous'}: "
+                                        f"{response.status_code}")
+    assert failures == []
+    assert pages > 80
