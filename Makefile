@@ -56,8 +56,12 @@ install-dev: $(DEV_STAMP)
 migrate: $(STAMP)
 	$(BIN)/flask db upgrade
 
+# The demo once (seed-demo is idempotent), then what the scheduler process would do on its first tick:
+# maintenance visits for the plans' next 30 days (idempotent too), so the dispatch board is not empty
+# without `flask scheduler run`.
 seed: migrate
 	$(BIN)/flask seed-demo
+	$(BIN)/flask maintenance generate
 
 run: seed install-font
 	@echo
