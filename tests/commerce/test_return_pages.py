@@ -100,7 +100,7 @@ def test_list_filters_by_status_and_customer_and_is_paginated(  # type: ignore[n
 
 
 def test_customer_and_technician_cannot_open_the_pages(  # type: ignore[no-untyped-def]
-        app: Flask, client: FlaskClient, api, unit, office, make: Factory) -> None:
+        app: Flask, client: FlaskClient, api, unit, office, headers, make: Factory) -> None:
     job = unit()
     status, case = open_case(api, office, job, reason="quality", reported_on="2026-11-20")
     assert status == 201
@@ -111,6 +111,12 @@ def test_customer_and_technician_cannot_open_the_pages(  # type: ignore[no-untyp
             assert client.get(url, headers=auth).status_code == 403
         assert client.post(f"/office/returns/{case['id']}/inspection", headers=auth,
                            data={"matches_description": "yes", "findings": "x"}).status_code == 403
+    dispatcher = headers(role="dispatcher")                   # reads, but the forms are not theirs
+    page = client.get(f"/office/returns/{case['id']}", headers=dispatcher)
+    assert page.status_code == 200 and 'id="inspection-form"' not in page.get_data(as_text=True)
+    refused = client.post(f"/office/returns/{case['id']}/inspection", headers=dispatcher,
+                          data={"matches_description": "yes", "findings": "看过了"})
+    assert refused.status_code == 403 and "may not do this" in refused.get_data(as_text=True)
     anonymous = client.get(f"/office/returns/{case['id']}")
     assert anonymous.status_code == 302 and "/office/login" in anonymous.headers["Location"]
     assert _status(app, case["id"]) == "received"
