@@ -61,6 +61,8 @@ def test_list_and_case_pages_show_the_case_in_chinese_for_office_and_admin(  # t
     with app.app_context():
         reads = db.session.scalars(sa.select(ArchiveRead).where(ArchiveRead.entity_type == "return_case")).all()
         assert [(r.entity_id, r.via, r.actor_role) for r in reads] == [(case["id"], "page", "office")]
+    logged = client.get("/api/v1/archive/reads", query_string={"entity_type": "return_case"}, headers=office)
+    assert logged.status_code == 200 and [r["entity_id"] for r in logged.get_json()["items"]] == [case["id"]]
     # in the browser (the session cookie) the thumbnail loads through the archive's photo route
     make.user("office", username="退货专员")
     assert login(client, "退货专员").status_code == 302
@@ -91,6 +93,8 @@ def test_list_filters_by_status_and_customer_and_is_paginated(  # type: ignore[n
     assert len(shown) == 27                                  # every case on one of the two pages
     found = client.get("/office/returns", query_string={"q": "宁波"}, headers=office).get_data(as_text=True)
     assert "1 个案件" in found and lone["number"] in found and numbers[0] not in found
+    status, body = api("get", "/api/v1/returns?q=宁波", office)            # the same search on the API
+    assert status == 200 and [c["number"] for c in body["items"]] == [lone["number"]]
     by_serial = client.get("/office/returns", query_string={"q": job.asset.serial_number}, headers=office)
     assert "26 个案件" in by_serial.get_data(as_text=True)
     none = client.get("/office/returns", query_string={"status": "closed"}, headers=office).get_data(as_text=True)
