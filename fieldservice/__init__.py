@@ -161,7 +161,8 @@ def _register_office_pages(app: Flask) -> None:
 
 
 def _register_h5_blueprints(app: Flask) -> None:
-    """Parts and stock, complaints, KPIs (API and office pages)."""
+    """Parts and stock, complaints, KPIs (API and office pages), the office pages for returned units."""
+    from fieldservice.commerce.web import bp as return_pages
     from fieldservice.complaints.api import blp as complaints_blp
     from fieldservice.complaints.web import bp as complaints_web_bp
     from fieldservice.kpi.api import blp as kpi_blp
@@ -172,6 +173,7 @@ def _register_h5_blueprints(app: Flask) -> None:
         api.register_blueprint(blp)
     app.register_blueprint(kpi_web_bp)
     app.register_blueprint(complaints_web_bp)
+    app.register_blueprint(return_pages)
 
 
 def _init_media(app: Flask) -> None:

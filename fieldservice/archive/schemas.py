@@ -66,7 +66,8 @@ class AssetArchiveSchema(Schema):
 
 class ReadQuerySchema(PageArgsSchema):
     entity_type = fields.String(validate=validate.OneOf(
-        ["search", "customer", "asset", "serial", "service_record", "signoff", "photo", "record_list"]))
+        ["search", "customer", "asset", "serial", "service_record", "signoff", "photo", "record_list",
+         "return_case"]))
     entity_id = text(200)
     actor_user_id = fields.UUID()
     via = fields.String(validate=validate.OneOf(["api", "page"]))

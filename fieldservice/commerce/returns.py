@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from fieldservice.archive import service as archive_service
 from fieldservice.assets.models import Asset
 from fieldservice.audit import service as audit_service
 from fieldservice.auth.models import Role
@@ -37,6 +39,7 @@ from fieldservice.commerce.models import (
 )
 from fieldservice.common.lookup import get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.customers.models import Customer
 from fieldservice.db import utcnow
 from fieldservice.errors import Conflict, InvalidTransition, NotFound, ReferenceNotFound, ValidationFailed
 from fieldservice.extensions import db
@@ -237,8 +240,16 @@ def get_case(actor: Actor, case_id: uuid.UUID) -> ReturnCase:
     return case
 
 
+def _like(q: str) -> str:
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def list_cases(actor: Actor, page: PageRequest, *, status: list[ReturnStatus] | None = None,
-               customer_id: uuid.UUID | None = None, work_order_id: uuid.UUID | None = None) -> Page:
+               customer_id: uuid.UUID | None = None, work_order_id: uuid.UUID | None = None,
+               q: str | None = None) -> Page:
+    """Cases newest first (a customer: only their own). `q` is a case-insensitive substring of the customer's
+    name or phone, the case number or the unit's serial number (the office list's customer search)."""
     stmt = sa.select(ReturnCase).order_by(ReturnCase.received_at.desc(), ReturnCase.id)
     if actor.role is Role.CUSTOMER:
         stmt = stmt.where(ReturnCase.customer_id == actor.customer_id)
@@ -250,4 +261,95 @@ def list_cases(actor: Actor, page: PageRequest, *, status: list[ReturnStatus] | 
         stmt = stmt.where(ReturnCase.customer_id == customer_id)
     if work_order_id:
         stmt = stmt.where(ReturnCase.work_order_id == work_order_id)
+    if q and q.strip():
+        like = _like(q.strip())
+        customers = sa.select(Customer.id).where(sa.or_(Customer.name.ilike(like, escape="\\"),
+                                                        Customer.phone.ilike(like, escape="\\")))
+        stmt = stmt.where(sa.or_(ReturnCase.customer_id.in_(customers), ReturnCase.number.ilike(like, escape="\\"),
+                                 ReturnCase.serial_number.ilike(like, escape="\\")))
     return paginate(stmt, page)
+
+
+# ---- what the office pages show ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReturnWindows:
+    """R-RET-1 windows of a case's unit, from the job's warranty decision: the last day of the 7-day
+    no-reason return and of the 1-month quality return/exchange (None when the unit has no warranty start)."""
+
+    start: date | None
+    no_reason_until: date | None
+    quality_until: date | None
+    warranty_end: date | None
+    reason: str | None
+
+    def within_no_reason(self, on: date) -> bool:
+        return self.no_reason_until is not None and self.start is not None and self.start <= on <= self.no_reason_until
+
+    def within_quality(self, on: date) -> bool:
+        return self.quality_until is not None and self.start is not None and self.start <= on <= self.quality_until
+
+
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def windows_for(cases: list[ReturnCase]) -> dict[uuid.UUID, ReturnWindows]:
+    """The R-RET-1 windows of each case (keyed by case id), read from its job's warranty decision basis."""
+    order_ids = {case.work_order_id for case in cases}
+    if not order_ids:
+        return {}
+    bases = {order_id: basis for order_id, basis in db.session.execute(
+        sa.select(WarrantyDecision.work_order_id, WarrantyDecision.basis)
+        .where(WarrantyDecision.work_order_id.in_(order_ids)))}
+    result = {}
+    for case in cases:
+        basis = bases.get(case.work_order_id) or {}
+        result[case.id] = ReturnWindows(
+            start=_day(basis.get("start")), no_reason_until=_day(basis.get("no_reason_return_until")),
+            quality_until=_day(basis.get("quality_return_until")), warranty_end=_day(basis.get("warranty_end")),
+            reason=basis.get("reason"))
+    return result
+
+
+def labels_for(cases: list[ReturnCase]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Per case id: the customer's name and the job's number (for the list)."""
+    customer_ids = {case.customer_id for case in cases}
+    order_ids = {case.work_order_id for case in cases}
+    names = {cid: name for cid, name in db.session.execute(
+        sa.select(Customer.id, Customer.name).where(Customer.id.in_(customer_ids)))}
+    numbers = {oid: number for oid, number in db.session.execute(
+        sa.select(WorkOrder.id, WorkOrder.number).where(WorkOrder.id.in_(order_ids)))}
+    return {case.id: {"customer_name": names.get(case.customer_id, ""),
+                      "work_order_number": numbers.get(case.work_order_id, "")} for case in cases}
+
+
+def _photos(ids: list[Any] | None) -> list[Photo]:
+    wanted = [uuid.UUID(str(i)) for i in ids or []]
+    if not wanted:
+        return []
+    found = {p.id: p for p in db.session.scalars(sa.select(Photo).where(Photo.id.in_(wanted)))}
+    return [found[i] for i in wanted if i in found]
+
+
+def view_case(actor: Actor, case_id: uuid.UUID, *, via: str) -> dict[str, Any]:
+    """One case as the office page shows it: the case, its customer and job, its R-RET-1 windows, the
+    customer's photos, the inspection photos, and the job's other photos (to pick inspection photos from).
+    A view that shows photos is an archive read (R-ARC-3): it is logged as `return_case` in the same
+    transaction. Raises NotFound (also for a case the actor may not see)."""
+    case = get_case(actor, case_id)
+    order = db.session.get(WorkOrder, case.work_order_id)
+    customer = db.session.get(Customer, case.customer_id)
+    customer_photos = _photos(case.photo_ids)
+    inspection_photos = _photos(case.inspection_photo_ids)
+    shown = {p.id for p in customer_photos} | {p.id for p in inspection_photos}
+    job_photos = [] if actor.role not in WRITERS or case.status is not S.RECEIVED else list(db.session.scalars(
+        sa.select(Photo).where(Photo.work_order_id == case.work_order_id, Photo.id.not_in(shown) if shown else
+                               sa.true()).order_by(Photo.created_at, Photo.id).limit(100)))
+    if customer_photos or inspection_photos or job_photos:
+        archive_service.log_read(actor, "return_case", case.id, via=via)
+    return {"case": case, "order": order, "customer": customer, "windows": windows_for([case])[case.id],
+            "customer_photos": customer_photos, "inspection_photos": inspection_photos, "job_photos": job_photos}

@@ -490,3 +490,5 @@ class ReturnCaseQuerySchema(PageArgsSchema):
     status = fields.List(fields.Enum(ReturnStatus, by_value=True))
     customer_id = fields.UUID()
     work_order_id = fields.UUID()
+    q = fields.String(validate=validate.Length(max=200), metadata={
+        "description": "Part of the customer's name or phone, the case number or the serial number"})

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.commerce.conftest import unit  # noqa: F401  (fixture: a unit delivered 2026-11-02 and its job)
 from tests.conftest import IN_CI
 from tests.signing.conftest import chinese_job  # noqa: F401  (fixture)
 

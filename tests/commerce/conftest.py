@@ -108,3 +108,33 @@ def consent(api: Callable[..., Any]) -> Callable[..., tuple[int, Any]]:
 def charge(job: SimpleNamespace, kind: str, code: str, quantity: float = 1, **extra: Any) -> dict[str, Any]:
     return {"id": str(uuid.uuid4()), "visit_id": str(job.visit.id), "kind": kind, "code": code,
             "quantity": quantity, **extra}
+
+
+# ---- returned units (R-RET-1/2/3): shared by the API tests and the office-page tests ----------------
+
+DELIVERED = date(2026, 11, 2)   # the unit's warranty start (installation); 12 months of warranty
+
+
+@pytest.fixture
+def unit(make: Factory) -> Callable[..., SimpleNamespace]:
+    """A customer's unit delivered on DELIVERED, a return job for it with a visit (for photos)."""
+
+    def build(customer_name: str = "杭州精工科技有限公司") -> SimpleNamespace:
+        line = make.product_line()
+        product = make.product(line.id, name="高速冷冻离心机")
+        tech = make.technician(certified_for=[line.id])
+        customer = make.customer(customer_name)
+        site = make.site(customer.id)
+        asset = make.asset(customer.id, site.id, product.id, install_date=DELIVERED, warranty_start=DELIVERED,
+                           warranty_end=date(2027, 11, 1))
+        order = make.work_order(customer_id=customer.id, site_id=site.id, product_id=product.id, asset_id=asset.id)
+        visit = make.visit(order.id, technician_id=tech.id)
+        return SimpleNamespace(order=order, visit=visit, asset=asset, customer=customer, product=product,
+                               auth={"Authorization": f"Bearer {make.token(tech.user_id)}"})
+
+    return build
+
+
+@pytest.fixture
+def office(headers: Callable[..., dict[str, str]]) -> dict[str, str]:
+    return headers(role="office")

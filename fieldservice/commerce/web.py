@@ -1,0 +1,149 @@
+"""Office pages for returned units (R-RET-1/2/3): the case list with its R-RET-1 windows, and one case with the
+customer's photos and description, the warranty decision and shipping liability, and the forms for the
+inspection, the outcome and closing. The forms go through the same schemas and service functions as the JSON
+API (fieldservice/commerce/api.py), so the same rules and refusals apply; a refusal is shown on the page with
+its 4xx status."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import marshmallow as ma
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from fieldservice.auth.decorators import BACK_OFFICE, current_actor
+from fieldservice.commerce import returns
+from fieldservice.commerce.models import ReturnStatus
+from fieldservice.commerce.schemas import ReturnCaseOutcomeInSchema, ReturnInspectionInSchema
+from fieldservice.common.pagination import PageRequest
+from fieldservice.db import unit_of_work, utcnow
+from fieldservice.errors import DomainError
+from fieldservice.web.auth import office_page
+
+bp = Blueprint("return_pages", __name__, url_prefix="/office/returns")
+
+PAGE_SIZE = 25
+STATUS_LABELS = {"received": "已收货 received", "inspected": "已检验 inspected", "decided": "已处理 decided",
+                 "closed": "已关闭 closed"}
+OUTCOME_LABELS = {"refund": "退款 refund", "exchange": "换货 exchange", "repair": "维修 repair",
+                  "refused": "拒绝 refused"}
+OPTION_LABELS = {
+    "no_reason_return": "7天无理由退货 no-reason return (7 days)",
+    "quality_return_or_exchange": "质量问题一个月内退换（公司承担）quality return/exchange within 1 month",
+    "warranty_repair": "保修期内免费维修 free warranty repair",
+    "paid_repair": "有偿维修（客户承担维修及运费）paid repair",
+}
+PAYER_LABELS = {"company": "公司 company", "customer": "客户 customer"}
+FAULT_TYPES = {"quality": "质量问题 quality", "no_reason": "无理由 no reason", "misuse": "使用不当 misuse",
+               "wear": "正常磨损 wear", "transport_damage": "运输损坏 transport damage"}
+LABELS = {"status_labels": STATUS_LABELS, "outcome_labels": OUTCOME_LABELS, "option_labels": OPTION_LABELS,
+          "payer_labels": PAYER_LABELS, "fault_types": FAULT_TYPES}
+
+
+def _page_number() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", "1")), 1_000_000))
+    except ValueError:
+        return 1
+
+
+def _errors(err: Exception) -> dict[str, str]:
+    """Field -> message for the form (a marshmallow refusal or a domain error's field errors, else `form`)."""
+    if isinstance(err, ma.ValidationError):
+        messages = err.messages if isinstance(err.messages, dict) else {"form": err.messages}
+    else:
+        assert isinstance(err, DomainError)
+        messages = (err.extra.get("errors") or {}).get("json") or {"form": err.detail}
+    return {field: "; ".join(map(str, m)) if isinstance(m, list) else str(m) for field, m in messages.items()}
+
+
+def _status(err: Exception) -> int:
+    return err.status if isinstance(err, DomainError) else 422
+
+
+@bp.get("")
+@office_page(*BACK_OFFICE)
+def case_list() -> Any:
+    """Return cases, newest first, filtered by status and a customer search (name, phone, case number or
+    serial), with each case's R-RET-1 windows (7-day no-reason, 1-month quality return/exchange)."""
+    status = request.args.get("status", "")
+    chosen = [ReturnStatus(status)] if status in STATUS_LABELS else None
+    q = request.args.get("q", "").strip()[:200]
+    page = returns.list_cases(current_actor(), PageRequest(page=_page_number(), page_size=PAGE_SIZE),
+                              status=chosen, q=q or None)
+    return render_template("office/returns_list.html", page=page, status=status if chosen else "", q=q,
+                           windows=returns.windows_for(page.items), labels=returns.labels_for(page.items),
+                           **LABELS)
+
+
+def _case_page(case_id: uuid.UUID, *, errors: dict[str, str] | None = None, form: str | None = None,
+               values: MultiDict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
+    actor = current_actor()
+    try:
+        with unit_of_work():                       # the read log row (R-ARC-3) is committed with the view
+            data = returns.view_case(actor, case_id, via="page")
+    except DomainError as err:
+        return render_template("office/error.html", status=err.status, title=err.title, detail=err.detail), \
+            err.status
+    return render_template("office/return_case.html", **data, errors=errors or {}, failed_form=form,
+                           values=values or MultiDict(), can_write=actor.role in returns.WRITERS,
+                           saved=request.args.get("saved"), today=utcnow().date(), **LABELS), status
+
+
+@bp.get("/<uuid:case_id>")
+@office_page(*BACK_OFFICE)
+def case_detail(case_id: uuid.UUID) -> Any:
+    """One case: the customer's description and photos, the warranty decision and shipping liability
+    (R-RET-1/2), the inspection (R-RET-3) and the outcome, with the forms for the next step."""
+    return _case_page(case_id)
+
+
+def _inspection_body(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The inspection form as the API's JSON body (blank fields absent, so the schema says what is missing)."""
+    body: dict[str, Any] = {}
+    if form.get("matches_description") in ("yes", "no"):
+        body["matches_description"] = form["matches_description"] == "yes"
+    for name in ("findings", "found_fault_type", "inspector_name"):
+        if form.get(name, "").strip():
+            body[name] = form[name].strip()
+    photo_ids = [p for p in form.getlist("photo_ids") if p.strip()]
+    if photo_ids:
+        body["photo_ids"] = photo_ids
+    return body
+
+
+def _post(case_id: uuid.UUID, form_name: str, action: Any) -> Any:
+    try:
+        with unit_of_work():
+            action()
+    except (ma.ValidationError, DomainError) as err:
+        return _case_page(case_id, errors=_errors(err), form=form_name, values=request.form,
+                          status=_status(err))
+    return redirect(url_for(".case_detail", case_id=case_id, saved=form_name), code=303)
+
+
+@bp.post("/<uuid:case_id>/inspection")
+@office_page(*BACK_OFFICE)
+def inspection(case_id: uuid.UUID) -> Any:
+    """R-RET-3: record the inspection against the customer's photos and description (returns.inspect)."""
+    return _post(case_id, "inspection", lambda: returns.inspect(
+        current_actor(), case_id, ReturnInspectionInSchema().load(_inspection_body(request.form))))
+
+
+@bp.post("/<uuid:case_id>/outcome")
+@office_page(*BACK_OFFICE)
+def outcome(case_id: uuid.UUID) -> Any:
+    """Decide refund, exchange, repair or refused, as the warranty decision allows (returns.decide)."""
+    body: dict[str, Any] = {"outcome": request.form.get("outcome", "")}
+    if request.form.get("note", "").strip():
+        body["note"] = request.form["note"].strip()
+    return _post(case_id, "outcome", lambda: returns.decide(
+        current_actor(), case_id, ReturnCaseOutcomeInSchema().load(body)))
+
+
+@bp.post("/<uuid:case_id>/close")
+@office_page(*BACK_OFFICE)
+def close(case_id: uuid.UUID) -> Any:
+    """Close a decided case (returns.close)."""
+    return _post(case_id, "close", lambda: returns.close(current_actor(), case_id))
