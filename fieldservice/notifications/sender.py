@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import random
@@ -135,7 +136,7 @@ class WebhookTransport:
 def _http_refusal(err: urllib.error.HTTPError) -> DeliveryError:
     try:
         body = _excerpt(err.read(2048))
-    except (OSError, ValueError):
+    except (OSError, ValueError, http.client.HTTPException):  # a body cut short still leaves the status
         body = ""
     permanent = is_permanent_http_status(err.code)
     retry_after = (parse_retry_after(err.headers.get("Retry-After"), now=utcnow())
