@@ -15,6 +15,8 @@ from fieldservice.complaints.schemas import (
     ComplaintInSchema,
     ComplaintQuerySchema,
     ComplaintSchema,
+    ComplaintSummaryQuerySchema,
+    ComplaintSummarySchema,
     ContactFailedSchema,
     FeedbackSchema,
     NoteInSchema,
@@ -48,6 +50,20 @@ class Complaints(MethodView):
         """Log a complaint (customer, related work order/visit, channel, description); due in 24 h."""
         with unit_of_work():
             return service.log_complaint(current_actor(), data)
+
+
+@blp.route("/complaints/summary")
+class ComplaintSummary(MethodView):
+    @requires(*HANDLERS)
+    @blp.arguments(ComplaintSummaryQuerySchema, location="query")
+    @blp.response(200, ComplaintSummarySchema)
+    @blp.alt_response(422, description="`from` after `to`, or a range longer than 366 days")
+    def get(self, args: dict[str, Any]) -> Any:
+        """The periodic complaint summary (R-CMP-1) for complaints received from `from` to `to` (UTC days,
+        inclusive; default the last 30 days): totals, by status, product model and channel; overdue for the
+        first response now; answered within the 24 h / 48 h deadline or late; resolved and closed; average
+        hours to the first response and to the resolution. Computed in the database."""
+        return service.summarize_complaints(current_actor(), start=args.get("from_"), end=args.get("to"))
 
 
 @blp.route("/complaints/<uuid:complaint_id>")

@@ -96,3 +96,38 @@ class FeedbackSchema(StrictSchema):
     feedback = text(10000, required=True)
     customer_satisfied = fields.Boolean(allow_none=True, load_default=None)
     version = fields.Integer(strict=True)
+
+
+class ComplaintSummaryQuerySchema(StrictSchema):
+    from_ = fields.Date(data_key="from", metadata={"description": "First day received (YYYY-MM-DD, UTC); "
+                                                                  "default: 29 days before `to`"})
+    to = fields.Date(metadata={"description": "Last day received, inclusive (UTC); default: today"})
+
+
+class ProductComplaintsSchema(Schema):
+    product_id = fields.UUID(allow_none=True, metadata={"description": "null: complaints without a product"})
+    model_code = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
+    complaints = fields.Integer()
+    overdue = fields.Integer()
+    resolved = fields.Integer()
+
+
+class ComplaintSummarySchema(Schema):
+    from_ = fields.Date(data_key="from", attribute="from")
+    to = fields.Date()
+    as_of = fields.AwareDateTime(metadata={"description": "The time `overdue` is counted at"})
+    total = fields.Integer(metadata={"description": "Complaints received in the range"})
+    overdue = fields.Integer(metadata={"description": "Still without a first response, past the deadline"})
+    responded = fields.Integer()
+    responded_within_24h = fields.Integer(metadata={"description": "First response by the 24 h deadline"})
+    responded_within_48h = fields.Integer(
+        metadata={"description": "First response by the 48 h deadline (customer unreachable in the first 24 h)"})
+    responded_late = fields.Integer()
+    resolved = fields.Integer(metadata={"description": "With a resolution standing (resolved or closed)"})
+    closed = fields.Integer(metadata={"description": "Resolution fed back to the customer"})
+    avg_hours_to_first_response = fields.Float(allow_none=True)
+    avg_hours_to_resolution = fields.Float(allow_none=True)
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_channel = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_product = fields.List(fields.Nested(ProductComplaintsSchema))

@@ -1,16 +1,18 @@
 """Complaint use cases (R-CMP-1): log, assign an owner, first response within 24 h (48 h when the customer
 could not be reached within the first 24 h), investigation notes, resolution, feedback to the customer;
-overdue complaints computed in SQL from the deadline column and flagged once through the outbox."""
+overdue complaints computed in SQL from the deadline column and flagged once through the outbox; the
+periodic summary ("summarized periodically") computed by aggregate queries in the database."""
 from __future__ import annotations
 
 import logging
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.ext.compiler import compiles
 
 from fieldservice.audit import service as audit_service
 from fieldservice.auth.models import Role, User
@@ -18,7 +20,13 @@ from fieldservice.auth.service import Actor
 from fieldservice.catalog.models import Product
 from fieldservice.common.lookup import get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
-from fieldservice.complaints.models import Complaint, ComplaintNote, ComplaintStatus, NoteKind
+from fieldservice.complaints.models import (
+    Complaint,
+    ComplaintChannel,
+    ComplaintNote,
+    ComplaintStatus,
+    NoteKind,
+)
 from fieldservice.customers.models import Customer
 from fieldservice.db import utcnow
 from fieldservice.errors import Conflict, InvalidTransition, NotFound, StaleVersion, ValidationFailed
@@ -273,3 +281,112 @@ def flag_overdue(*, now: datetime | None = None) -> int:
     if rows:
         log.info("complaints flagged overdue: %d", len(rows))
     return len(rows)
+
+
+# ---- the periodic summary (R-CMP-1 "summarized periodically") ------------------------------------------
+
+SUMMARY_DEFAULT_DAYS = 30
+SUMMARY_MAX_DAYS = 366
+
+
+class hours_between(sa.sql.expression.FunctionElement[float]):
+    """`(later - earlier)` in hours as a float, in the database: PostgreSQL through the epoch of the
+    interval, SQLite (UTC text timestamps) through julianday. NULL when either side is NULL."""
+
+    inherit_cache = True
+    type = sa.Float()
+
+
+@compiles(hours_between)
+def _hours_between_default(element: hours_between, compiler: Any, **kw: Any) -> str:
+    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 3600.0)"
+
+
+@compiles(hours_between, "sqlite")
+def _hours_between_sqlite(element: hours_between, compiler: Any, **kw: Any) -> str:
+    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({later}) - julianday({earlier})) * 24.0)"
+
+
+def summary_range(start: date | None, end: date | None, *, now: datetime) -> tuple[date, date]:
+    """The days summarized, both inclusive, in UTC. Default: `to` today (UTC), `from` 29 days before `to`.
+    Raises ValidationFailed (422) when `from` is after `to` or the range is longer than 366 days."""
+    end = end or now.astimezone(UTC).date()
+    start = start or end - timedelta(days=SUMMARY_DEFAULT_DAYS - 1)
+    if start > end:
+        raise ValidationFailed("`from` is after `to`", errors={"query": {"from": ["after to"]}})
+    if (end - start).days + 1 > SUMMARY_MAX_DAYS:
+        raise ValidationFailed(f"the range is longer than {SUMMARY_MAX_DAYS} days",
+                               errors={"query": {"to": [f"more than {SUMMARY_MAX_DAYS} days after from"]}})
+    return start, end
+
+
+def _count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def _hours(value: Any) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
+def summarize_complaints(actor: Actor, *, start: date | None = None, end: date | None = None,
+                         now: datetime | None = None) -> dict[str, Any]:
+    """R-CMP-1: complaints are "summarized periodically". The complaints received in [start, end] (UTC
+    days, both inclusive; default the last 30 days), counted in the database (aggregate queries with GROUP
+    BY, no row loaded into Python): totals, by status, by product model and by channel; overdue for their
+    first response now; answered within the 24 h deadline, within the 48 h deadline (customer unreachable
+    within the first 24 h) and late; resolved (a resolution stands: resolved or closed) and closed; average
+    hours from receipt to the first response and to the resolution (over the complaints that have one).
+    Office, dispatcher and admin only. Raises Forbidden, ValidationFailed (bad range)."""
+    actor.require(*HANDLERS)
+    now = now or utcnow()
+    start, end = summary_range(start, end, now=now)
+    lower = datetime.combine(start, time(), UTC)
+    upper = datetime.combine(end + timedelta(days=1), time(), UTC)
+    in_range = sa.and_(Complaint.received_at >= lower, Complaint.received_at < upper)
+
+    answered = Complaint.first_response_at.is_not(None)
+    on_time = sa.and_(answered, Complaint.first_response_at <= Complaint.response_due_at)
+    totals = db.session.execute(sa.select(
+        sa.func.count().label("total"),
+        _count_if(overdue_clause(now)).label("overdue"),
+        _count_if(answered).label("responded"),
+        _count_if(sa.and_(on_time, Complaint.customer_unreachable_at.is_(None))).label("responded_within_24h"),
+        _count_if(sa.and_(on_time, Complaint.customer_unreachable_at.is_not(None))).label("responded_within_48h"),
+        _count_if(sa.and_(answered, Complaint.first_response_at > Complaint.response_due_at))
+        .label("responded_late"),
+        _count_if(Complaint.resolved_at.is_not(None)).label("resolved"),
+        _count_if(Complaint.status == C.CLOSED).label("closed"),
+        sa.func.avg(hours_between(Complaint.received_at, Complaint.first_response_at))
+        .label("avg_hours_to_first_response"),
+        sa.func.avg(hours_between(Complaint.received_at, Complaint.resolved_at)).label("avg_hours_to_resolution"),
+    ).where(in_range)).mappings().one()
+
+    by_status = {status.value: 0 for status in ComplaintStatus}
+    for status, count in db.session.execute(
+            sa.select(Complaint.status, sa.func.count()).where(in_range).group_by(Complaint.status)):
+        by_status[ComplaintStatus(status).value] = int(count)
+    by_channel = {channel.value: 0 for channel in ComplaintChannel}
+    for channel, count in db.session.execute(
+            sa.select(Complaint.channel, sa.func.count()).where(in_range).group_by(Complaint.channel)):
+        by_channel[ComplaintChannel(channel).value] = int(count)
+    count = sa.func.count(Complaint.id)
+    by_product = [
+        {"product_id": row.id, "model_code": row.model_code, "name": row.name, "complaints": int(row.complaints),
+         "overdue": int(row.overdue), "resolved": int(row.resolved)}
+        for row in db.session.execute(
+            sa.select(Product.id, Product.model_code, Product.name, count.label("complaints"),
+                      _count_if(overdue_clause(now)).label("overdue"),
+                      _count_if(Complaint.resolved_at.is_not(None)).label("resolved"))
+            .select_from(Complaint).outerjoin(Product, Product.id == Complaint.product_id).where(in_range)
+            .group_by(Product.id, Product.model_code, Product.name)
+            .order_by(count.desc(), Product.model_code.nulls_last()))]
+    return {
+        "from": start, "to": end, "as_of": now,
+        **{key: int(totals[key]) for key in ("total", "overdue", "responded", "responded_within_24h",
+                                             "responded_within_48h", "responded_late", "resolved", "closed")},
+        "avg_hours_to_first_response": _hours(totals["avg_hours_to_first_response"]),
+        "avg_hours_to_resolution": _hours(totals["avg_hours_to_resolution"]),
+        "by_status": by_status, "by_channel": by_channel, "by_product": by_product,
+    }

@@ -17,7 +17,8 @@ class NotificationStatus(enum.StrEnum):
     PENDING = "pending"      # waiting for its first or next attempt (`next_attempt_at`)
     SENDING = "sending"      # claimed by a sender; back to pending if the sender dies (lease expires)
     SENT = "sent"
-    FAILED = "failed"        # gave up after the maximum number of attempts (kept for the office to see)
+    FAILED = "failed"        # gave up after the maximum number of attempts, or at once on a permanent refusal
+                             # (HTTP 4xx but 408/425/429, SMTP 5xx); kept for the office to see and re-queue
 
 
 class Channel(enum.StrEnum):

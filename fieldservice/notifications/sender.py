@@ -4,11 +4,18 @@ Transports: webhook (HTTP POST of JSON signed with HMAC-SHA256), e-mail (SMTP, s
 (no transport: the row is the record). A channel whose transport is not configured is left alone, so its
 messages wait (nothing is lost, no attempt is spent) until the transport is configured. Delivery happens
 outside any database transaction; each claim and each outcome is its own short unit of work.
+
+Outbox rule (docs/scheduler.md, "Notification outbox and sender"): a failure that another attempt could
+cure (connection refused, timeout, HTTP 408/425/429/5xx, SMTP 4xx) is retried with backoff; an answer that
+says this message will never be accepted (HTTP 4xx other than 408/425/429, SMTP 5xx for the sender,
+a recipient or the data) fails the message at once, so it is not re-sent for hours to a receiver that
+already said no. The office can still re-queue a failed message (`POST /notifications/{id}/retry`).
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import random
@@ -18,8 +25,9 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from flask import Flask
@@ -36,8 +44,52 @@ TIMESTAMP_HEADER = "X-Fieldservice-Timestamp"
 ID_HEADER = "X-Fieldservice-Notification-Id"
 
 
+# HTTP 4xx answers that say "not now" rather than "never": retried like a 5xx or a dead connection
+RETRYABLE_CLIENT_ERRORS = frozenset({408, 425, 429})
+# answers whose Retry-After header is honoured (as the earliest next attempt, capped by the backoff cap)
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+BODY_EXCERPT_CHARS = 200
+
+
 class DeliveryError(Exception):
-    """The transport could not deliver (refused, timed out, non-2xx answer). The message will be retried."""
+    """The transport could not deliver (refused, timed out, non-2xx answer).
+
+    `permanent`: the receiver refused this message for good (HTTP 4xx but 408/425/429, SMTP 5xx): it fails
+    at once instead of being retried. `retry_after`: seconds the receiver asked us to wait (Retry-After),
+    used as the earliest next attempt."""
+
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+def is_permanent_http_status(status: int) -> bool:
+    """A 4xx other than 408 (timeout), 425 (too early) and 429 (too many requests) will not change on retry."""
+    return 400 <= status < 500 and status not in RETRYABLE_CLIENT_ERRORS
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+    """Retry-After as seconds from `now`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). None when
+    absent or unreadable; a date in the past is 0."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 850 / asctime forms carry no zone: HTTP dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return max((when - now).total_seconds(), 0.0)
+
+
+def _excerpt(raw: bytes) -> str:
+    """The start of a refusal's body, on one line, for `last_error` (what the receiver said was wrong)."""
+    text = " ".join(raw.decode("utf-8", "replace").split())
+    return text if len(text) <= BODY_EXCERPT_CHARS else text[:BODY_EXCERPT_CHARS] + "…"
 
 
 class Transport(Protocol):
@@ -76,9 +128,37 @@ class WebhookTransport:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (configured URL)
                 response.read(1024)
         except urllib.error.HTTPError as err:
-            raise DeliveryError(f"webhook answered HTTP {err.code}") from err
+            raise _http_refusal(err) from err
         except (urllib.error.URLError, OSError, TimeoutError) as err:
             raise DeliveryError(f"webhook unreachable: {getattr(err, 'reason', err)}") from err
+
+
+def _http_refusal(err: urllib.error.HTTPError) -> DeliveryError:
+    try:
+        body = _excerpt(err.read(2048))
+    except (OSError, ValueError, http.client.HTTPException):  # a body cut short still leaves the status
+        body = ""
+    permanent = is_permanent_http_status(err.code)
+    retry_after = (parse_retry_after(err.headers.get("Retry-After"), now=utcnow())
+                   if err.code in RETRY_AFTER_STATUSES and err.headers is not None else None)
+    text = f"webhook answered HTTP {err.code}" + (" (permanent, not retried)" if permanent else "")
+    if body:
+        text += f": {body}"
+    return DeliveryError(text, permanent=permanent, retry_after=retry_after)
+
+
+def _smtp_refusal(err: smtplib.SMTPException) -> DeliveryError:
+    """SMTP replies: 5xx to MAIL FROM, RCPT TO (every recipient) or DATA is permanent for this message; 4xx
+    is "try later". Connection, greeting, TLS and login failures are about our server settings, not this
+    message, so they are retried (a wrong password must not fail the whole outbox at once)."""
+    permanent = False
+    if isinstance(err, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in err.recipients.values()]
+        permanent = bool(codes) and all(code >= 500 for code in codes)
+    elif isinstance(err, smtplib.SMTPSenderRefused | smtplib.SMTPDataError):
+        permanent = err.smtp_code >= 500
+    text = f"smtp: {err.__class__.__name__}: {err}"
+    return DeliveryError(text + (" (permanent, not retried)" if permanent else ""), permanent=permanent)
 
 
 @dataclass
@@ -105,7 +185,9 @@ class SmtpTransport:
                 if self.username:
                     smtp.login(self.username, self.password or "")
                 smtp.send_message(email)
-        except (smtplib.SMTPException, OSError) as err:
+        except smtplib.SMTPException as err:
+            raise _smtp_refusal(err) from err
+        except OSError as err:
             raise DeliveryError(f"smtp: {err.__class__.__name__}: {err}") from err
 
 
@@ -152,18 +234,19 @@ def send_due(app: Flask, *, transports: dict[Channel, Transport] | None = None,
                 # expires, and delivering now could send it twice
                 counts["lease_expired"] += 1
                 continue
-            error = None
+            error, permanent, retry_after = None, False, None
             try:
                 transports[claim.channel].deliver(claim)
             except DeliveryError as err:
-                error = str(err)
+                error, permanent, retry_after = str(err), err.permanent, err.retry_after
             except Exception as err:  # a transport bug must not strand the message in `sending`
                 log.exception("notification %s: transport error", claim.id)
                 error = f"{err.__class__.__name__}: {err}"
             with unit_of_work():
                 status = service.record_delivery(
                     claim, error=error, now=utcnow(), max_attempts=config["NOTIFY_MAX_ATTEMPTS"],
-                    base=config["NOTIFY_BACKOFF_BASE_SECONDS"], cap=config["NOTIFY_BACKOFF_MAX_SECONDS"], rng=rng)
+                    base=config["NOTIFY_BACKOFF_BASE_SECONDS"], cap=config["NOTIFY_BACKOFF_MAX_SECONDS"], rng=rng,
+                    permanent=permanent, retry_after=retry_after)
             outcome = "skipped" if status is None else {"sent": "sent", "pending": "retry"}.get(status.value, "failed")
             counts[outcome] += 1
             if error:

@@ -107,9 +107,14 @@ def backoff_seconds(attempt: int, *, base: int, cap: int, rng: random.Random | N
 
 
 def record_delivery(claim: Claimed, *, error: str | None, now: datetime, max_attempts: int,
-                    base: int, cap: int, rng: random.Random | None = None) -> NotificationStatus | None:
+                    base: int, cap: int, rng: random.Random | None = None, permanent: bool = False,
+                    retry_after: float | None = None) -> NotificationStatus | None:
     """Write an attempt's outcome: sent, back to pending with a backoff, or failed after `max_attempts`.
 
+    Outbox rules (docs/scheduler.md): a `permanent` refusal (the receiver said this message will never be
+    accepted: HTTP 4xx but 408/425/429, SMTP 5xx) fails at once, whatever attempts are left; the office can
+    re-queue it. A retryable failure waits the backoff, or longer when the receiver sent `retry_after`
+    seconds (capped at `cap`, so a receiver cannot park a message for days).
     Only the claim that holds the message may write (same attempt number, still `sending`): a sender
     whose lease expired and whose message was claimed again writes nothing. Returns the new status."""
     row = db.session.get(Notification, claim.id, with_for_update=True)
@@ -118,11 +123,14 @@ def record_delivery(claim: Claimed, *, error: str | None, now: datetime, max_att
     row.lease_expires_at = None
     if error is None:
         row.status, row.sent_at, row.last_error = NotificationStatus.SENT, now, None
-    elif row.attempts >= max_attempts:
+    elif permanent or row.attempts >= max_attempts:
         row.status, row.last_error = NotificationStatus.FAILED, error[:1000]
     else:
         row.status, row.last_error = NotificationStatus.PENDING, error[:1000]
-        row.next_attempt_at = now + timedelta(seconds=backoff_seconds(row.attempts, base=base, cap=cap, rng=rng))
+        delay = backoff_seconds(row.attempts, base=base, cap=cap, rng=rng)
+        if retry_after is not None:
+            delay = max(delay, min(float(retry_after), float(cap)))
+        row.next_attempt_at = now + timedelta(seconds=delay)
     return row.status
 
 

@@ -21,25 +21,38 @@ class Received:
 
 
 @dataclass
+class Answer:
+    """A scripted answer with a body and extra headers (a bare int answers with that status and `ok`)."""
+
+    status: int
+    body: bytes = b"ok"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class WebhookServer:
     url: str
-    statuses: list[int]                      # answers in order; the last one repeats
+    statuses: list[int | Answer]             # answers in order; the last one repeats
     received: list[Received] = field(default_factory=list)
 
 
 @contextmanager
-def webhook_server(statuses: list[int]) -> Iterator[WebhookServer]:
+def webhook_server(statuses: list[int | Answer]) -> Iterator[WebhookServer]:
     state = WebhookServer(url="", statuses=list(statuses))
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             state.received.append(Received(dict(self.headers.items()), body))
-            status = state.statuses.pop(0) if len(state.statuses) > 1 else state.statuses[0]
-            self.send_response(status)
-            self.send_header("Content-Length", "2")
+            answer = state.statuses.pop(0) if len(state.statuses) > 1 else state.statuses[0]
+            if isinstance(answer, int):
+                answer = Answer(answer)
+            self.send_response(answer.status)
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(answer.body)))
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(answer.body)
 
         def log_message(self, *args: object) -> None:
             return None
@@ -73,8 +86,11 @@ class SmtpServer:
 
 
 @contextmanager
-def smtp_server() -> Iterator[SmtpServer]:
+def smtp_server(replies: dict[str, str] | None = None) -> Iterator[SmtpServer]:
+    """`replies` overrides the reply to a command, e.g. {"RCPT": "550 5.1.1 no such mailbox"}; a refused
+    command records nothing."""
     state = SmtpServer("127.0.0.1", 0)
+    scripted = {verb.upper(): line for verb, line in (replies or {}).items()}
 
     class Handler(socketserver.StreamRequestHandler):
         def reply(self, line: str) -> None:
@@ -89,7 +105,9 @@ def smtp_server() -> Iterator[SmtpServer]:
                     return
                 command = line.decode("utf-8", "replace").strip()
                 verb = command.split(" ", 1)[0].upper()
-                if verb in ("EHLO", "HELO"):
+                if verb in scripted:
+                    self.reply(scripted[verb])
+                elif verb in ("EHLO", "HELO"):
                     self.wfile.write(b"250-test-smtp\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
                 elif verb == "MAIL":
                     sender, recipients = command.split(":", 1)[1].split()[0].strip("<>"), []

@@ -1,6 +1,8 @@
 """The outbox sender against real servers: a local HTTP server (500 then 200, or a closed port) and a local
 SMTP server. Retries back off, give up as `failed` (kept, listed, re-queueable by the office), a sender that
-dies mid-send leaves its messages to be retried, and a sender that is down loses nothing."""
+dies mid-send leaves its messages to be retried, and a sender that is down loses nothing. A permanent
+refusal (HTTP 4xx but 408/425/429, SMTP 5xx) fails at once; Retry-After is honoured, capped (outbox rules,
+docs/scheduler.md)."""
 from __future__ import annotations
 
 import hashlib
@@ -20,8 +22,8 @@ from fieldservice.db import unit_of_work
 from fieldservice.extensions import db
 from fieldservice.notifications import service
 from fieldservice.notifications.models import Channel, Notification, NotificationStatus
-from fieldservice.notifications.sender import SIGNATURE_HEADER, TIMESTAMP_HEADER, send_due
-from tests.notifications.servers import closed_port_url, smtp_server, webhook_server
+from fieldservice.notifications.sender import SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_retry_after, send_due
+from tests.notifications.servers import Answer, closed_port_url, smtp_server, webhook_server
 
 T0 = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)
 SECRET = "whsec-测试"
@@ -235,3 +237,106 @@ def test_a_claim_whose_lease_ran_out_is_not_delivered_late(app: Flask, configure
     assert [str(i) for i in slow.delivered] == [first]
     assert row(app, second).status is NotificationStatus.SENDING   # left for the next claim, not sent twice
     assert send_at(app, T0 + timedelta(minutes=5)) == {"claimed": 1, "sent": 1}
+
+
+# ---- permanent refusals fail at once; "not now" answers retry (outbox rules, docs/scheduler.md) ----------
+
+@pytest.mark.parametrize("status", [400, 401, 404, 410, 422])
+def test_webhook_permanent_client_error_fails_at_once_with_status_and_body(  # type: ignore[no-untyped-def]
+        app: Flask, client, headers, configure, status: int) -> None:
+    refusal = Answer(status, json.dumps({"error": "收件人不存在 unknown recipient"}, ensure_ascii=False).encode(),
+                     {"Content-Type": "application/json; charset=utf-8"})
+    with webhook_server([refusal, 200]) as hook:
+        configure(NOTIFY_WEBHOOK_URL=hook.url, NOTIFY_MAX_ATTEMPTS=5)
+        nid = enqueue(app)
+        assert send_at(app, T0) == {"claimed": 1, "failed": 1}
+        failed = row(app, nid)
+        assert failed.status is NotificationStatus.FAILED and failed.attempts == 1   # 4 attempts left, unused
+        assert f"HTTP {status}" in (failed.last_error or "") and "permanent" in (failed.last_error or "")
+        assert "收件人不存在 unknown recipient" in (failed.last_error or "")         # what the receiver said
+        assert send_at(app, T0 + timedelta(days=2)) == {"claimed": 0}                # no backoff retry
+        assert len(hook.received) == 1
+
+        # the office fixes the receiver and re-queues the message through the existing API
+        retried = client.post(f"/api/v1/notifications/{nid}/retry", headers=headers(role="office"))
+        assert retried.status_code == 200 and retried.get_json()["status"] == "pending"
+        assert send_at(app, T0 + timedelta(days=2, seconds=1)) == {"claimed": 1, "sent": 1}
+    assert row(app, nid).status is NotificationStatus.SENT and len(hook.received) == 2
+
+
+@pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503])
+def test_webhook_temporary_answers_are_retried_with_backoff(app: Flask, configure, status: int) -> None:  # type: ignore[no-untyped-def]
+    with webhook_server([status, 200]) as hook:
+        configure(NOTIFY_WEBHOOK_URL=hook.url, NOTIFY_MAX_ATTEMPTS=3)
+        nid = enqueue(app)
+        assert send_at(app, T0) == {"claimed": 1, "retry": 1}
+        waiting = row(app, nid)
+        assert waiting.status is NotificationStatus.PENDING and waiting.attempts == 1
+        assert f"HTTP {status}" in (waiting.last_error or "") and "permanent" not in (waiting.last_error or "")
+        assert T0 + timedelta(seconds=15) <= waiting.next_attempt_at <= T0 + timedelta(seconds=30)
+        assert send_at(app, T0 + timedelta(seconds=31)) == {"claimed": 1, "sent": 1}
+    assert len(hook.received) == 2
+
+
+def test_a_long_refusal_body_is_cut_to_an_excerpt(app: Flask, configure) -> None:  # type: ignore[no-untyped-def]
+    with webhook_server([Answer(403, b"<html>\n  <body>" + b"forbidden " * 500 + b"</body></html>")]) as hook:
+        configure(NOTIFY_WEBHOOK_URL=hook.url)
+        nid = enqueue(app)
+        assert send_at(app, T0) == {"claimed": 1, "failed": 1}
+    error = row(app, nid).last_error or ""
+    assert error.startswith("webhook answered HTTP 403 (permanent, not retried): <html> <body>forbidden forbidden")
+    assert error.endswith("…") and len(error) < 300
+
+
+@pytest.mark.parametrize(("status", "retry_after", "expected_wait"), [
+    (429, "600", timedelta(seconds=600)),                                            # seconds
+    (503, "Mon, 01 Mar 2027 10:30:00 GMT", timedelta(minutes=30)),                  # HTTP-date (T0 is 10:00)
+    (429, "86400", timedelta(seconds=3600)),                                         # capped at the backoff cap
+    (503, "soon", None),                                                             # unreadable: plain backoff
+])
+def test_retry_after_is_honoured_and_capped(app: Flask, configure, status: int, retry_after: str,  # type: ignore[no-untyped-def]
+                                            expected_wait: timedelta | None) -> None:
+    with webhook_server([Answer(status, b"busy", {"Retry-After": retry_after}), 200]) as hook:
+        configure(NOTIFY_WEBHOOK_URL=hook.url, NOTIFY_BACKOFF_MAX_SECONDS=3600)
+        nid = enqueue(app)
+        assert send_at(app, T0) == {"claimed": 1, "retry": 1}
+        waiting = row(app, nid)
+        if expected_wait is None:
+            assert T0 + timedelta(seconds=15) <= waiting.next_attempt_at <= T0 + timedelta(seconds=30)
+        else:
+            assert waiting.next_attempt_at == T0 + expected_wait
+            assert send_at(app, T0 + expected_wait - timedelta(seconds=1)) == {"claimed": 0}
+        assert send_at(app, waiting.next_attempt_at) == {"claimed": 1, "sent": 1}
+    assert len(hook.received) == 2
+
+
+def test_parse_retry_after_forms() -> None:
+    assert parse_retry_after("120", now=T0) == 120
+    assert parse_retry_after("Mon, 01 Mar 2027 10:00:30 GMT", now=T0) == 30
+    assert parse_retry_after("Sunday, 28-Feb-27 10:00:00 GMT", now=T0) == 0     # RFC 850 form, in the past
+    assert parse_retry_after("-5", now=T0) is None and parse_retry_after("", now=T0) is None
+    assert parse_retry_after(None, now=T0) is None
+
+
+@pytest.mark.parametrize(("replies", "outcome"), [
+    ({"RCPT": "550 5.1.1 <nobody@example.cn>: no such mailbox"}, "failed"),
+    ({"MAIL": "553 5.7.1 sender rejected"}, "failed"),
+    ({"DATA": "554 5.6.0 message refused"}, "failed"),
+    ({"RCPT": "451 4.3.0 mailbox busy, try later"}, "retry"),
+    ({"DATA": "452 4.3.1 insufficient storage"}, "retry"),
+])
+def test_smtp_permanent_5xx_fails_at_once_and_4xx_retries(app: Flask, configure, replies: dict[str, str],  # type: ignore[no-untyped-def]
+                                                           outcome: str) -> None:
+    with smtp_server(replies) as smtp:
+        configure(SMTP_HOST=smtp.host, SMTP_PORT=smtp.port, SMTP_FROM="service@example.cn", NOTIFY_MAX_ATTEMPTS=5)
+        nid = enqueue(app, channel=Channel.EMAIL, recipient="nobody@example.cn")
+        assert send_at(app, T0) == {"claimed": 1, outcome: 1}
+    after = row(app, nid)
+    code = next(iter(replies.values()))[:3]
+    assert after.attempts == 1 and code in (after.last_error or "") and smtp.messages == []
+    if outcome == "failed":
+        assert after.status is NotificationStatus.FAILED and "permanent" in (after.last_error or "")
+        assert send_at(app, T0 + timedelta(days=1)) == {"claimed": 0}
+    else:
+        assert after.status is NotificationStatus.PENDING
+        assert T0 + timedelta(seconds=15) <= after.next_attempt_at <= T0 + timedelta(seconds=30)
