@@ -159,12 +159,11 @@ def resolve_open(token: str, *, now: datetime | None = None) -> Resolved:
     now = now or utcnow()
     found = _lookup(token)
     if found.link.used_at is not None:
-        pdf_open = pdf_window_open(found.link, now)
+        until = found.link.pdf_until if pdf_window_open(found.link, now) else None
         raise SigningLinkUsed("this signing link has already been used"
-                              + ("; the signed record's PDF can still be downloaded through it" if pdf_open else ""),
+                              + ("; the signed record's PDF can still be downloaded through it" if until else ""),
                               language=found.link.language, signed_at=found.link.used_at.isoformat(),
-                              **({"pdf_until": found.link.pdf_until.isoformat()}  # type: ignore[union-attr]
-                                 if pdf_open else {}))
+                              **({"pdf_until": until.isoformat()} if until else {}))
     if found.link.expires_at <= now:
         raise SigningLinkExpired("this signing link has expired; ask for a new one",
                                  expired_at=found.link.expires_at.isoformat())
