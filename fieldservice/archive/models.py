@@ -10,6 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from fieldservice.db import UUIDPrimaryKey, utcnow
 from fieldservice.extensions import db
 
+VIA = ("api", "page")   # through which door: the JSON API, or a server-rendered page (office or signing link)
+# what a read log row names (R-ARC-3); `GET /api/v1/archive/reads?entity_type=` accepts exactly these
+ENTITY_TYPES = ("search", "customer", "asset", "serial", "service_record", "record_canonical", "record_list",
+                "signoff", "photo", "work_order_report", "return_case")
+
 
 class ArchiveRead(UUIDPrimaryKey, db.Model):
     """Who read what, when, and through which door (api or page). Rows are only ever inserted."""

@@ -221,8 +221,7 @@ def photo(photo_id: uuid.UUID, variant: str) -> Any:
     try:
         media = current_media()
         with unit_of_work():
-            content = photos_service.photo_content(actor, photo_id, Variant(variant), media=media)
-            service.log_read(actor, "photo", photo_id, via="page")
+            content = photos_service.photo_content(actor, photo_id, Variant(variant), media=media, log_via="page")
         return http.send_content(media.storage, content)
     except DomainError as err:
         return _error_page(err)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from fieldservice.archive.models import ENTITY_TYPES, VIA
 from fieldservice.common.schemas import PageArgsSchema, page_of, text
 
 
@@ -65,12 +66,10 @@ class AssetArchiveSchema(Schema):
 
 
 class ReadQuerySchema(PageArgsSchema):
-    entity_type = fields.String(validate=validate.OneOf(
-        ["search", "customer", "asset", "serial", "service_record", "signoff", "photo", "record_list",
-         "return_case"]))
+    entity_type = fields.String(validate=validate.OneOf(ENTITY_TYPES))
     entity_id = text(200)
     actor_user_id = fields.UUID()
-    via = fields.String(validate=validate.OneOf(["api", "page"]))
+    via = fields.String(validate=validate.OneOf(VIA))
 
 
 class ArchiveReadSchema(Schema):

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from fieldservice.archive.models import ArchiveRead
+from fieldservice.archive.models import ENTITY_TYPES, VIA, ArchiveRead
 from fieldservice.assets.models import Asset
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 
 ARCHIVE_STAFF = (Role.OFFICE, Role.ADMIN)
 ARCHIVE_READERS = (*ARCHIVE_STAFF, Role.TECHNICIAN, Role.CUSTOMER)
-VIA = ("api", "page")
 
 
 def plain(value: Any) -> Any:
@@ -67,6 +66,8 @@ def log_read(actor: Actor, entity_type: str, entity_id: Any, *, via: str, at: da
     """Append one row to the archive read log: who (user, name, role), when, what, through which door."""
     if via not in VIA:
         raise ValueError(f"via must be one of {VIA}")
+    if entity_type not in ENTITY_TYPES:
+        raise ValueError(f"entity_type must be one of {ENTITY_TYPES}")
     row = ArchiveRead(at=at or utcnow(), actor_user_id=actor.user_id, actor_name=actor.display_name[:120],
                       actor_role=actor.role.value, entity_type=entity_type, entity_id=str(entity_id)[:200], via=via)
     db.session.add(row)

@@ -183,7 +183,9 @@ class PhotoContent(MethodView):
     @photos_blp.alt_response(409, description="That variant is not made yet (processing or failed)")
     def get(self, args: dict[str, Any], photo_id: uuid.UUID) -> Any:
         """Download a photo: `variant=display` (default; no metadata), `thumb-256`, `thumb-1280`, or
-        `original` (staff only, with EXIF and GPS)."""
+        `original` (staff only, with EXIF and GPS). Every download is logged in the archive read log
+        (`photo`, R-ARC-3)."""
         media = current_media()
-        content = service.photo_content(current_actor(), photo_id, args["variant"], media=media)
+        with unit_of_work():
+            content = service.photo_content(current_actor(), photo_id, args["variant"], media=media, log_via="api")
         return http.send_content(media.storage, content)

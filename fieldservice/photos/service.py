@@ -595,10 +595,21 @@ class PhotoContent:
     expires_in: int
 
 
-def photo_content(actor: Actor, photo_id: uuid.UUID, variant: Variant, *, media: Media) -> PhotoContent:
+def photo_content(actor: Actor, photo_id: uuid.UUID, variant: Variant, *, media: Media,
+                  log_via: str | None = None) -> PhotoContent:
     """Where the bytes of one variant are. Customers never get the original (it carries the GPS position):
-    403. A variant not made yet is 409."""
+    403. A variant not made yet is 409. With `log_via`, a read that is allowed is logged in the archive read
+    log as `photo` (R-ARC-3: photos are part of the customer's archive); a refused one logs nothing."""
     photo = _get_scoped(actor, photo_id)
+    content = _variant_content(actor, photo, variant, media)
+    if log_via is not None:
+        from fieldservice.archive import service as archive_service
+
+        archive_service.log_read(actor, "photo", photo.id, via=log_via)
+    return content
+
+
+def _variant_content(actor: Actor, photo: Photo, variant: Variant, media: Media) -> PhotoContent:
     stem = str(photo.id)
     if variant is Variant.ORIGINAL:
         if actor.role not in STAFF:

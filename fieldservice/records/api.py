@@ -86,8 +86,10 @@ class RecordCanonical(MethodView):
     @requires(*READERS)
     @blp.response(200, CanonicalSchema)
     def get(self, record_id: uuid.UUID) -> Any:
-        """The canonical JSON text the customer's signature binds to, and its SHA-256 (docs/signoffs.md)."""
-        return service.get_canonical(current_actor(), record_id)
+        """The canonical JSON text the customer's signature binds to, and its SHA-256 (docs/signoffs.md).
+        Same read rules as the record; the read is logged in the archive read log (`record_canonical`, R-ARC-3)."""
+        with unit_of_work():
+            return service.get_canonical(current_actor(), record_id, log_via="api")
 
 
 @blp.route("/records/<uuid:record_id>/corrections")

@@ -135,6 +135,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "work_not_complete": ("服务尚未完成，暂不能签字。", "The service is not complete yet, so it cannot be signed."),
     "already_signed": ("此记录已签字，无需再次签字。", "This record has already been signed."),
     "link_used": ("此签字链接已使用。", "This signing link has already been used."),
+    "pdf_still_available": ("记录已签字，您仍可下载已签字记录的 PDF。",
+                            "The record has been signed; you can still download the signed PDF."),
     "link_expired": ("此签字链接已过期，请联系服务人员获取新链接。",
                      "This signing link has expired; ask the service team for a new one."),
     "link_unknown": ("签字链接无效。", "This signing link is not valid."),

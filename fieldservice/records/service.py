@@ -276,9 +276,15 @@ def list_records(actor: Actor, *, visit_id: uuid.UUID | None = None, work_order_
     return records
 
 
-def get_canonical(actor: Actor, record_id: uuid.UUID) -> dict[str, Any]:
-    """The canonical JSON text and its hash, for a client that wants to check its own computation."""
-    record = get_record(actor, record_id)  # part of the signing flow, not an archive read (not logged)
+def get_canonical(actor: Actor, record_id: uuid.UUID, *, log_via: str | None = None) -> dict[str, Any]:
+    """The canonical JSON text and its hash, for a client that wants to check its own computation. Same read
+    rules as `get_record` (a customer only their own, others 404). The text is the record's whole content,
+    so with `log_via` the read is logged in the archive read log as `record_canonical` (R-ARC-3)."""
+    from fieldservice.archive import service as archive_service
+
+    record = get_record(actor, record_id)
+    if log_via is not None:
+        archive_service.log_read(actor, "record_canonical", record.id, via=log_via)
     data = canonical_bytes(canonical_document(record))
     return {"record_id": record.id, "canonical_json": data.decode("utf-8"), "content_sha256": sha256_hex(data)}
 

@@ -50,7 +50,14 @@ class SigningLinkExpired(DomainError):
 
 
 class SigningLinkUsed(DomainError):
+    """410: the link has signed its record. While the link's PDF window is open the error carries
+    `pdf_until` (the page then offers the signed PDF); `language` is the link's, for the page's words."""
+
     status, code, title = 410, "signing_link_used", "Signing link already used"
+
+    def __init__(self, detail: str, *, language: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.language = language
 
 
 def hash_token(token: str) -> str:
@@ -152,11 +159,21 @@ def resolve_open(token: str, *, now: datetime | None = None) -> Resolved:
     now = now or utcnow()
     found = _lookup(token)
     if found.link.used_at is not None:
-        raise SigningLinkUsed("this signing link has already been used", signed_at=found.link.used_at.isoformat())
+        until = found.link.pdf_until if pdf_window_open(found.link, now) else None
+        raise SigningLinkUsed("this signing link has already been used"
+                              + ("; the signed record's PDF can still be downloaded through it" if until else ""),
+                              language=found.link.language, signed_at=found.link.used_at.isoformat(),
+                              **({"pdf_until": until.isoformat()} if until else {}))
     if found.link.expires_at <= now:
         raise SigningLinkExpired("this signing link has expired; ask for a new one",
                                  expired_at=found.link.expires_at.isoformat())
     return found
+
+
+def pdf_window_open(link: SigningLink, now: datetime) -> bool:
+    """A used link serves the signed record's PDF until `pdf_until` (SIGNING_LINK_PDF_HOURS after signing);
+    that is the only expiry of a used link: afterwards no PDF, and no PDF link on its page."""
+    return link.used_at is not None and link.pdf_until is not None and now < link.pdf_until
 
 
 def resolve_for_pdf(token: str, *, now: datetime | None = None) -> Resolved:
@@ -165,7 +182,7 @@ def resolve_for_pdf(token: str, *, now: datetime | None = None) -> Resolved:
     found = _lookup(token)
     if found.link.used_at is None:
         raise documents.RecordNotSigned("the record has not been signed through this link yet")
-    if found.link.pdf_until is None or found.link.pdf_until <= now:
+    if not pdf_window_open(found.link, now):
         raise SigningLinkExpired("the PDF is no longer available through this link; ask the service team for it")
     return found
 
@@ -255,7 +272,8 @@ def pdf_via_link(token: str, *, media: Media | None, now: datetime | None = None
 def photo_via_link(token: str, photo_id: uuid.UUID, *, media: Media,
                    now: datetime | None = None) -> photos_service.PhotoContent:
     """A thumbnail of a photo the record shows, while the link is open (or its PDF window is): only photos the
-    record's content names, through the photo service's customer scope (never the original with GPS)."""
+    record's content names, through the photo service's customer scope (never the original with GPS). Each
+    thumbnail served is logged in the archive read log (`photo`, via page; R-ARC-3), like the record itself."""
     now = now or utcnow()
     try:
         found = resolve_open(token, now=now)
@@ -264,4 +282,4 @@ def photo_via_link(token: str, photo_id: uuid.UUID, *, media: Media,
     names = {str(i) for row in labels.rows(found.record.content, labels.DEFAULT_LANGUAGE) for i in row["photo_ids"]}
     if str(photo_id) not in names:
         raise NotFound(f"photo {photo_id} not found")
-    return photos_service.photo_content(found.actor, photo_id, Variant.THUMB_256, media=media)
+    return photos_service.photo_content(found.actor, photo_id, Variant.THUMB_256, media=media, log_via="page")

@@ -47,21 +47,35 @@ def _wants_json() -> bool:
     return request.is_json or not explicit_html or request.accept_mimetypes.best == "application/json"
 
 
-def _language() -> str:
-    lang = request.args.get("lang", "")
-    return lang if lang in labels.LANGUAGES else labels.DEFAULT_LANGUAGE
+def _language(fallback: str | None = None) -> str:
+    """?lang= if valid, else the link's language when the error knows it, else zh."""
+    for lang in (request.args.get("lang", ""), fallback or ""):
+        if lang in labels.LANGUAGES:
+            return lang
+    return labels.DEFAULT_LANGUAGE
+
+
+def _pdf_url(err: DomainError) -> str | None:
+    """A used link whose PDF window is still open (the service put `pdf_until` on the error): its PDF's URL."""
+    token = (request.view_args or {}).get("token")
+    if isinstance(err, service.SigningLinkUsed) and "pdf_until" in err.extra and isinstance(token, str):
+        return url_for(".pdf", token=token)
+    return None
 
 
 @bp.errorhandler(DomainError)
 def _error_page(err: DomainError) -> Any:
-    """HTML for a browser, problem+json for the page's script (same status either way)."""
+    """HTML for a browser, problem+json for the page's script (same status either way). A used link
+    (410 signing_link_used) still offers the signed PDF while its PDF window is open (`pdf_url`)."""
+    pdf_url = _pdf_url(err)
     if _wants_json():
-        return problem(err.status, err.title, err.detail, code=err.code, **err.extra)
-    lang = _language()
+        return problem(err.status, err.title, err.detail, code=err.code, **err.extra,
+                       **({"pdf_url": pdf_url} if pdf_url else {}))
+    lang = _language(getattr(err, "language", None))
     key = ERROR_TEXT.get(err.code)
     message = labels.text(key, lang) if key else str(err)
     return render_template("sign/error.html", lang=lang, t=lambda k: labels.text(k, lang), message=message,
-                           detail=str(err), code=err.code), err.status
+                           detail=str(err), code=err.code, pdf_url=pdf_url), err.status
 
 
 @bp.get("/<token>")
@@ -145,10 +159,13 @@ def pdf(token: str) -> Any:
 @bp.get("/<token>/photos/<uuid:photo_id>")
 @public
 def photo(token: str, photo_id: uuid.UUID) -> Any:
-    """A thumbnail of one of the record's photos (no metadata), while the link is usable."""
+    """A thumbnail of one of the record's photos (no metadata), while the link is usable; logged as an
+    archive read (R-ARC-3)."""
     media = current_media()
-    content = service.photo_via_link(token, photo_id, media=media)
+    with unit_of_work():   # a blob that cannot be opened (404 blob_not_found) rolls back the read log row
+        content = service.photo_via_link(token, photo_id, media=media)
+        stream = media.storage.open(content.key)
     # streamed through the app even with S3 (no redirect): the page's CSP allows images from itself only,
     # and a 256-px thumbnail is small
-    return Response(iter_stream(media.storage.open(content.key)), mimetype=content.content_type,
+    return Response(iter_stream(stream), mimetype=content.content_type,
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})

@@ -113,7 +113,10 @@ def test_r_arc_3_every_read_is_logged_with_who_when_what_and_via(client: FlaskCl
     office_user = make.user("office", display_name="档案员 王")
     office = headers(office_user.id)
     admin = headers(role="admin")
-    assert _reads(client, admin) == []
+    # setting up signed the record on the technician's device, which read its canonical text: logged too
+    setup = _reads(client, admin)
+    assert [(r["entity_type"], r["entity_id"], r["actor_role"]) for r in setup] == [
+        ("record_canonical", a.record["id"], "technician")]
     calls = [
         ("/api/v1/archive/search?q=华东", "search", "华东"),
         (f"/api/v1/archive/customers/{a.customer.id}", "customer", str(a.customer.id)),
@@ -128,11 +131,11 @@ def test_r_arc_3_every_read_is_logged_with_who_when_what_and_via(client: FlaskCl
         assert (latest["entity_type"], latest["entity_id"], latest["via"]) == (entity_type, entity_id, "api"), url
         assert latest["actor_user_id"] == str(office_user.id) and latest["actor_name"] == "档案员 王"
         assert latest["actor_role"] == "office" and latest["at"]
-    assert len(_reads(client, admin)) == len(calls)
+    assert len(_reads(client, admin)) == len(calls) + len(setup)
     # refused reads leave no row (nothing was read); the record's own technician is logged too
     other = archived(name="别家", phone="2", serial="S-3", model="M-3")
     problem(client.get(f"/api/v1/archive/records/{other.record['id']}", headers=a.job.auth), 404, "not_found")
-    assert len(_reads(client, admin)) == len(calls)
+    assert len(_reads(client, admin)) == len(calls) + 2   # + the canonical reads that signed a's and other's records
     assert client.get(f"/api/v1/records/{a.record['id']}", headers=a.job.auth).status_code == 200
     assert _reads(client, admin, actor_user_id=str(a.job.technician.user_id))[0]["actor_role"] == "technician"
     filtered = _reads(client, admin, entity_type="service_record", entity_id=a.record["id"])

@@ -45,6 +45,10 @@ def problem(response: Any, status: int, code: str) -> dict[str, Any]:
     return body  # type: ignore[no-any-return]
 
 
+def post_signoff(client: FlaskClient, job: Any, record_id: str, body: dict[str, Any]) -> Any:
+    return client.post(f"/api/v1/records/{record_id}/signoff", headers=job.auth, json=body)
+
+
 # ---- installation sheet ---------------------------------------------------------------------------
 
 def test_r_ins_1_unpacking_records_the_three_parties(client: FlaskClient, job_of: Job, count_rows: Counts) -> None:
@@ -95,8 +99,9 @@ def test_r_ins_3_contract_mismatch_blocks_signing_until_resolved(client: FlaskCl
     finish_visit(client, job)  # the sheet is written after the visit was reported complete
     check = [{"item": "serial_number", "expected": "SN-1", "found": "SN-9"}]
     record = create_record(client, job, "installation_sheet", installation_content(contract_check=check))
+    signed = signoff_body(server_hash(client, job, record["id"]))  # that read is logged (R-ARC-3): count after it
     before = count_rows()
-    body = problem(sign(client, job, record["id"]), 409, "contract_mismatch")
+    body = problem(post_signoff(client, job, record["id"], signed), 409, "contract_mismatch")
     assert "SN-9" in body["detail"]
     assert count_rows() == before
     resolved = [{**check[0], "resolved": True}]
@@ -246,12 +251,14 @@ def test_r_fup_2_satisfaction_survey_filled_by_the_customer(client: FlaskClient,
 def test_r_sig_2_sign_before_the_work_is_complete_is_409(client: FlaskClient, job_of: Job, count_rows: Counts) -> None:
     job = job_of("repair")
     record = create_record(client, job, "repair_record", repair_content())
+    signed = signoff_body(server_hash(client, job, record["id"]))  # that read is logged (R-ARC-3): count after it
     before = count_rows()
-    body = problem(sign(client, job, record["id"]), 409, "work_not_complete")
+    body = problem(post_signoff(client, job, record["id"], signed), 409, "work_not_complete")
     assert body["work_order_status"] == "dispatched"
+    assert count_rows() == before
     finish_visit(client, job, work_complete=False)
     before = count_rows()
-    problem(sign(client, job, record["id"]), 409, "work_not_complete")
+    problem(post_signoff(client, job, record["id"], signed), 409, "work_not_complete")
     assert count_rows() == before
 
 
@@ -262,8 +269,8 @@ def test_r_sig_1_hash_mismatch_is_refused(client: FlaskClient, job_of: Job, coun
     before = count_rows()
     body = problem(client.post(f"/api/v1/records/{record['id']}/signoff", headers=job.auth,
                                json=signoff_body("0" * 64)), 409, "content_hash_mismatch")
-    assert body["server_sha256"] == server_hash(client, job, record["id"])
     assert count_rows() == before
+    assert body["server_sha256"] == server_hash(client, job, record["id"])
 
 
 @pytest.mark.parametrize("override", [
@@ -309,10 +316,11 @@ def test_r_sig_3_signed_record_is_immutable_and_signed_once(client: FlaskClient,
     record = create_record(client, job, "repair_record", repair_content())
     finish_visit(client, job)
     assert sign(client, job, record["id"]).status_code == 201
+    again = signoff_body(server_hash(client, job, record["id"]))  # that read is logged (R-ARC-3): count after it
     before = count_rows()
     problem(client.patch(f"/api/v1/records/{record['id']}", headers=job.auth,
                        json={"content": repair_content(work_done="something else")}), 409, "record_signed")
-    problem(sign(client, job, record["id"]), 409, "already_signed")
+    problem(post_signoff(client, job, record["id"], again), 409, "already_signed")
     assert count_rows() == before
 
 

@@ -12,6 +12,12 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from tests.factories import Factory
+from tests.media.conftest import (  # noqa: F401 - the moto S3 server fixtures, for test_s3_photos.py
+    bucket_name,
+    s3_client,
+    s3_config,
+    s3_endpoint,
+)
 from tests.records.conftest import create_record, repair_content
 
 CUSTOMER_NAME = "上海华东精密仪器有限公司"

@@ -16,6 +16,7 @@ import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 
+from fieldservice.archive.models import ArchiveRead
 from fieldservice.audit.models import AuditEvent
 from fieldservice.extensions import db
 from fieldservice.records.models import ServiceRecord, Signoff
@@ -277,13 +278,21 @@ def test_pdf_through_the_link_only_after_signing_and_for_a_limited_time(
         problem(client.get(ready.link["path"] + "/pdf"), 410, "signing_link_expired")
 
 
-def test_photos_through_the_link_only_those_of_the_record(client: FlaskClient, chinese_job: Job) -> None:
+def test_photos_through_the_link_only_those_of_the_record(app: Flask, client: FlaskClient,
+                                                          chinese_job: Job) -> None:
     ready = ready_link(client, chinese_job, photo=True)
     other = upload_photo(client, ready.job, colour=(0, 200, 0))         # same work order, not in the record
+    start = datetime.now(UTC)
     thumb = client.get(f"{ready.link['path']}/photos/{ready.photo['id']}")
     assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
     problem(client.get(f"{ready.link['path']}/photos/{other['id']}"), 404, "not_found")
     problem(client.get(f"/sign/sl_nonsense/photos/{ready.photo['id']}"), 404, "signing_link_not_found")
+    # R-ARC-3: the thumbnail served is an archive read of the customer's photo; the refusals read nothing
+    with app.app_context():
+        reads = db.session.scalars(sa.select(ArchiveRead).where(ArchiveRead.at >= start,
+                                                                ArchiveRead.entity_type == "photo")).all()
+        assert [(r.entity_id, r.via, r.actor_role, r.actor_name) for r in reads] == [
+            (ready.photo["id"], "page", "customer", f"signing link {ready.link['id']}")]
 
 
 def test_signed_record_gets_no_new_link(client: FlaskClient, chinese_job: Job, count_rows: Counts) -> None:
@@ -335,3 +344,58 @@ def test_a_used_link_cannot_be_revoked(client: FlaskClient, chinese_job: Job) ->
     assert client.post(ready.link["path"], json=sign_body(shown)).status_code == 201
     problem(client.delete(f"/api/v1/signing-links/{ready.link['id']}", headers=ready.job.auth), 409, "conflict")
     assert client.get(ready.link["path"] + "/pdf").status_code == 200               # the signed PDF stays reachable
+
+
+def test_a_used_link_offers_the_signed_pdf_while_its_pdf_window_is_open(
+        app: Flask, client: FlaskClient, chinese_job: Job) -> None:
+    """Reopening a used link: still 410 signing_link_used (it cannot sign again), but the page links the signed
+    PDF, in the customer's language, until the link's PDF window closes; the download is an archive read."""
+    ready = ready_link(client, chinese_job, language="en")
+    shown = page_hash(client.get(ready.link["path"]).get_data(as_text=True))
+    assert client.post(ready.link["path"], json=sign_body(shown)).status_code == 201
+    pdf_path = ready.link["path"] + "/pdf"
+
+    used = client.get(ready.link["path"], headers=HTML)          # no ?lang: the link's language (en)
+    html = used.get_data(as_text=True)
+    assert used.status_code == 410 and used.mimetype == "text/html"
+    assert "This signing link has already been used." in html
+    assert "you can still download the signed PDF" in html
+    assert f'<a id="pdf-link" class="button" href="{pdf_path}" download>Download PDF</a>' in html
+    zh = client.get(ready.link["path"] + "?lang=zh", headers=HTML).get_data(as_text=True)
+    assert "此签字链接已使用" in zh and "您仍可下载已签字记录的 PDF" in zh
+    assert f'href="{pdf_path}" download>下载 PDF</a>' in zh
+    body = problem(client.get(ready.link["path"]), 410, "signing_link_used")
+    assert body["pdf_url"] == pdf_path and datetime.fromisoformat(body["pdf_until"]) > datetime.now(UTC)
+    # a second post gets the same answer (and signs nothing)
+    assert problem(client.post(ready.link["path"], json=sign_body(shown)), 410,
+                   "signing_link_used")["pdf_url"] == pdf_path
+
+    # the link on the page works, and the download is logged in the archive read log (R-ARC-3)
+    start = datetime.now(UTC)
+    pdf = client.get(pdf_path)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    with app.app_context():
+        reads = db.session.scalars(sa.select(ArchiveRead).where(ArchiveRead.at >= start)).all()
+        assert [(r.entity_type, r.entity_id, r.via, r.actor_role, r.actor_name) for r in reads] == [
+            ("service_record", ready.record["id"], "page", "customer", f"signing link {ready.link['id']}")]
+
+    # after the PDF window: no link on the page, no pdf_url, and the PDF itself is 410
+    hours = app.config["SIGNING_LINK_PDF_HOURS"]
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=hours, minutes=1)):
+        late = client.get(ready.link["path"], headers=HTML)
+        late_html = late.get_data(as_text=True)
+        assert late.status_code == 410 and "This signing link has already been used." in late_html
+        assert "pdf-link" not in late_html and "/pdf" not in late_html
+        body = problem(client.get(ready.link["path"]), 410, "signing_link_used")
+        assert "pdf_url" not in body and "pdf_until" not in body
+        problem(client.get(pdf_path), 410, "signing_link_expired")
+
+
+def test_an_unused_link_page_has_no_pdf_link(client: FlaskClient, chinese_job: Job) -> None:
+    ready = ready_link(client, chinese_job)
+    html = client.get(ready.link["path"], headers=HTML).get_data(as_text=True)
+    assert "pdf-link" not in html
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=31)):
+        expired = client.get(ready.link["path"], headers=HTML)
+        assert expired.status_code == 410 and "pdf-link" not in expired.get_data(as_text=True)
+        assert "pdf_url" not in problem(client.get(ready.link["path"]), 410, "signing_link_expired")
