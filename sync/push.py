@@ -123,7 +123,12 @@ def upsert_visit(ctx: PushContext, record: PushedRecord) -> Overrides:
 
 
 def upsert_work_log(ctx: PushContext, record: PushedRecord) -> Overrides:
+    """A work log created or edited on the phone. An existing log is looked up with the API's owner check
+    first (visits.get_work_log): someone else's log is not found, even when the record asks for nothing the
+    technician owns, so it is never merged or re-sent."""
     entry = ctx.session.get(WorkLog, record.id)
+    if entry is not None:
+        entry = visits.get_work_log(ctx.actor, entry.id)
     own, foreign = _split(record, entry)
     if entry is None:
         data = {k: own.get(k) for k in ("started_at", "ended_at", "description")}
@@ -188,9 +193,12 @@ def delete_work_log(ctx: PushContext, record: PushedRecord) -> Overrides:
 
 
 def upsert_work_order(ctx: PushContext, record: PushedRecord) -> Overrides:
-    order = ctx.session.get(WorkOrder, record.id)
-    if order is None:
+    """A technician's status change of a work order. The order is looked up with the API's visibility
+    check (workorders.get_work_order) before anything else: an order the technician cannot see is not found,
+    even when the record changes only fields they do not own (which would otherwise merge and re-send it)."""
+    if ctx.session.get(WorkOrder, record.id) is None:
         raise NotFound(f"work order {record.id} does not exist; work orders are opened by dispatchers")
+    order = workorders.get_work_order(ctx.actor, record.id)
     own, foreign = _split(record, order)
     status = own.get("status")
     if status and status != order.status.value:
