@@ -12,6 +12,7 @@ from fieldservice.audit import service as audit_service
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
 from fieldservice.changes import reserve_seqs
+from fieldservice.common.lengths import check_lengths
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.db import bulk_insert, utcnow
 from fieldservice.errors import (
@@ -290,6 +291,7 @@ def confirm_with_customer(actor: Actor, visit_id: uuid.UUID, *, confirmed_at: da
     if actor.role is Role.TECHNICIAN:
         _require_own_visit(actor, visit)
     _require_status(visit, (VisitStatus.PLANNED,), "confirm the time")
+    check_lengths({"confirmation_note": note}, {"confirmation_note": 500})  # the column's size (also on sync push)
     confirmed_at = confirmed_at or now
     if confirmed_at > now + timedelta(minutes=5):
         raise ValidationFailed("confirmed_at is in the future", errors={"json": {"confirmed_at": ["in the future"]}})
