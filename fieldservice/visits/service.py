@@ -510,7 +510,12 @@ def apply_field_changes(actor: Actor, visit_id: uuid.UUID, changes: dict[str, An
     if changes.get("customer_confirmed") and not visit.customer_confirmed:
         confirm_with_customer(actor, visit.id, confirmed_at=changes.get("customer_confirmed_at"),
                               note=changes.get("confirmation_note"), now=now)
-    target = VisitStatus(changes["status"]) if changes.get("status") else visit.status
+    try:
+        target = VisitStatus(changes["status"]) if changes.get("status") else visit.status
+    except ValueError:  # a phone may send anything (sync push): a 422 naming the statuses, never a 500
+        raise ValidationFailed(f"unknown visit status {changes['status']!r}; one of "
+                               f"{', '.join(s.value for s in VisitStatus)}",
+                               errors={"json": {"status": ["unknown status"]}}) from None
     if target is VisitStatus.PLANNED and visit.status is not VisitStatus.PLANNED or target is VisitStatus.CANCELLED:
         raise InvalidTransition(f"a technician cannot set a visit from {visit.status.value} to {target.value}",
                                 current_status=visit.status.value, allowed_from=[])

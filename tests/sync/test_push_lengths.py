@@ -43,3 +43,18 @@ def test_overlong_confirmation_note_and_charge_code_are_quarantined(app: Flask, 
         reasons = {r.table_name: r.reason for r in db.session.scalars(sa.select(SyncRejection))}
         assert "confirmation_note" in reasons["visits"]
         assert "code" in reasons["visit_charges"] and "description" in reasons["visit_charges"]
+
+
+def test_unknown_visit_status_is_quarantined_not_a_500(app: Flask, make: Factory, phone_for) -> None:  # type: ignore[no-untyped-def]
+    """Found by tests/sync/test_fuzz_push.py: a visits record with status "accepted" (not a visit status)
+    raised ValueError in visits.apply_field_changes and the push answered 500."""
+    job = make.dispatched_job(start=datetime.now(UTC) - timedelta(hours=1))
+    phone = phone_for(job.technician)
+    phone.sync()
+    phone.edit("visits", job.visit.id, status="accepted", notes="到了 here")
+    result = phone.sync()
+    assert result["rejected_ids"] == {"visits": [str(job.visit.id)]}
+    with app.app_context():
+        rejection = db.session.scalars(sa.select(SyncRejection)).one()
+        assert rejection.reason_code == "validation_failed" and "accepted" in rejection.reason
+        assert db.session.get(Visit, job.visit.id).notes is None  # the record is refused whole, kept in quarantine
