@@ -469,6 +469,10 @@ def update_work_log(actor: Actor, log_id: uuid.UUID, data: dict[str, Any], *, no
         raise ValidationFailed("a work log cannot move to another visit",
                                errors={"json": {"visit_id": ["cannot change"]}})
     data.pop("visit_id", None)
+    cleared = sorted(k for k in ("started_at", "description") if k in data and not data[k])
+    if cleared:  # required, as on create (a phone may push null or ''): a 422, not a NOT NULL violation
+        raise ValidationFailed(f"a work log keeps its {' and '.join(cleared)}",
+                               errors={"json": {k: ["required"] for k in cleared}})
     _check_log_times({"started_at": entry.started_at, "ended_at": entry.ended_at, **data})
     diff = audit_service.changes(entry, data)
     if diff:

@@ -12,7 +12,7 @@ from flask import Flask
 
 from fieldservice.commerce.models import VisitCharge
 from fieldservice.extensions import db
-from fieldservice.visits.models import Visit
+from fieldservice.visits.models import Visit, WorkLog
 from sync.models import SyncRejection
 from tests.factories import Factory
 
@@ -58,3 +58,30 @@ def test_unknown_visit_status_is_quarantined_not_a_500(app: Flask, make: Factory
         rejection = db.session.scalars(sa.select(SyncRejection)).one()
         assert rejection.reason_code == "validation_failed" and "accepted" in rejection.reason
         assert db.session.get(Visit, job.visit.id).notes is None  # the record is refused whole, kept in quarantine
+
+
+def test_work_log_edit_that_clears_a_required_field_is_quarantined(app: Flask, make: Factory, phone_for) -> None:  # type: ignore[no-untyped-def]
+    """Found by tests/sync/test_fuzz_push.py (PostgreSQL run): an updated work_logs record of the technician's
+    own log with started_at null reached the NOT NULL column; the IntegrityError refused the whole push (409
+    integrity_conflict) instead of quarantining the record."""
+    now = datetime.now(UTC)
+    job = make.dispatched_job(start=now - timedelta(hours=1))
+    phone = phone_for(job.technician)
+    phone.sync()
+    phone.edit("visits", job.visit.id, status="in_progress", arrived_at=ms(now - timedelta(minutes=30)))
+    log_id = phone.create("work_logs", visit_id=str(job.visit.id), started_at=ms(now - timedelta(minutes=20)),
+                          description="检查 checked")
+    assert phone.sync()["accepted"] == 2
+    phone.edit("work_logs", log_id, started_at=None)
+    other = phone.create("work_logs", visit_id=str(job.visit.id), started_at=ms(now - timedelta(minutes=10)),
+                         description="")  # an empty description: refused on create already
+    phone.edit("visits", job.visit.id, notes="门禁 gate code 1234")
+    result = phone.sync()
+    assert result["accepted"] == 1 and sorted(result["rejected_ids"]["work_logs"]) == sorted([log_id, other])
+    phone.edit("work_logs", log_id, description="")
+    result = phone.sync()
+    assert result["rejected_ids"] == {"work_logs": [log_id]}
+    with app.app_context():
+        entry = db.session.get(WorkLog, uuid.UUID(log_id))
+        assert entry.started_at is not None and entry.description == "检查 checked"
+        assert db.session.get(Visit, job.visit.id).notes == "门禁 gate code 1234"
