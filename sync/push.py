@@ -269,6 +269,8 @@ def upsert_stock_movement(ctx: PushContext, record: PushedRecord) -> Overrides:
 
     own, _ = _split(record, None)
     existing = ctx.session.get(StockMovement, record.id)
+    if existing is not None and existing.technician_id != ctx.technician_id:
+        raise NotFound(f"stock movement {record.id} not found")  # another's ledger line: not even "unchanged"
     if existing is not None:
         same = (existing.part_id == own.get("part_id", existing.part_id)
                 and existing.quantity == own.get("quantity", existing.quantity)
@@ -333,6 +335,8 @@ def upsert_quote_consent(ctx: PushContext, record: PushedRecord) -> Overrides:
 
     own, _ = _split(record, None)
     existing = ctx.session.get(QuoteConsent, record.id)
+    if existing is not None and existing.captured_by_user_id != ctx.actor.user_id:
+        raise NotFound(f"consent {record.id} not found")  # captured by someone else: not even "unchanged"
     if existing is not None:
         if own.get("decision") not in (None, existing.decision.value) or \
                 own.get("content_sha256") not in (None, existing.content_sha256):
@@ -363,6 +367,8 @@ def upsert_visit_charge(ctx: PushContext, record: PushedRecord) -> Overrides:
 
     own, _ = _split(record, None)
     existing = ctx.session.get(VisitCharge, record.id)
+    if existing is not None and existing.technician_id != ctx.technician_id:
+        raise NotFound(f"charge {record.id} not found")  # another technician's: not even "unchanged"
     if existing is not None:
         changed = [k for k in ("visit_id", "kind", "code", "quantity_centi") if k in own and
                    encode(getattr(existing, k), record.table.column_map[k]) != encode(own[k], record.table.column_map[k])]

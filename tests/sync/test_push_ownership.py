@@ -65,3 +65,52 @@ def test_a_server_owned_field_of_someone_elses_work_order_or_log_is_refused_not_
             SyncRejection.technician_id == mine.technician.id)).all()
         assert {(r.table_name, r.kind, r.reason_code) for r in kept} == {
             ("work_orders", RejectionKind.REJECTED, "not_found"), ("work_logs", RejectionKind.REJECTED, "not_found")}
+
+
+def test_someone_elses_ledger_line_or_charge_is_not_found_not_accepted(app: Flask, make: Factory, phone_for) -> None:  # type: ignore[no-untyped-def]
+    """A re-push of another technician's stock movement or charge, unchanged, was answered "accepted" (the
+    record counted as applied, its existence confirmed) without any ownership check. Now: not_found."""
+    from fieldservice.auth.service import SYSTEM
+    from fieldservice.db import unit_of_work
+    from fieldservice.parts import service as parts
+    from fieldservice.parts.models import LocationKind
+
+    now = datetime.now(UTC)
+    theirs = make.dispatched_job(start=now - timedelta(hours=1))
+    make.warranty_repair(theirs.order.id)
+    with app.app_context(), unit_of_work():
+        van = parts.create_location(SYSTEM, {"code": "VAN-T", "name": "车", "kind": LocationKind.VAN,
+                                             "technician_id": theirs.technician.id})
+        part = parts.create_part(SYSTEM, {"part_number": "G-T", "name": "滤芯 filter"})
+        parts.receive_stock(SYSTEM, {"part_id": part.id, "location_id": van.id, "quantity": 2})
+        part_id = part.id
+    their_phone = phone_for(theirs.technician)
+    their_phone.sync()
+    their_phone.edit("visits", theirs.visit.id, status="in_progress", arrived_at=ms(now - timedelta(minutes=30)))
+    movement = their_phone.create("stock_movements", part_id=str(part_id), quantity=-1,
+                                  work_order_id=str(theirs.order.id), visit_id=str(theirs.visit.id),
+                                  occurred_at=ms(now))
+    charge = their_phone.create("visit_charges", visit_id=str(theirs.visit.id), kind="labour", code="L-1",
+                                quantity_centi=100)
+    assert their_phone.sync()["accepted"] == 3
+    sent = {"stock_movements": dict(their_phone.get("stock_movements", movement)),
+            "visit_charges": dict(their_phone.get("visit_charges", charge))}
+
+    mine = make.dispatched_job(start=now - timedelta(hours=1))
+    phone = phone_for(mine.technician)
+    phone.sync()
+    changes = {table: {"created": [{**record, "_status": "created", "_changed": ""}], "updated": [], "deleted": []}
+               for table, record in sent.items()}
+    response = phone.client.post("/api/v1/sync/push", json={"changes": changes},
+                                 headers={**phone.auth, "Idempotency-Key": str(uuid.uuid4())})
+    answer = response.get_json()
+    assert answer["accepted"] == 0 and answer["rejected_ids"] == {"stock_movements": [movement],
+                                                                  "visit_charges": [charge]}, answer
+    with app.app_context():
+        codes = {r.reason_code for r in db.session.scalars(sa.select(SyncRejection).where(
+            SyncRejection.technician_id == mine.technician.id))}
+        assert codes == {"not_found"}
+    # their own re-push of the same lines is still an unchanged replay
+    again = their_phone.client.post("/api/v1/sync/push", json={"changes": changes},
+                                    headers={**their_phone.auth, "Idempotency-Key": str(uuid.uuid4())}).get_json()
+    assert again["accepted"] == 2 and again["rejected"] == 0, again
