@@ -123,7 +123,12 @@ def upsert_visit(ctx: PushContext, record: PushedRecord) -> Overrides:
 
 
 def upsert_work_log(ctx: PushContext, record: PushedRecord) -> Overrides:
+    """A work log created or edited on the phone. An existing log is looked up with the API's owner check
+    first (visits.get_work_log): someone else's log is not found, even when the record asks for nothing the
+    technician owns, so it is never merged or re-sent."""
     entry = ctx.session.get(WorkLog, record.id)
+    if entry is not None:
+        entry = visits.get_work_log(ctx.actor, entry.id)
     own, foreign = _split(record, entry)
     if entry is None:
         data = {k: own.get(k) for k in ("started_at", "ended_at", "description")}
@@ -188,9 +193,12 @@ def delete_work_log(ctx: PushContext, record: PushedRecord) -> Overrides:
 
 
 def upsert_work_order(ctx: PushContext, record: PushedRecord) -> Overrides:
-    order = ctx.session.get(WorkOrder, record.id)
-    if order is None:
+    """A technician's status change of a work order. The order is looked up with the API's visibility
+    check (workorders.get_work_order) before anything else: an order the technician cannot see is not found,
+    even when the record changes only fields they do not own (which would otherwise merge and re-send it)."""
+    if ctx.session.get(WorkOrder, record.id) is None:
         raise NotFound(f"work order {record.id} does not exist; work orders are opened by dispatchers")
+    order = workorders.get_work_order(ctx.actor, record.id)
     own, foreign = _split(record, order)
     status = own.get("status")
     if status and status != order.status.value:
@@ -261,6 +269,8 @@ def upsert_stock_movement(ctx: PushContext, record: PushedRecord) -> Overrides:
 
     own, _ = _split(record, None)
     existing = ctx.session.get(StockMovement, record.id)
+    if existing is not None and existing.technician_id != ctx.technician_id:
+        raise NotFound(f"stock movement {record.id} not found")  # another's ledger line: not even "unchanged"
     if existing is not None:
         same = (existing.part_id == own.get("part_id", existing.part_id)
                 and existing.quantity == own.get("quantity", existing.quantity)
@@ -325,6 +335,8 @@ def upsert_quote_consent(ctx: PushContext, record: PushedRecord) -> Overrides:
 
     own, _ = _split(record, None)
     existing = ctx.session.get(QuoteConsent, record.id)
+    if existing is not None and existing.captured_by_user_id != ctx.actor.user_id:
+        raise NotFound(f"consent {record.id} not found")  # captured by someone else: not even "unchanged"
     if existing is not None:
         if own.get("decision") not in (None, existing.decision.value) or \
                 own.get("content_sha256") not in (None, existing.content_sha256):
@@ -355,6 +367,8 @@ def upsert_visit_charge(ctx: PushContext, record: PushedRecord) -> Overrides:
 
     own, _ = _split(record, None)
     existing = ctx.session.get(VisitCharge, record.id)
+    if existing is not None and existing.technician_id != ctx.technician_id:
+        raise NotFound(f"charge {record.id} not found")  # another technician's: not even "unchanged"
     if existing is not None:
         changed = [k for k in ("visit_id", "kind", "code", "quantity_centi") if k in own and
                    encode(getattr(existing, k), record.table.column_map[k]) != encode(own[k], record.table.column_map[k])]

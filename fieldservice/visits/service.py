@@ -12,6 +12,7 @@ from fieldservice.audit import service as audit_service
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
 from fieldservice.changes import reserve_seqs
+from fieldservice.common.lengths import check_lengths
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.db import bulk_insert, utcnow
 from fieldservice.errors import (
@@ -290,6 +291,7 @@ def confirm_with_customer(actor: Actor, visit_id: uuid.UUID, *, confirmed_at: da
     if actor.role is Role.TECHNICIAN:
         _require_own_visit(actor, visit)
     _require_status(visit, (VisitStatus.PLANNED,), "confirm the time")
+    check_lengths({"confirmation_note": note}, {"confirmation_note": 500})  # the column's size (also on sync push)
     confirmed_at = confirmed_at or now
     if confirmed_at > now + timedelta(minutes=5):
         raise ValidationFailed("confirmed_at is in the future", errors={"json": {"confirmed_at": ["in the future"]}})
@@ -467,6 +469,10 @@ def update_work_log(actor: Actor, log_id: uuid.UUID, data: dict[str, Any], *, no
         raise ValidationFailed("a work log cannot move to another visit",
                                errors={"json": {"visit_id": ["cannot change"]}})
     data.pop("visit_id", None)
+    cleared = sorted(k for k in ("started_at", "description") if k in data and not data[k])
+    if cleared:  # required, as on create (a phone may push null or ''): a 422, not a NOT NULL violation
+        raise ValidationFailed(f"a work log keeps its {' and '.join(cleared)}",
+                               errors={"json": {k: ["required"] for k in cleared}})
     _check_log_times({"started_at": entry.started_at, "ended_at": entry.ended_at, **data})
     diff = audit_service.changes(entry, data)
     if diff:
@@ -508,7 +514,12 @@ def apply_field_changes(actor: Actor, visit_id: uuid.UUID, changes: dict[str, An
     if changes.get("customer_confirmed") and not visit.customer_confirmed:
         confirm_with_customer(actor, visit.id, confirmed_at=changes.get("customer_confirmed_at"),
                               note=changes.get("confirmation_note"), now=now)
-    target = VisitStatus(changes["status"]) if changes.get("status") else visit.status
+    try:
+        target = VisitStatus(changes["status"]) if changes.get("status") else visit.status
+    except ValueError:  # a phone may send anything (sync push): a 422 naming the statuses, never a 500
+        raise ValidationFailed(f"unknown visit status {changes['status']!r}; one of "
+                               f"{', '.join(s.value for s in VisitStatus)}",
+                               errors={"json": {"status": ["unknown status"]}}) from None
     if target is VisitStatus.PLANNED and visit.status is not VisitStatus.PLANNED or target is VisitStatus.CANCELLED:
         raise InvalidTransition(f"a technician cannot set a visit from {visit.status.value} to {target.value}",
                                 current_status=visit.status.value, allowed_from=[])

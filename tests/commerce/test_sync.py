@@ -147,3 +147,24 @@ def test_quarantined_charge_is_accepted_when_pushed_again_after_consent(app: Fla
         assert db.session.get(VisitCharge, uuid.UUID(charge_id)) is not None
         statuses = [r.status.value for r in db.session.scalars(sa.select(SyncRejection))]
         assert statuses == ["superseded"]
+
+
+def test_consent_with_an_overlong_signer_name_is_quarantined_not_a_refused_push(app: Flask, job, quote_for,  # type: ignore[no-untyped-def]
+                                                                                 phone_for) -> None:
+    """Found by tests/sync/test_fuzz_push.py: a pushed consent skips the API's schema, so a 10,000-character
+    signer_name reached the 120-character column and PostgreSQL refused the whole push (422 unstorable_value,
+    the phone stuck retrying). The service checks the length (R-REP-4 rules unchanged): quarantined."""
+    quote = quote_for(job, [line("part", PART)])
+    phone = phone_for(job.technician)
+    phone.sync()
+    sha = phone.get("quotes", quote["id"])["content_sha256"]
+    consent_id = phone.create("quote_consents", quote_id=quote["id"], decision="accepted", content_sha256=sha,
+                              signer_name="王" * 10_000, visit_id=str(job.visit.id), device="phone-7",
+                              device_time=now_ms())
+    result = phone.sync()
+    assert result["rejected_ids"] == {"quote_consents": [consent_id]}
+    with app.app_context():
+        assert db.session.get(QuoteConsent, uuid.UUID(consent_id)) is None
+        assert db.session.get(Quote, uuid.UUID(quote["id"])).status is QuoteStatus.PRESENTED
+        rejection = db.session.scalars(sa.select(SyncRejection)).one()
+        assert rejection.reason_code == "validation_failed" and "signer_name" in rejection.reason
