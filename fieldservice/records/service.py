@@ -562,7 +562,8 @@ def sign_pushed(actor: Actor, data: dict[str, Any], *, now: datetime | None = No
 
     - `content` (optional): the record content the customer saw; it must hash, with the record's
       metadata, to `content_sha256` (the phone's own view is consistent), else 409 content_hash_mismatch;
-    - a sign-off id already stored for the same record and hash is a replay and changes nothing.
+    - a sign-off id already stored for the same record and hash is a replay and changes nothing (for the
+      caller who captured it or who works the record's visit; anyone else gets 404, not a confirmation).
     Raises 422 for a malformed sign-off (same schema as the API), 404 for a record not of the actor's visits.
     """
     from fieldservice.records.schemas import SignoffInSchema
@@ -570,6 +571,8 @@ def sign_pushed(actor: Actor, data: dict[str, Any], *, now: datetime | None = No
     now = now or utcnow()
     existing = db.session.get(Signoff, data["id"])
     if existing is not None:
+        if existing.captured_by_user_id != actor.user_id:
+            _record_for_field_work(actor, existing.record_id)  # someone else's sign-off id: 404, never "accepted"
         if existing.record_id == data.get("record_id") and existing.content_sha256 == data.get("content_sha256"):
             return existing
         raise SignoffIdTaken(f"sign-off {data['id']} exists for another record or hash", signoff_id=str(data["id"]))

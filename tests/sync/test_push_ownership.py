@@ -114,3 +114,38 @@ def test_someone_elses_ledger_line_or_charge_is_not_found_not_accepted(app: Flas
     again = their_phone.client.post("/api/v1/sync/push", json={"changes": changes},
                                     headers={**their_phone.auth, "Idempotency-Key": str(uuid.uuid4())}).get_json()
     assert again["accepted"] == 2 and again["rejected"] == 0, again
+
+
+def test_someone_elses_signoff_id_is_not_found_not_a_replay(app: Flask, client, make: Factory,  # type: ignore[no-untyped-def]
+                                                            phone_for) -> None:
+    """A phone that re-sends another technician's sign-off (same id, record and hash) learns nothing: the
+    replay answer ("accepted", nothing written) is only for the one who captured it or works the visit."""
+    from tests.sync.test_records_push import _complete, _draft, _hash, _job, _signoff
+
+    theirs, mine = _job(make), _job(make)
+    their_phone = phone_for(theirs.technician)
+    their_phone.sync()
+    record_id = _draft(their_phone, theirs)
+    _complete(their_phone, theirs)
+    their_phone.sync()
+    sha = _hash(client, their_phone, record_id)
+    signoff_id = _signoff(their_phone, record_id, sha)
+    assert their_phone.sync()["accepted"] == 1
+    signed = their_phone.get("signoffs", signoff_id)
+
+    phone = phone_for(mine.technician)
+    phone.sync()
+    copy = {k: v for k, v in signed.items() if not k.startswith("_") and k not in ("sync_status", "rejection_reason")}
+    changes = {"signoffs": {"created": [copy], "updated": [], "deleted": []}}
+    response = phone.client.post("/api/v1/sync/push", json={"changes": changes},
+                                 headers={**phone.auth, "Idempotency-Key": str(uuid.uuid4())})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    answer = response.get_json()
+    assert answer["accepted"] == 0 and answer["rejected_ids"] == {"signoffs": [signoff_id]}
+    with app.app_context():
+        rejection = db.session.scalar(sa.select(SyncRejection).where(SyncRejection.record_id == signoff_id))
+        assert rejection is not None and rejection.kind is RejectionKind.REJECTED and rejection.reason_code == "not_found"
+    # the one who captured it still gets the replay answer
+    again = their_phone.client.post("/api/v1/sync/push", json={"changes": changes},
+                                    headers={**their_phone.auth, "Idempotency-Key": str(uuid.uuid4())})
+    assert again.status_code == 200 and again.get_json()["accepted"] == 1, again.get_data(as_text=True)
