@@ -663,6 +663,7 @@ def generate_due_occurrences(today: date, horizon_days: int, *, now: datetime | 
         .order_by(MaintenancePlan.id)).all()
     held: dict[uuid.UUID, Any] = {}
     _hold_references(held, [asset for plan in plans for asset in (plan.asset, *plan.chosen_assets) if asset])
+    coverage: list[dict[str, Any]] = []
     for plan in plans:
         result.plans += 1
         dates = due_dates(plan, plan.covered_through + timedelta(days=1), last)
@@ -685,7 +686,10 @@ def generate_due_occurrences(today: date, horizon_days: int, *, now: datetime | 
         # not bump the version a dispatcher's screen holds.
         upcoming = next_due_after(plan, last)
         covered = max(last, upcoming - timedelta(days=1)) if upcoming else max(last, plan.end_on or last)
-        session.execute(sa.update(MaintenancePlan).where(MaintenancePlan.id == plan.id)
-                        .values(covered_through=covered).execution_options(synchronize_session=False))
+        coverage.append({"plan_id": plan.id, "covered": covered})
+    if coverage:  # one executemany in the same transaction, instead of a statement per plan
+        table = MaintenancePlan.__table__
+        session.execute(table.update().where(table.c.id == sa.bindparam("plan_id"))
+                        .values(covered_through=sa.bindparam("covered")), coverage)
     session.flush()
     return result
