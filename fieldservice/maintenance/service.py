@@ -36,7 +36,7 @@ from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.contracts.models import ContractStatus, SalesContract, SalesContractLine
 from fieldservice.customers.models import Customer
-from fieldservice.db import insert_unless_exists, utcnow
+from fieldservice.db import insert_unless_exists_returning, utcnow
 from fieldservice.errors import (
     DomainError,
     InvalidTransition,
@@ -534,8 +534,8 @@ def _insert_occurrence(plan_id: uuid.UUID, asset_id: uuid.UUID, due_on: date, st
     """Insert the occurrence unless it exists; returns it only when this call created it."""
     values = {"id": uuid.uuid4(), "plan_id": plan_id, "asset_id": asset_id, "due_on": due_on, "status": status,
               "created_at": now, "updated_at": now}
-    new_id = insert_unless_exists(db.session, MaintenanceOccurrence, values, key=["plan_id", "asset_id", "due_on"])
-    return db.session.get(MaintenanceOccurrence, new_id) if new_id is not None else None
+    return insert_unless_exists_returning(db.session, MaintenanceOccurrence, values,
+                                         key=["plan_id", "asset_id", "due_on"])
 
 
 def _describe(plan: MaintenancePlan) -> str:
