@@ -2,7 +2,9 @@
 
     .venv/bin/python -m bench.schedule_bench
 Environment: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test; a database named
-schedule_bench is created on that server and built by the migrations), BENCH_PLANS (default 10000).
+schedule_bench is created on that server and built by the migrations), BENCH_DB (that database's
+name, default schedule_bench: give your own when others benchmark on the same server), BENCH_PLANS
+(default 10000).
 
 10,000 monthly plans on 10,000 assets (200 customers, each one site), start dates spread over the next 30
 days, so a 30-day horizon gives every plan one due date: one occurrence, work order and visit each. Runs:
@@ -86,7 +88,7 @@ def count(model: type) -> int:
 
 def main() -> None:
     plans = int(os.environ.get("BENCH_PLANS", "10000"))
-    app = migrated_app(fresh_database("schedule_bench"))
+    app = migrated_app(fresh_database(os.environ.get("BENCH_DB", "schedule_bench")))
     with app.app_context():
         started = time.perf_counter()
         build(plans)

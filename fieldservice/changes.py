@@ -152,6 +152,12 @@ def on_delete(hook: Any) -> Any:
 @event.listens_for(Session, "before_commit")
 def _write_back_counter(session: Session) -> None:
     session.flush()  # number anything still pending before the counter is written back
+    if session.in_nested_transaction():
+        # releasing a SAVEPOINT (before_commit fires for those too): the outermost commit writes the final
+        # number. Writing it at every release cost one UPDATE per savepoint, and each UPDATE of the same row
+        # in one transaction is slower than the one before (every version stays until commit): 5 of 15 s of
+        # a 500-occurrence maintenance run (docs/benchmarks.md, schedule_bench)
+        return
     if _SEQ in session.info and session.info[_SEQ] != session.info[_SEQ_START]:
         session.connection().execute(sa.text("UPDATE sync_state SET last_seq = :seq WHERE id = 1"),
                                      {"seq": session.info[_SEQ]})

@@ -127,6 +127,17 @@ def insert_unless_exists(session: Any, model: Any, values: dict[str, Any], *, ke
     return session.execute(stmt).scalar()
 
 
+def insert_unless_exists_returning(session: Any, model: Any, values: dict[str, Any], *, key: list[str]) -> Any:
+    """As `insert_unless_exists`, but returns the new row as a loaded ORM object (None when a row with the
+    same key exists): one statement instead of the INSERT and a SELECT to load it. Decided by the rows
+    RETURNING gives back (none on a conflict), never by rowcount."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=key).returning(model)
+    return session.scalars(stmt).first()
+
+
 def bulk_insert(session: Any, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """Insert many rows in the session's transaction: PostgreSQL COPY (several times faster than an
     executemany of INSERTs, which matters for a phone's day of work logs), plain executemany elsewhere.

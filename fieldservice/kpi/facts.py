@@ -128,6 +128,9 @@ def _watch_order(session: Session, order: WorkOrder, assets: set[uuid.UUID]) -> 
             assets.add(order.asset_id)
         return
     state = sa.inspect(order)
+    if order.kind is not WorkOrderKind.REPAIR and not state.attrs["kind"].history.has_changes():
+        return  # never a repair: it neither holds the fact nor counts as a repeat (one UPDATE saved per
+        # status change of a maintenance or installation order, e.g. each one a maintenance run schedules)
     for name in ORDER_WATCHED:
         history = state.attrs[name].history
         if history.has_changes():

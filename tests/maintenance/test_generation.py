@@ -1,6 +1,7 @@
 """Generation of occurrences, work orders and visits from maintenance plans, with fixed dates."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from types import SimpleNamespace
 
@@ -258,3 +259,37 @@ def test_next_due_after_respects_counts_and_end_dates() -> None:
     assert service.next_due_after(ending, date(2027, 2, 28)) is None     # Mar 31 is after the end
     before_start = plan_model(start_on=date(2027, 6, 1), interval=2, interval_unit=IntervalUnit.WEEKS)
     assert service.next_due_after(before_start, date(2027, 1, 1)) == date(2027, 6, 1)
+
+
+def test_a_run_reads_each_customer_and_product_once(app: Flask, make: Factory, equipment: SimpleNamespace,
+                                                    generate: Callable[..., dict[str, int]]) -> None:
+    """Four plans on four assets of one customer: the run reads that customer and product once, not once per
+    occurrence (the work-order service's own checks hit the held objects), and a maintenance order's move to
+    scheduled does not recompute repeat repairs (a repair-only KPI fact, R-KPI-1). Every check still runs:
+    each occurrence gets its work order and visit."""
+    from sqlalchemy import event
+
+    from fieldservice.extensions import db
+
+    today = date(2027, 3, 1)
+    for day in range(4):
+        asset = make.asset(equipment.customer.id, equipment.site.id, equipment.product.id)
+        with app.app_context(), unit_of_work():
+            service.create_plan(SYSTEM, {"asset_id": asset.id, "name": "月度保养 monthly", "start_on": date(2027, 3, 2 + day),
+                                         "items": [{"task": "清洗滤网 clean filters"}], **MONTHLY}, today=today)
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        counts = generate(today)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert counts["created"] == counts["scheduled"] == 4
+    assert sum(" FROM customers " in s for s in statements) == 1
+    assert sum(" FROM products " in s for s in statements) == 1
+    assert not any(s.startswith("UPDATE work_orders SET repeat_repair_at") for s in statements)
