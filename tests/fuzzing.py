@@ -2,9 +2,12 @@
 problem response."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.routing import Rule
 
 
 def probe_request(client: FlaskClient, method: str, path: str, body: Any, headers: dict[str, str]) -> None:
@@ -12,3 +15,16 @@ def probe_request(client: FlaskClient, method: str, path: str, body: Any, header
     assert response.status_code < 500, (method, path, body, response.get_data(as_text=True))
     if response.status_code >= 400:
         assert response.mimetype == "application/problem+json", (method, path, body, response.mimetype)
+
+
+def api_routes(app: Flask) -> Iterator[tuple[Rule, str, tuple[str, ...] | None]]:
+    """Every (rule, method) of the JSON API with the roles its view declares (None: it declares none)."""
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.rule.startswith("/api/v1"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        cls = getattr(view, "view_class", None)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            fn = getattr(cls, method.lower()) if cls else view
+            roles = getattr(fn, "allowed_roles", None)
+            yield rule, method, None if roles is None else tuple(roles)

@@ -7,7 +7,7 @@ validation it is meant to exercise."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
 from tests.factories import Factory
+from tests.fuzzing import api_routes
 
 PROBLEM = "application/problem+json"
 WRITE = ("POST", "PUT", "PATCH", "DELETE")
@@ -30,17 +31,6 @@ LOGOUT = ("DELETE", "/api/v1/auth/token")  # revokes the caller's own token what
 # where every field has a default, an empty object is a whole request: run the generation for the default
 # horizon; configure the company-wide warranty terms
 ACCEPTS_EMPTY = {("POST", "/api/v1/maintenance-occurrences/generation"), ("POST", "/api/v1/warranty-terms")}
-
-
-def api_routes(app: Flask) -> Iterator[tuple[Rule, str, tuple[str, ...]]]:
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        if not rule.rule.startswith("/api/v1"):
-            continue
-        view = app.view_functions[rule.endpoint]
-        cls = getattr(view, "view_class", None)
-        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            fn = getattr(cls, method.lower()) if cls else view
-            yield rule, method, tuple(getattr(fn, "allowed_roles", ()) or ())
 
 
 def path_for(rule: Rule) -> str:
@@ -69,6 +59,13 @@ def caller(make: Factory) -> Callable[[tuple[str, ...]], dict[str, str]]:
     return headers
 
 
+def send(client: FlaskClient, method: str, path: str, body: Any, auth: dict[str, str]) -> Any:
+    """A JSON body, or raw bytes declared as JSON (the malformed case)."""
+    if isinstance(body, bytes):
+        return client.open(path, method=method, data=body, headers={**auth, "Content-Type": "application/json"})
+    return client.open(path, method=method, json=body, headers=auth)
+
+
 def check(response: Any, what: str, failures: list[str]) -> None:
     if response.status_code in (401, 403):  # the caller's role is allowed: the sweep would test nothing
         failures.append(f"{what}: {response.status_code}, the request never reached the endpoint")
@@ -89,17 +86,13 @@ def test_no_endpoint_answers_bad_input_with_a_5xx(app: Flask, client: FlaskClien
     for rule, method, roles in routes:
         if (method, rule.rule) == LOGOUT:
             continue
-        path, auth = path_for(rule), headers(roles)
+        path, auth = path_for(rule), headers(roles or ())
         if method not in WRITE:
             check(client.open(path, method=method, query_string=QUERY, headers=auth), f"{method} {rule.rule}?…",
                   failures)
             continue
         for label, body in BODIES:
-            if isinstance(body, bytes):
-                response = client.open(path, method=method, data=body,
-                                       headers={**auth, "Content-Type": "application/json"})
-            else:
-                response = client.open(path, method=method, json=body, headers=auth)
+            response = send(client, method, path, body, auth)
             check(response, f"{method} {rule.rule} [{label}]", failures)
             writes += 1
             if 200 <= response.status_code < 300 and not (label == "empty" and (method, rule.rule) in ACCEPTS_EMPTY):
@@ -179,17 +172,13 @@ def test_bad_bodies_on_real_objects_get_problems_not_5xx(app: Flask, client: Fla
     for rule, method, roles in api_routes(app):
         if (method, rule.rule) == LOGOUT:
             continue
-        path, auth = path_of(rule), headers(roles)
+        path, auth = path_of(rule), headers(roles or ())
         if method not in WRITE:
             response = client.open(path, method=method, query_string=QUERY, headers=auth)
             check(response, f"{method} {rule.rule}?…", failures)
             continue
         for label, body in BODIES:
-            if isinstance(body, bytes):
-                response = client.open(path, method=method, data=body,
-                                       headers={**auth, "Content-Type": "application/json"})
-            else:
-                response = client.open(path, method=method, json=body, headers=auth)
+            response = send(client, method, path, body, auth)
             if response.status_code not in (404, 401, 403):
                 reached += 1
             check(response, f"{method} {path} [{label}]", failures)

@@ -12,9 +12,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config as BotoConfig
+from flask import Flask
 from PIL import ExifTags, Image, ImageCms
 from PIL.TiffImagePlugin import IFDRational
 
+from fieldservice import create_app
+from fieldservice.config import TestConfig
+from fieldservice.extensions import db
 from media.images import register_heif
 
 # Stored 64x48 (landscape) with orientation 6: displayed 48x64 (portrait).
@@ -172,3 +176,15 @@ def s3_client(s3_config: dict[str, Any]) -> Any:
 @pytest.fixture
 def bucket_name() -> str:
     return f"media-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def s3_app(app: Flask, database_url: str, s3_config: dict[str, Any], bucket_name: str) -> Iterator[Flask]:
+    """A second app on the same database whose media live in a fresh bucket on the moto server."""
+    config = TestConfig(database_url)
+    for key, value in {**s3_config, "S3_BUCKET": bucket_name, "S3_CREATE_BUCKET": True}.items():
+        setattr(config, key, value)
+    s3_app = create_app(config)
+    yield s3_app
+    with s3_app.app_context():
+        db.engine.dispose()

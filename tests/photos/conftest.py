@@ -28,6 +28,7 @@ from tests.media.conftest import (  # noqa: F401 - fixtures shared with the medi
     bucket_name,
     images,
     photo_exif,
+    s3_app,
     s3_client,
     s3_config,
     s3_endpoint,

@@ -2,7 +2,7 @@
 content-addressed objects in the bucket, processing from S3, downloads as short-lived signed URLs."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -12,25 +12,10 @@ import pytest
 import requests
 from flask import Flask
 
-from fieldservice import create_app
-from fieldservice.config import TestConfig
-from fieldservice.extensions import db
 from tests.factories import Factory
 from tests.photos.conftest import TusClient, jpeg_bytes, open_image, sha256, stored_files
 
 Images = Callable[[str], Path]
-
-
-@pytest.fixture
-def s3_app(app: Flask, database_url: str, s3_config: dict[str, Any], bucket_name: str) -> Iterator[Flask]:
-    """A second app on the same database whose media live in a fresh bucket on the moto server."""
-    config = TestConfig(database_url)
-    for key, value in {**s3_config, "S3_BUCKET": bucket_name, "S3_CREATE_BUCKET": True}.items():
-        setattr(config, key, value)
-    s3_app = create_app(config)
-    yield s3_app
-    with s3_app.app_context():
-        db.engine.dispose()
 
 
 def bucket_keys(s3_client: Any, bucket: str) -> list[str]:

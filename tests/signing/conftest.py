@@ -14,6 +14,7 @@ from PIL import Image
 from tests.factories import Factory
 from tests.media.conftest import (  # noqa: F401 - the moto S3 server fixtures, for test_s3_photos.py
     bucket_name,
+    s3_app,
     s3_client,
     s3_config,
     s3_endpoint,

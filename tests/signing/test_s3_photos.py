@@ -5,36 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from fieldservice import create_app
 from fieldservice.archive.models import ArchiveRead
-from fieldservice.config import TestConfig
 from fieldservice.extensions import db
 from tests.records.conftest import finish_visit
 from tests.signing.conftest import create_link, repair_record
 
 Job = Callable[..., SimpleNamespace]
-
-
-@pytest.fixture
-def s3_app(app: Flask, database_url: str, s3_config: dict[str, Any], bucket_name: str) -> Iterator[Flask]:
-    """A second app on the same database whose media live in a fresh bucket on the moto server."""
-    config = TestConfig(database_url)
-    for key, value in {**s3_config, "S3_BUCKET": bucket_name, "S3_CREATE_BUCKET": True}.items():
-        setattr(config, key, value)
-    s3_app = create_app(config)
-    yield s3_app
-    with s3_app.app_context():
-        db.engine.dispose()
 
 
 def png(colour: tuple[int, int, int], size: tuple[int, int] = (640, 480)) -> bytes:
