@@ -29,6 +29,7 @@ from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
 from fieldservice.catalog.models import Product
 from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.common.search import contains
 from fieldservice.contracts.models import SalesContract, SalesContractLine
 from fieldservice.customers.models import Contact, Customer
 from fieldservice.db import utcnow
@@ -126,11 +127,6 @@ def can_read_record(actor: Actor, record: ServiceRecord) -> bool:
 
 # ---- search ----------------------------------------------------------------------------------------
 
-def _like(q: str) -> str:
-    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def search(actor: Actor, q: str, page: PageRequest, *, via: str) -> Page:
     """Office search by customer name (Chinese too), customer or contact phone, serial number, product model
     code or name: one row per matching (customer, asset) pair, customers without assets included.
@@ -139,10 +135,9 @@ def search(actor: Actor, q: str, page: PageRequest, *, via: str) -> Page:
     q = (q or "").strip()
     if not q:
         raise ValidationFailed("q: say what to search for", errors={"query": {"q": ["required"]}})
-    like = _like(q)
 
     def has(column: Any) -> sa.ColumnElement[bool]:
-        return column.ilike(like, escape="\\")
+        return contains(column, q)
 
     contact_phone = sa.select(Contact.customer_id).where(has(Contact.phone))
     stmt = (sa.select(Customer.id.label("customer_id"), Customer.name.label("customer_name"),

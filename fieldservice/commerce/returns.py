@@ -39,6 +39,7 @@ from fieldservice.commerce.models import (
 )
 from fieldservice.common.lookup import get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.common.search import contains
 from fieldservice.customers.models import Customer
 from fieldservice.db import utcnow
 from fieldservice.errors import Conflict, InvalidTransition, NotFound, ReferenceNotFound, ValidationFailed
@@ -240,11 +241,6 @@ def get_case(actor: Actor, case_id: uuid.UUID) -> ReturnCase:
     return case
 
 
-def _like(q: str) -> str:
-    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def list_cases(actor: Actor, page: PageRequest, *, status: list[ReturnStatus] | None = None,
                customer_id: uuid.UUID | None = None, work_order_id: uuid.UUID | None = None,
                q: str | None = None) -> Page:
@@ -262,11 +258,10 @@ def list_cases(actor: Actor, page: PageRequest, *, status: list[ReturnStatus] | 
     if work_order_id:
         stmt = stmt.where(ReturnCase.work_order_id == work_order_id)
     if q and q.strip():
-        like = _like(q.strip())
-        customers = sa.select(Customer.id).where(sa.or_(Customer.name.ilike(like, escape="\\"),
-                                                        Customer.phone.ilike(like, escape="\\")))
-        stmt = stmt.where(sa.or_(ReturnCase.customer_id.in_(customers), ReturnCase.number.ilike(like, escape="\\"),
-                                 ReturnCase.serial_number.ilike(like, escape="\\")))
+        q = q.strip()
+        customers = sa.select(Customer.id).where(sa.or_(contains(Customer.name, q), contains(Customer.phone, q)))
+        stmt = stmt.where(sa.or_(ReturnCase.customer_id.in_(customers), contains(ReturnCase.number, q),
+                                 contains(ReturnCase.serial_number, q)))
     return paginate(stmt, page)
 
 
