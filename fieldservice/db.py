@@ -119,23 +119,24 @@ def insert_unless_exists(session: Any, model: Any, values: dict[str, Any], *, ke
     id, or None when a row with the same key exists (idempotent creation under concurrency, e.g. a job run
     twice or by two scheduler processes). Core table and RETURNING on purpose: an ORM-enabled INSERT reports
     rowcount 1 on PostgreSQL even when it wrote nothing."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
     table = model.__table__
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=key).returning(table.c.id)
-    return session.execute(stmt).scalar()
+    return session.execute(_insert_or_nothing(session, table, values, key).returning(table.c.id)).scalar()
 
 
 def insert_unless_exists_returning(session: Any, model: Any, values: dict[str, Any], *, key: list[str]) -> Any:
     """As `insert_unless_exists`, but returns the new row as a loaded ORM object (None when a row with the
     same key exists): one statement instead of the INSERT and a SELECT to load it. Decided by the rows
     RETURNING gives back (none on a conflict), never by rowcount."""
+    return session.scalars(_insert_or_nothing(session, model, values, key).returning(model)).first()
+
+
+def _insert_or_nothing(session: Any, target: Any, values: dict[str, Any], key: list[str]) -> Any:
+    """INSERT … ON CONFLICT (`key`) DO NOTHING in the session's dialect (PostgreSQL or SQLite), for `target`
+    a Core table or an ORM model."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=key).returning(model)
-    return session.scalars(stmt).first()
+    return insert(target).values(**values).on_conflict_do_nothing(index_elements=key)
 
 
 def bulk_insert(session: Any, table: sa.Table, rows: list[dict[str, Any]]) -> None:
