@@ -137,7 +137,7 @@ def record_charge(actor: Actor, data: dict[str, Any], *, now: datetime | None = 
     Refused: 409 consent_required on a chargeable job without a covering accepted quote line (R-REP-4),
     409 when the visit is cancelled or completed, 422 for malformed serials."""
     now = now or utcnow()
-    check_lengths(data, {"code": 80, "description": 500})  # the columns' sizes: a pushed charge skips the schema
+    check_lengths(data, VisitCharge, ("code", "description"))  # a pushed charge skips the API schema
     visit = visits_service.visit_for_field_work(actor, data["visit_id"], released_ok=True)
     if visit.status.value in ("cancelled", "completed"):
         raise Conflict(f"the visit is {visit.status.value}; charges are recorded during the work")

@@ -423,7 +423,7 @@ def record_consent(actor: Actor, quote_id: uuid.UUID, data: dict[str, Any], *, n
     content_hash_mismatch (the customer saw other content), 422 for a signature that is not a bounded PNG.
     """
     now = now or utcnow()
-    check_lengths(data, {"signer_name": 120, "device_id": 120})  # the columns' sizes: a pushed consent skips the schema
+    check_lengths(data, QuoteConsent, ("signer_name", "device_id"))  # a pushed consent skips the API schema
     # the quote row is locked first: two devices deciding at once are serialised, the second sees it decided
     locked = db.session.get(Quote, quote_id, with_for_update=True)
     quote = get_quote(actor, quote_id) if channel is not ConsentChannel.LINK else locked

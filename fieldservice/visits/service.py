@@ -291,7 +291,7 @@ def confirm_with_customer(actor: Actor, visit_id: uuid.UUID, *, confirmed_at: da
     if actor.role is Role.TECHNICIAN:
         _require_own_visit(actor, visit)
     _require_status(visit, (VisitStatus.PLANNED,), "confirm the time")
-    check_lengths({"confirmation_note": note}, {"confirmation_note": 500})  # the column's size (also on sync push)
+    check_lengths({"confirmation_note": note}, Visit, ("confirmation_note",))  # also on sync push
     confirmed_at = confirmed_at or now
     if confirmed_at > now + timedelta(minutes=5):
         raise ValidationFailed("confirmed_at is in the future", errors={"json": {"confirmed_at": ["in the future"]}})
