@@ -2,7 +2,6 @@
 summary above them (R-CMP-1)."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, render_template, request
@@ -13,8 +12,8 @@ from fieldservice.common.pagination import PageRequest
 from fieldservice.complaints import service
 from fieldservice.complaints.models import ComplaintStatus
 from fieldservice.db import utcnow
-from fieldservice.errors import ValidationFailed
 from fieldservice.web.auth import office_page
+from fieldservice.web.params import query_day
 
 bp = Blueprint("office_complaints", __name__, url_prefix="/office")
 
@@ -24,23 +23,13 @@ CHANNEL_LABELS = {"phone": "电话 Phone", "email": "邮件 E-mail", "online": "
                   "visit": "上门时 On a visit", "follow_up": "回访时 Follow-up call"}
 
 
-def _day(name: str) -> date | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed(f"{name}: a date YYYY-MM-DD", errors={"query": {name: ["not a date"]}}) from None
-
-
 @bp.get("/complaints")
 @office_page(Role.OFFICE, Role.DISPATCHER, Role.ADMIN)
 def complaint_board() -> Any:
     """Open complaints (not closed) by deadline; `?overdue=1` shows only those past it without a response.
     Above them the R-CMP-1 summary for `?from=&to=` (UTC days; default the last 30 days)."""
     now = utcnow()
-    summary = service.summarize_complaints(current_actor(), start=_day("from"), end=_day("to"), now=now)
+    summary = service.summarize_complaints(current_actor(), start=query_day("from"), end=query_day("to"), now=now)
     overdue_only = request.args.get("overdue") in ("1", "true")
     page = service.list_complaints(current_actor(), PageRequest(page=1, page_size=200),
                                    overdue=True if overdue_only else None, now=now)

@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 
 from fieldservice.auth.models import Role
-from fieldservice.errors import ValidationFailed
 from fieldservice.kpi import service
 from fieldservice.web.auth import office_page
+from fieldservice.web.params import query_day
 
 bp = Blueprint("office_kpis", __name__, url_prefix="/office")
 
@@ -24,22 +24,12 @@ LABELS = {
 }
 
 
-def _day(name: str, default: date) -> date:
-    raw = request.args.get(name)
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed(f"{name}: a date YYYY-MM-DD", errors={"query": {name: ["not a date"]}}) from None
-
-
 @bp.get("/kpis")
 @office_page(Role.OFFICE, Role.ADMIN)
 def kpi_board() -> Any:
     """The KPI board for a date range (default: the last 30 days), overall and per technician."""
     today = date.today()
-    end = _day("to", today)
-    start = _day("from", end - timedelta(days=29))
+    end = query_day("to", today)
+    start = query_day("from", end - timedelta(days=29))
     report = service.compute_kpis(start, end)
     return render_template("office/kpi_board.html", report=report, labels=LABELS)
