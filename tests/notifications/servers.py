@@ -37,6 +37,19 @@ class WebhookServer:
 
 
 @contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator[None]:
+    """Serve on a thread for the block, then stop and close (the webhook and SMTP servers alike)."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
 def webhook_server(statuses: list[int | Answer]) -> Iterator[WebhookServer]:
     state = WebhookServer(url="", statuses=list(statuses))
 
@@ -59,14 +72,8 @@ def webhook_server(statuses: list[int | Answer]) -> Iterator[WebhookServer]:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/fieldservice"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def closed_port_url() -> str:
@@ -136,11 +143,5 @@ def smtp_server(replies: dict[str, str] | None = None) -> Iterator[SmtpServer]:
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
