@@ -7,12 +7,11 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fieldservice.extensions import db
 from fieldservice.parts.models import StockBalance, StockMovement
-from tests.fuzzing import probe_request
+from tests.fuzzing import probe_request, run_probes
 
 scalars = (st.none() | st.booleans() | st.integers(min_value=-(10**20), max_value=10**20)
            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20) | st.uuids().map(str)
@@ -70,13 +69,7 @@ def test_parts_and_complaint_endpoints_never_fail_with_5xx(app: Flask, client: F
         ("put", f"/api/v1/complaints/{complaint['id']}/owner", office, mutate({"owner_user_id": str(uuid_zero())})),
     ]
 
-    @settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(data=st.data())
-    def probe(data: st.DataObject) -> None:
-        method, path, auth, bodies = probes[data.draw(st.integers(0, len(probes) - 1))]
-        probe_request(client, method, path, data.draw(st.one_of(bodies, json_values)), auth)
-
-    probe()
+    run_probes(client, probes, json_values, examples=250)
     for query in ("from=2026-13-01&to=x", "from=2026-01-01&to=2026-01-02&tz=%00", "technician_id=1"):
         probe_request(client, "get", f"/api/v1/kpis?{query}", None, office)
     with app.app_context():

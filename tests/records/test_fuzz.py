@@ -7,10 +7,9 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzzing import probe_request
+from tests.fuzzing import run_probes
 from tests.records.conftest import (
     create_record,
     finish_visit,
@@ -63,10 +62,4 @@ def test_record_endpoints_never_fail_with_5xx(app: Flask, client: FlaskClient,
         ("post", f"/api/v1/records/{signed['id']}/signoff", repair.auth, mutate(signoff_body(sha))),
     ]
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(data=st.data())
-    def probe(data: st.DataObject) -> None:
-        method, path, auth, bodies = probes[data.draw(st.integers(0, len(probes) - 1))]
-        probe_request(client, method, path, data.draw(st.one_of(bodies, json_values)), auth)
-
-    probe()
+    run_probes(client, probes, json_values, examples=300)

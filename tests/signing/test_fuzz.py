@@ -9,13 +9,12 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fieldservice.extensions import db
 from fieldservice.records.models import ServiceRecord, Signoff
 from fieldservice.signing.models import SigningLink
-from tests.fuzzing import probe_request
+from tests.fuzzing import run_probes
 from tests.records.conftest import finish_visit
 from tests.records.test_fuzz import json_values
 from tests.signing.conftest import create_link, repair_record
@@ -45,13 +44,7 @@ def test_signing_endpoints_never_fail_with_5xx(app: Flask, client: FlaskClient,
          mutate({"language": "zh", "expires_in_hours": 2})),
     ]
 
-    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(data=st.data())
-    def probe(data: st.DataObject) -> None:
-        method, path, auth, bodies = probes[data.draw(st.integers(0, len(probes) - 1))]
-        probe_request(client, method, path, data.draw(st.one_of(bodies, json_values)), auth)
-
-    probe()
+    run_probes(client, probes, json_values, examples=200)
     # read back: no body signed anything, both links are still open, both records still drafts
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Signoff)) == 0
