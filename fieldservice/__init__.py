@@ -50,6 +50,14 @@ def import_models() -> None:
         importlib.import_module(name)
 
 
+def _connect_reactions() -> None:
+    """The lifecycle's guard and the reactions to its events (SLA, follow-ups, KPI facts, maintenance)."""
+    import fieldservice.lifecycle.guard  # noqa: F401  (its flush listener refuses status changes past the gate)
+    from fieldservice.reactions import connect_reactions
+
+    connect_reactions()
+
+
 def create_app(config: BaseConfig | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config or config_from_env(app.instance_path))
@@ -58,6 +66,7 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     _configure_logging(app)
 
     import_models()
+    _connect_reactions()
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir())
     api.init_app(app)

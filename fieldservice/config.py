@@ -147,6 +147,8 @@ class BaseConfig:
         # visit-confirmation reminders (R-MNT-2, R-REP-2)
         self.CONFIRMATION_REMINDER_DAYS = _int_env("CONFIRMATION_REMINDER_DAYS", 2)
         self.CONFIRMATION_REMINDER_TO = os.environ.get("CONFIRMATION_REMINDER_TO") or "dispatch"
+        # the lifecycle gate (docs/workflow.md): how long before its window a visit may start (R-REP-2)
+        self.VISIT_EARLY_START_MINUTES = _int_env("VISIT_EARLY_START_MINUTES", 120)
         # scheduler process: job intervals (SCHEDULER_INTERVAL_SCALE shortens them, e.g. for tests)
         self.SLA_SCAN_EVERY_MINUTES = _int_env("SLA_SCAN_EVERY_MINUTES", 1)
         self.REMINDERS_EVERY_MINUTES = _int_env("REMINDERS_EVERY_MINUTES", 30)

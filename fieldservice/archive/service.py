@@ -36,6 +36,7 @@ from fieldservice.db import utcnow
 from fieldservice.errors import Forbidden, NotFound, ValidationFailed
 from fieldservice.extensions import db
 from fieldservice.photos.models import Photo
+from fieldservice.records.canonical import photo_ids_in
 from fieldservice.records.models import RecordKind, ServiceRecord, Signoff
 from fieldservice.scoping import can_see_customer
 from fieldservice.technicians.models import Technician
@@ -158,12 +159,6 @@ def search(actor: Actor, q: str, page: PageRequest, *, via: str) -> Page:
 
 # ---- record entries (set-based) --------------------------------------------------------------------
 
-def _photo_ids(value: Any) -> list[str]:
-    from fieldservice.records.service import _photo_ids as walk
-
-    return walk(value)
-
-
 def parts_replaced(record: ServiceRecord) -> list[dict[str, Any]]:
     """Parts replaced, from a repair record's content (R-ARC-1)."""
     if record.kind is not RecordKind.REPAIR_RECORD:
@@ -184,7 +179,7 @@ def _entries(records: list[ServiceRecord], *, with_signature: bool = False) -> l
         {r.technician_id for r in records if r.technician_id}
     techs = {t.id: t for t in db.session.scalars(sa.select(Technician).where(Technician.id.in_(tech_ids)))} \
         if tech_ids else {}
-    wanted = {r.id: _photo_ids(r.content) for r in records}
+    wanted = {r.id: photo_ids_in(r.content) for r in records}
     all_ids = {uuid.UUID(i) for ids in wanted.values() for i in ids}
     photos = {str(p.id): p for p in db.session.scalars(sa.select(Photo).where(Photo.id.in_(all_ids)))} \
         if all_ids else {}

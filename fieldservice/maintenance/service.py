@@ -34,6 +34,7 @@ from fieldservice.catalog.models import Product
 from fieldservice.changes import ensure_counter_locked
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.common.versioning import check_version
 from fieldservice.contracts.models import ContractStatus, SalesContract, SalesContractLine
 from fieldservice.customers.models import Customer
 from fieldservice.db import insert_unless_exists_returning, utcnow
@@ -291,7 +292,7 @@ def update_plan(actor: Actor, plan_id: uuid.UUID, data: dict[str, Any], *, today
     today = today or now.date()
     ensure_counter_locked(db.session)  # serialised with generation runs (see the module docstring)
     plan = get_plan(actor, plan_id)
-    workorders.check_version(plan, data.pop("version", None))
+    check_version(plan, data.pop("version", None))
     if plan.status is PlanStatus.CANCELLED:
         raise InvalidTransition("the maintenance plan is cancelled and can no longer be edited",
                                 current_status=plan.status.value)
@@ -343,9 +344,7 @@ def _cancel_order(actor: Actor, order: WorkOrder, reason: str, now: datetime,
         return True
     if not order.can_transition(WorkOrderStatus.CANCELLED):
         return False
-    order.cancel_reason = reason
-    visits.cancel_open_visits(actor, order, reason=reason, now=now)
-    workorders.apply_transition(actor, order, WorkOrderStatus.CANCELLED, at=now, reason=reason, cause=cause)
+    workorders.cancel_with_visits(actor, order, reason=reason, now=now, cause=cause)
     return True
 
 
@@ -374,7 +373,7 @@ def cancel_plan(actor: Actor, plan_id: uuid.UUID, reason: str, *, version: int |
     now = now or utcnow()
     ensure_counter_locked(db.session)
     plan = get_plan(actor, plan_id)
-    workorders.check_version(plan, version)
+    check_version(plan, version)
     if plan.status is PlanStatus.CANCELLED:
         raise InvalidTransition("the maintenance plan is already cancelled", current_status=plan.status.value)
     _stop_plan(actor, plan, f"maintenance plan cancelled: {reason}", now, reason=reason)

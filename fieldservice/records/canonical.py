@@ -46,3 +46,18 @@ def sha256_hex(data: bytes) -> str:
 
 def canonical_sha256(obj: Any) -> str:
     return sha256_hex(canonical_bytes(obj))
+
+
+def photo_ids_in(value: Any) -> list[str]:
+    """Every photo id a record's content names (in `photo_ids` lists at any depth), in order."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "photo_ids" and isinstance(item, list):
+                found.extend(str(i) for i in item)
+            else:
+                found.extend(photo_ids_in(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(photo_ids_in(item))
+    return found

@@ -19,6 +19,7 @@ import marshmallow as ma
 import sqlalchemy as sa
 from PIL import Image
 
+from fieldservice.archive import service as archive_service
 from fieldservice.assets import service as assets_service
 from fieldservice.assets.models import Asset, AssetStatus
 from fieldservice.audit import service as audit_service
@@ -28,15 +29,23 @@ from fieldservice.claims import service as claims_service
 from fieldservice.db import utcnow
 from fieldservice.errors import Conflict, DomainError, NotFound, ReferenceNotFound, ValidationFailed
 from fieldservice.extensions import db
+from fieldservice.lifecycle import gate
+from fieldservice.lifecycle import service as lifecycle
+from fieldservice.lifecycle.events import RecordSigned, publish
 from fieldservice.photos.models import Photo
 from fieldservice.records import archive
-from fieldservice.records.canonical import canonical_bytes, canonical_sha256, normalise, sha256_hex
+from fieldservice.records.canonical import (
+    canonical_bytes,
+    canonical_sha256,
+    normalise,
+    photo_ids_in,
+    sha256_hex,
+)
 from fieldservice.records.models import RecordKind, RecordStatus, ServiceRecord, Signoff
 from fieldservice.records.schemas import CONTENT_SCHEMAS
 from fieldservice.scoping import UNRESTRICTED
 from fieldservice.visits import service as visits_service
 from fieldservice.visits.models import Visit
-from fieldservice.workorders import service as workorders
 from fieldservice.workorders.models import WorkOrder, WorkOrderKind, WorkOrderStatus
 
 log = logging.getLogger(__name__)
@@ -50,11 +59,6 @@ ORDER_KIND_FOR = {
     RecordKind.REPAIR_RECORD: WorkOrderKind.REPAIR,
     RecordKind.MAINTENANCE_RECORD: WorkOrderKind.MAINTENANCE,
 }
-WORK_DONE = (S.WORK_COMPLETE, S.SIGNED, S.CLOSED)
-
-
-class WorkNotComplete(Conflict):
-    code, title = "work_not_complete", "The work is not complete"
 
 
 class AlreadySigned(Conflict):
@@ -63,14 +67,6 @@ class AlreadySigned(Conflict):
 
 class ContentHashMismatch(Conflict):
     code, title = "content_hash_mismatch", "The signed content differs from the server's record"
-
-
-class ContractMismatch(Conflict):
-    code, title = "contract_mismatch", "Delivered product does not match the contract"
-
-
-class CommissioningFailed(Conflict):
-    code, title = "commissioning_out_of_range", "Commissioning results out of range"
 
 
 class RecordSuperseded(Conflict):
@@ -141,18 +137,7 @@ def validate_content(kind: RecordKind, content: dict[str, Any]) -> dict[str, Any
     return normalise(loaded)
 
 
-def _photo_ids(value: Any) -> list[str]:
-    found: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "photo_ids" and isinstance(item, list):
-                found.extend(str(i) for i in item)
-            else:
-                found.extend(_photo_ids(item))
-    elif isinstance(value, list):
-        for item in value:
-            found.extend(_photo_ids(item))
-    return found
+_photo_ids = photo_ids_in
 
 
 def _photo_hashes(work_order_id: uuid.UUID, content: dict[str, Any]) -> dict[str, str]:
@@ -238,8 +223,6 @@ def _can_read(actor: Actor, record: ServiceRecord) -> bool:
 def get_record(actor: Actor, record_id: uuid.UUID, *, log_via: str | None = None) -> ServiceRecord:
     """One record version with all versions of the record (R-ARC-3: a customer sees only their own; the
     read is logged in the archive read log when `log_via` says through which door it came)."""
-    from fieldservice.archive import service as archive_service
-
     record = db.session.get(ServiceRecord, record_id)
     if record is None or not _can_read(actor, record):
         raise NotFound(f"record {record_id} not found")
@@ -269,8 +252,6 @@ def list_records(actor: Actor, *, visit_id: uuid.UUID | None = None, work_order_
         stmt = stmt.where(sa.false())
     records = list(db.session.scalars(stmt))
     if log_via is not None:
-        from fieldservice.archive import service as archive_service
-
         target = f"visit:{visit_id}" if visit_id else f"work_order:{work_order_id}" if work_order_id else "all"
         archive_service.log_read(actor, "record_list", target, via=log_via)
     return records
@@ -280,8 +261,6 @@ def get_canonical(actor: Actor, record_id: uuid.UUID, *, log_via: str | None = N
     """The canonical JSON text and its hash, for a client that wants to check its own computation. Same read
     rules as `get_record` (a customer only their own, others 404). The text is the record's whole content,
     so with `log_via` the read is logged in the archive read log as `record_canonical` (R-ARC-3)."""
-    from fieldservice.archive import service as archive_service
-
     record = get_record(actor, record_id)
     if log_via is not None:
         archive_service.log_read(actor, "record_canonical", record.id, via=log_via)
@@ -417,57 +396,10 @@ def correct_record(actor: Actor, record_id: uuid.UUID, data: dict[str, Any],
 
 # ---- sign-off ------------------------------------------------------------------------------------
 
-def _require_work_complete(visit: Visit, order: WorkOrder) -> None:
-    """R-SIG-2: the visit departed with the work complete, or the work order is work_complete (or later)."""
-    if visit.work_complete or order.status in WORK_DONE:
-        return
-    raise WorkNotComplete(f"the work on work order {order.number} is not complete (work order is "
-                          f"{order.status.value}); the customer signs after the technician reports it complete",
-                          work_order_status=order.status.value)
-
-
-require_work_complete = _require_work_complete  # public: the signing page shows the refusal before signing
-
-
-def _same(a: str, b: str) -> bool:
-    return a.strip().casefold() == b.strip().casefold()
-
-
-def _check_installation(content: dict[str, Any]) -> None:
-    """R-INS-3: an unresolved contract mismatch blocks; R-INS-4: commissioning must be within range."""
-    mismatches = _contract_mismatches(content)
-    if mismatches:
-        raise ContractMismatch("the delivered product does not match the contract (" + _describe(mismatches)
-                               + "); resolve it before signing", mismatches=mismatches)
-    out = [item for item in content.get("commissioning", [])
-           if (item.get("expected_min") is not None and item["measured"] < item["expected_min"])
-           or (item.get("expected_max") is not None and item["measured"] > item["expected_max"])]
-    if out:
-        raise CommissioningFailed("commissioning values out of the expected range: "
-                                  + ", ".join(str(i["item"]) for i in out), items=out)
-
-
-def check_visit_can_complete(visit: Visit) -> None:
-    """R-INS-3: an installation sheet of the visit with an unresolved contract mismatch blocks reporting
-    the installation complete (called by the visit's departure with work_complete)."""
-    sheets = db.session.scalars(sa.select(ServiceRecord).where(
-        ServiceRecord.visit_id == visit.id, ServiceRecord.kind == RecordKind.INSTALLATION_SHEET,
-        ServiceRecord.status == RecordStatus.DRAFT))
-    for sheet in sheets:
-        mismatches = _contract_mismatches(sheet.content)
-        if mismatches:
-            raise ContractMismatch("the installation cannot be completed: the delivered product does not match "
-                                   "the contract (" + _describe(mismatches) + "); resolve it first",
-                                   mismatches=mismatches, record_id=str(sheet.id))
-
-
-def _contract_mismatches(content: dict[str, Any]) -> list[dict[str, Any]]:
-    return [line for line in content.get("contract_check", [])
-            if not _same(line["expected"], line["found"]) and not line.get("resolved")]
-
-
-def _describe(mismatches: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{m['item']}: expected {m['expected']!r}, found {m['found']!r}" for m in mismatches)
+def signoff_refusals(record: ServiceRecord, order: WorkOrder) -> list[gate.Unmet]:
+    """What the lifecycle gate would refuse if the customer signed `record` now (R-SIG-2, R-INS-3/4): the
+    signing page shows it before the customer signs."""
+    return gate.signoff_conditions(record, order)
 
 
 def _decode_png(text: str) -> bytes:
@@ -518,9 +450,9 @@ def _sign(actor: Actor, record: ServiceRecord, visit: Visit, data: dict[str, Any
     if record.is_signed or db.session.scalar(sa.select(Signoff.id).where(Signoff.record_id == record.id)):
         raise AlreadySigned(f"record version {record.id} is already signed; a change needs a correction")
     order = visit.work_order
-    _require_work_complete(visit, order)
-    if record.kind is RecordKind.INSTALLATION_SHEET:
-        _check_installation(record.content)
+    gate.require(gate.signoff_conditions(record, order), subject="signoff", subject_id=record.id,
+                 transition=f"sign:{record.kind.value}", role=actor.role,
+                 what=f"the customer cannot sign this {record.kind.value} now", record_id=str(record.id))
     server_hash = content_hash(record)
     if data["content_sha256"] != server_hash:
         raise ContentHashMismatch("the hash of the content the customer saw does not match the server's canonical "
@@ -538,16 +470,17 @@ def _sign(actor: Actor, record: ServiceRecord, visit: Visit, data: dict[str, Any
     db.session.add(signoff)
     record.status, record.content_sha256, record.signed_at = RecordStatus.SIGNED, server_hash, now
     db.session.flush()
-    if record.kind is RecordKind.WORK_ORDER_ACCEPTANCE:
-        accepted = record.content["outcome"] == "accepted"
-        workorders.apply_transition(actor, order, S.SIGNED if accepted else S.REWORK, at=now,
-                                    cause="customer signed the acceptance" if accepted else "customer rejected the result",
-                                    reason=None if accepted else record.content.get("rejection_reason"))
-    elif record.kind is RecordKind.INSTALLATION_SHEET:
-        _register_asset(actor, order, record.content)
+    if record.kind is RecordKind.INSTALLATION_SHEET:
+        _register_asset(actor, order, record.content)  # R-INS-6: before the acceptance can move the order
     audit_service.record(actor, "record.sign", record, {"content_sha256": server_hash,
                                                         "signer_role": signoff.signer_role}, at=now)
     archive.append(actor, "record.sign", "signoffs", signoff.id, signoff_document(signoff), at=now)
+    publish(RecordSigned(record, signoff, order, actor, now))
+    if record.kind is RecordKind.WORK_ORDER_ACCEPTANCE:  # R-REP-7, through the gate (records signed, ...)
+        accepted = record.content["outcome"] == "accepted"
+        lifecycle.move_work_order(actor, order, S.SIGNED if accepted else S.REWORK, at=now,
+                                  cause="customer signed the acceptance" if accepted else "customer rejected the result",
+                                  reason=None if accepted else record.content.get("rejection_reason"))
     log.info("record %s signed (signoff %s)", record.id, signoff.id)
     return signoff
 

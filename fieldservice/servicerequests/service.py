@@ -18,9 +18,10 @@ from fieldservice.customers.service import site_ref
 from fieldservice.db import utcnow
 from fieldservice.errors import InvalidTransition, ValidationFailed
 from fieldservice.extensions import db
+from fieldservice.lifecycle.events import ServiceRequestAnswered, ServiceRequestCreated, publish
 from fieldservice.scoping import require_customer_visible, visible_customer_ids
 from fieldservice.servicerequests.models import Channel, RequestStatus, ServiceRequest
-from fieldservice.sla import service as sla
+from fieldservice.workorders import service as workorders
 from fieldservice.workorders.models import WorkOrder, WorkOrderKind
 
 
@@ -48,7 +49,7 @@ def create_request(actor: Actor, data: dict[str, Any], *, now: datetime | None =
     db.session.add(request)
     db.session.flush()
     audit_service.record(actor, "service_request.create", request, {"channel": request.channel})
-    sla.on_request_created(request, at=now or utcnow())  # R-SLA-1: answered within 24 h
+    publish(ServiceRequestCreated(request, actor, now or utcnow()))  # e.g. R-SLA-1: answered within 24 h
     return request
 
 
@@ -98,8 +99,8 @@ def answer_request(actor: Actor, request_id: uuid.UUID, answer: str) -> ServiceR
     _require_open(request, "answer the request")
     request.status = RequestStatus.ANSWERED
     request.answer = answer
-    sla.on_request_answered(request, at=utcnow())
     audit_service.record(actor, "service_request.answer", request, {})
+    publish(ServiceRequestAnswered(request, "answered", actor, utcnow()))
     return request
 
 
@@ -108,16 +109,14 @@ def close_request(actor: Actor, request_id: uuid.UUID, reason: str | None) -> Se
     if request.status is RequestStatus.CLOSED:
         raise InvalidTransition("the request is already closed", current_status="closed", allowed_transitions=[])
     request.status = RequestStatus.CLOSED
-    sla.on_request_answered(request, at=utcnow())
     audit_service.record(actor, "service_request.close", request, {"reason": reason})
+    publish(ServiceRequestAnswered(request, "closed", actor, utcnow()))
     return request
 
 
 def open_work_order(actor: Actor, request_id: uuid.UUID, data: dict[str, Any],
                     *, now: datetime | None = None) -> WorkOrder:
     """Turn a request into a work order (R-REP-1). Product and site come from the request or its asset."""
-    from fieldservice.workorders import service as workorders
-
     request = get_request(actor, request_id)
     _require_open(request, "open a work order")
     order_data = {
@@ -138,6 +137,6 @@ def open_work_order(actor: Actor, request_id: uuid.UUID, data: dict[str, Any],
         raise ValidationFailed("the work order needs a site and a product", errors={"json": missing})
     order = workorders.create_work_order(actor, order_data, now=now)
     request.status = RequestStatus.WORK_ORDER_OPENED
-    sla.on_request_answered(request, at=now or utcnow())
     audit_service.record(actor, "service_request.work_order_opened", request, {"work_order_id": order.id})
+    publish(ServiceRequestAnswered(request, "work_order", actor, now or utcnow(), work_order_id=order.id))
     return order

@@ -33,6 +33,7 @@ from fieldservice.auth.models import User
 from fieldservice.auth.service import Actor
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.common.versioning import check_version
 from fieldservice.contracts.models import SalesContract, SalesContractLine
 from fieldservice.db import insert_unless_exists, utcnow
 from fieldservice.errors import Conflict, ValidationFailed
@@ -171,8 +172,6 @@ def get_policy(policy_id: uuid.UUID) -> SlaPolicy:
 
 def update_policy(actor: Actor, policy_id: uuid.UUID, data: dict[str, Any]) -> SlaPolicy:
     """Change a policy. Clocks already running keep their targets; new jobs get the new ones."""
-    from fieldservice.workorders.service import check_version
-
     policy = get_policy(policy_id)
     check_version(policy, data.pop("version", None))
     contract_id = data.get("contract_id", policy.contract_id)
@@ -335,7 +334,7 @@ def on_work_order_created(order: WorkOrder, *, at: datetime) -> None:
 
 
 def on_work_order_status(order: WorkOrder, old: WorkOrderStatus, new: WorkOrderStatus, *, at: datetime) -> None:
-    """Stop, pause or resume a job's clocks as its status moves (called by workorders.apply_transition).
+    """Stop, pause or resume a job's clocks as its status moves (sla/reactions.py: on every WorkOrderStatusChanged).
     Kinds without clocks cost no query (maintenance generation moves thousands of orders)."""
     if order.kind not in clock_kinds():
         return

@@ -86,6 +86,21 @@ class VisitConfirmation(MethodView):
                                                  note=data.get("note"))
 
 
+@blp.route("/visits/<uuid:visit_id>/confirmation-waiver")
+class VisitConfirmationWaiver(MethodView):
+    @requires(*DISPATCH)
+    @blp.arguments(ReasonSchema)
+    @blp.response(200, VisitSchema)
+    def post(self, data: dict[str, Any], visit_id: uuid.UUID) -> Any:
+        """Let a planned visit start without the customer's confirmation, saying why (roles: dispatcher, admin).
+
+        The lifecycle gate refuses an arrival on a visit whose time was not confirmed with the customer
+        (R-REP-2, R-MNT-2); this waiver, with who and why, takes the confirmation's place.
+        """
+        with unit_of_work():
+            return service.waive_confirmation(current_actor(), visit_id, data["reason"])
+
+
 @blp.route("/visits/<uuid:visit_id>/cancel")
 class VisitCancel(MethodView):
     @requires(*DISPATCH)
@@ -103,7 +118,12 @@ class VisitArrival(MethodView):
     @blp.arguments(ArrivalSchema)
     @blp.response(200, VisitSchema)
     def post(self, data: dict[str, Any], visit_id: uuid.UUID) -> Any:
-        """The technician arrived on site; the work order is in progress."""
+        """The technician arrived on site; the work order is in progress (roles: technician, dispatcher, admin).
+
+        Refused (409 `conditions_not_met`) unless the technician is certified for the product line on the
+        day (R-TEC-1), the time was confirmed with the customer or the confirmation waived (R-REP-2,
+        R-MNT-2), and the visit's window is near (VISIT_EARLY_START_MINUTES before its start at the earliest).
+        """
         with unit_of_work():
             return service.record_arrival(current_actor(), visit_id, arrived_at=data.get("arrived_at"))
 
@@ -114,7 +134,12 @@ class VisitDeparture(MethodView):
     @blp.arguments(DepartureSchema)
     @blp.response(200, VisitSchema)
     def post(self, data: dict[str, Any], visit_id: uuid.UUID) -> Any:
-        """The technician left; `work_complete` says whether the job is done or needs another visit."""
+        """The technician left; `work_complete` says whether the job is done or needs another visit.
+
+        With the work complete the lifecycle gate checks the job: every visit departed, the job's record
+        written (installation sheet, repair or maintenance record), no open contract mismatch (R-INS-3), the
+        technician certified on the day of work (R-TEC-1); a refusal is 409 `conditions_not_met`.
+        """
         with unit_of_work():
             return service.record_departure(current_actor(), visit_id, work_complete=data["work_complete"],
                                             departed_at=data.get("departed_at"), notes=data.get("notes"))

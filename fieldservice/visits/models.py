@@ -1,7 +1,6 @@
 """Visit and WorkLog."""
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 from typing import Any
@@ -12,18 +11,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from fieldservice.changes import ChangeTracked
 from fieldservice.db import Timestamps, UUIDPrimaryKey, enum_column
 from fieldservice.extensions import db
+from fieldservice.lifecycle.states import ACTIVE_VISIT_STATUSES, VisitStatus
 from fieldservice.technicians.models import Technician
 from fieldservice.workorders.models import WorkOrder
 
-
-class VisitStatus(enum.StrEnum):
-    PLANNED = "planned"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-
-
-ACTIVE_VISIT_STATUSES = (VisitStatus.PLANNED, VisitStatus.IN_PROGRESS)
+# the visit state machine lives in fieldservice/lifecycle/states.py
+__all__ = ["ACTIVE_VISIT_STATUSES", "Visit", "VisitHandover", "VisitStatus", "WorkLog"]
 
 
 class Visit(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
@@ -45,6 +38,10 @@ class Visit(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     customer_confirmed: Mapped[bool] = mapped_column(default=False)
     customer_confirmed_at: Mapped[datetime | None]
     confirmation_note: Mapped[str | None] = mapped_column(sa.String(500))
+    # ...or a dispatcher decided the visit may start without it, and said why (the gate's override)
+    confirmation_waived_at: Mapped[datetime | None]
+    confirmation_waived_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
+    confirmation_waiver_reason: Mapped[str | None] = mapped_column(sa.String(500))
     arrived_at: Mapped[datetime | None]
     departed_at: Mapped[datetime | None]
     work_complete: Mapped[bool] = mapped_column(default=False)

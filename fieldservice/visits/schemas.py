@@ -32,6 +32,10 @@ class VisitSchema(Schema):
     customer_confirmed = fields.Boolean()
     customer_confirmed_at = fields.AwareDateTime()
     confirmation_note = fields.String()
+    confirmation_waived_at = fields.AwareDateTime(
+        metadata={"description": "A dispatcher let the visit start without the customer's confirmation"})
+    confirmation_waived_by_id = fields.UUID()
+    confirmation_waiver_reason = fields.String()
     arrived_at = fields.AwareDateTime()
     departed_at = fields.AwareDateTime()
     work_complete = fields.Boolean()

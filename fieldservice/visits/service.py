@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 
 from fieldservice.audit import service as audit_service
 from fieldservice.auth.models import Role
@@ -14,6 +15,7 @@ from fieldservice.auth.service import Actor
 from fieldservice.changes import reserve_seqs
 from fieldservice.common.lengths import check_lengths
 from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.common.versioning import check_version
 from fieldservice.db import bulk_insert, utcnow
 from fieldservice.errors import (
     Conflict,
@@ -26,7 +28,15 @@ from fieldservice.errors import (
     ValidationFailed,
 )
 from fieldservice.extensions import db
-from fieldservice.sla import service as sla
+from fieldservice.lifecycle import gate, states
+from fieldservice.lifecycle import service as lifecycle
+from fieldservice.lifecycle.events import (
+    VisitAssigned,
+    VisitConfirmed,
+    VisitRescheduled,
+    VisitScheduled,
+    publish,
+)
 from fieldservice.technicians.models import Technician
 from fieldservice.technicians.service import require_certified
 from fieldservice.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitHandover, VisitStatus, WorkLog
@@ -35,7 +45,7 @@ from fieldservice.workorders.models import WorkOrder, WorkOrderStatus
 
 S = WorkOrderStatus
 MAX_VISIT_LENGTH = timedelta(days=7)
-PRE_WORK = (S.NEW, S.SCHEDULED, S.DISPATCHED, S.REWORK)
+PRE_WORK = states.PRE_WORK
 
 
 # ---- reading -------------------------------------------------------------------------------------
@@ -83,11 +93,7 @@ def get_visit(actor: Actor, visit_id: uuid.UUID) -> Visit:
     return visit
 
 
-def require_technician_on_order(actor: Actor, order: WorkOrder) -> None:
-    has_visit = db.session.scalar(sa.select(Visit.id).where(
-        Visit.work_order_id == order.id, Visit.technician_id == actor.technician_id).limit(1))
-    if has_visit is None:
-        raise NotFound(f"work order {order.id} not found")
+require_technician_on_order = workorders.require_technician_on_order
 
 
 def open_handover(visit_id: uuid.UUID, technician_id: uuid.UUID | None) -> VisitHandover | None:
@@ -176,24 +182,6 @@ def _check_assignable(technician: Technician, order: WorkOrder, start: datetime,
             conflicting_visit_ids=[str(v.id) for v in overlaps])
 
 
-def _settle_order_status(actor: Actor, order: WorkOrder, *, at: datetime, cause: str) -> None:
-    """Bring a work order that is not yet under way in line with its planned visits."""
-    if order.status not in (*PRE_WORK, S.IN_PROGRESS):
-        return
-    planned = list(db.session.scalars(sa.select(Visit).where(
-        Visit.work_order_id == order.id, Visit.status.in_(ACTIVE_VISIT_STATUSES))))
-    if any(v.status is VisitStatus.IN_PROGRESS for v in planned):
-        target = S.IN_PROGRESS
-    elif any(v.technician_id for v in planned):
-        target = S.DISPATCHED
-    elif planned:
-        target = S.SCHEDULED
-    else:
-        target = S.NEW
-    if target is not order.status and order.can_transition(target):
-        workorders.apply_transition(actor, order, target, at=at, cause=cause)
-
-
 def _open_order(actor: Actor, work_order_id: uuid.UUID) -> WorkOrder:
     order = workorders.get_work_order(actor, work_order_id)
     if order.status not in (*PRE_WORK, S.IN_PROGRESS):
@@ -224,7 +212,8 @@ def schedule_visit(actor: Actor, work_order_id: uuid.UUID, data: dict[str, Any],
     audit_service.record(actor, "visit.schedule", visit, {
         "work_order_id": order.id, "scheduled_start": start, "scheduled_end": end, "technician_id": technician_id},
         at=now)
-    _settle_order_status(actor, order, at=now, cause="visit scheduled")
+    publish(VisitScheduled(visit, actor, now))
+    lifecycle.settle_work_order(actor, order, at=now, cause="visit scheduled")
     return visit
 
 
@@ -234,7 +223,7 @@ def assign_technician(actor: Actor, visit_id: uuid.UUID, technician_id: uuid.UUI
     or one with an overlapping visit (409)."""
     now = now or utcnow()
     visit = get_visit(actor, visit_id)
-    workorders.check_version(visit, version)
+    check_version(visit, version)
     _require_status(visit, (VisitStatus.PLANNED,), "change the technician")
     order = _open_order(actor, visit.work_order_id)
     previous = visit.technician_id
@@ -253,8 +242,9 @@ def assign_technician(actor: Actor, visit_id: uuid.UUID, technician_id: uuid.UUI
         handed_back.completed_at = now
     action = "visit.assign" if previous is None else ("visit.unassign" if technician_id is None else "visit.reassign")
     audit_service.record(actor, action, visit, {"from": previous, "to": technician_id}, at=now)
+    publish(VisitAssigned(visit, previous, technician_id, actor, now))
     db.session.flush()
-    _settle_order_status(actor, order, at=now, cause=action)
+    lifecycle.settle_work_order(actor, order, at=now, cause=action)
     return visit
 
 
@@ -263,7 +253,7 @@ def reschedule_visit(actor: Actor, visit_id: uuid.UUID, data: dict[str, Any],
     """Move a planned visit. A new time must be confirmed with the customer again (R-REP-2)."""
     now = now or utcnow()
     visit = get_visit(actor, visit_id)
-    workorders.check_version(visit, data.pop("version", None))
+    check_version(visit, data.pop("version", None))
     _require_status(visit, (VisitStatus.PLANNED,), "reschedule")
     start = data.get("scheduled_start", visit.scheduled_start)
     end = data.get("scheduled_end", visit.scheduled_end)
@@ -274,12 +264,13 @@ def reschedule_visit(actor: Actor, visit_id: uuid.UUID, data: dict[str, Any],
         _check_assignable(technician, visit.work_order, start, end, visit_id=visit.id)
     data["scheduled_start"], data["scheduled_end"] = start, end
     diff = audit_service.changes(visit, data)
-    if moved and visit.customer_confirmed:
+    withdrawn = moved and visit.customer_confirmed
+    if withdrawn:
         visit.customer_confirmed, visit.customer_confirmed_at = False, None
         diff["customer_confirmed"] = [True, False]
-        sla.on_visit_unconfirmed(visit.work_order)
     if diff:
         audit_service.record(actor, "visit.reschedule", visit, diff, at=now)
+        publish(VisitRescheduled(visit, withdrawn, actor, now))
     return visit
 
 
@@ -296,79 +287,65 @@ def confirm_with_customer(actor: Actor, visit_id: uuid.UUID, *, confirmed_at: da
     if confirmed_at > now + timedelta(minutes=5):
         raise ValidationFailed("confirmed_at is in the future", errors={"json": {"confirmed_at": ["in the future"]}})
     visit.customer_confirmed, visit.customer_confirmed_at, visit.confirmation_note = True, confirmed_at, note
-    sla.on_visit_confirmed(visit.work_order, visit.scheduled_end)  # R-SLA-1: "or the time agreed"
     audit_service.record(actor, "visit.confirm", visit, {"confirmed_at": confirmed_at, "note": note}, at=now)
+    publish(VisitConfirmed(visit, actor, now))  # e.g. R-SLA-1 "or the time agreed" (sla/reactions.py)
+    return visit
+
+
+def waive_confirmation(actor: Actor, visit_id: uuid.UUID, reason: str, *, now: datetime | None = None) -> Visit:
+    """A dispatcher lets a visit start without the customer's confirmation (R-REP-2, R-MNT-2), saying why (the
+    customer cannot be reached before an urgent visit, a standing agreement, ...). The lifecycle gate accepts
+    the waiver in place of the confirmation; who and why are on the visit and in the audit trail."""
+    now = now or utcnow()
+    actor.require(Role.DISPATCHER, Role.ADMIN)
+    visit = get_visit(actor, visit_id)
+    _require_status(visit, (VisitStatus.PLANNED,), "waive the confirmation")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("a reason is required to waive the customer's confirmation",
+                               errors={"json": {"reason": ["required"]}})
+    check_lengths({"confirmation_waiver_reason": reason}, Visit, ("confirmation_waiver_reason",))
+    visit.confirmation_waived_at, visit.confirmation_waived_by_id = now, actor.user_id
+    visit.confirmation_waiver_reason = reason
+    audit_service.record(actor, "visit.confirmation_waived", visit, {"reason": reason}, at=now)
+    publish(VisitConfirmed(visit, actor, now, waived=True))
     return visit
 
 
 def cancel_visit(actor: Actor, visit_id: uuid.UUID, reason: str, *, now: datetime | None = None) -> Visit:
+    """A dispatcher cancels a planned visit; the work order follows its remaining visits."""
     now = now or utcnow()
     visit = get_visit(actor, visit_id)
-    _require_status(visit, (VisitStatus.PLANNED,), "cancel")
-    visit.status, visit.cancel_reason = VisitStatus.CANCELLED, reason
-    audit_service.record(actor, "visit.cancel", visit, {"reason": reason}, at=now)
-    db.session.flush()
-    _settle_order_status(actor, visit.work_order, at=now, cause="visit cancelled")
+    lifecycle.cancel_visit(actor, visit, reason=reason, now=now)
     return visit
-
-
-def cancel_open_visits(actor: Actor, order: WorkOrder, *, reason: str, now: datetime) -> int:
-    """When a work order is cancelled its planned visits go too (none left dangling on a phone)."""
-    visits = list(db.session.scalars(sa.select(Visit).where(
-        Visit.work_order_id == order.id, Visit.status == VisitStatus.PLANNED)))
-    for visit in visits:
-        visit.status, visit.cancel_reason = VisitStatus.CANCELLED, reason
-        audit_service.record(actor, "visit.cancel", visit, {"reason": reason, "cause": "work order cancelled"}, at=now)
-    return len(visits)
 
 
 def record_arrival(actor: Actor, visit_id: uuid.UUID, *, arrived_at: datetime | None = None,
                    now: datetime | None = None) -> Visit:
-    """The technician is on site: the visit and its work order are in progress."""
+    """The technician is on site: the visit and its work order are in progress, if the lifecycle gate agrees
+    (certification on the day R-TEC-1, the customer's confirmation R-REP-2/R-MNT-2, not before the window)."""
     now = now or utcnow()
     visit = get_visit(actor, visit_id)
     _require_own_visit(actor, visit)
-    _require_status(visit, (VisitStatus.PLANNED,), "record arrival")
-    if visit.technician_id is None:
-        raise InvalidTransition("the visit has no technician assigned", current_status=visit.status.value)
-    order = visit.work_order
-    if order.status is not S.IN_PROGRESS:
-        if not order.can_transition(S.IN_PROGRESS):
-            order.transition(S.IN_PROGRESS, at=now)  # raises with the allowed transitions
-        sla.on_arrival(order, arrived_at=arrived_at, now=now)  # clocks stop at the phone's arrival time
-        workorders.apply_transition(actor, order, S.IN_PROGRESS, at=now, cause="technician arrived")
-    visit.status, visit.arrived_at = VisitStatus.IN_PROGRESS, arrived_at or now
-    audit_service.record(actor, "visit.arrive", visit, {"arrived_at": visit.arrived_at}, at=now)
+    lifecycle.start_visit(actor, visit, arrived_at=arrived_at, now=now, early_start=early_start_allowance())
     return visit
+
+
+def early_start_allowance() -> timedelta:
+    """How long before its window a visit may start (VISIT_EARLY_START_MINUTES, default 120)."""
+    minutes = current_app.config.get("VISIT_EARLY_START_MINUTES", 120) if has_app_context() else 120
+    return timedelta(minutes=int(minutes))
 
 
 def record_departure(actor: Actor, visit_id: uuid.UUID, *, work_complete: bool, departed_at: datetime | None = None,
                      notes: str | None = None, now: datetime | None = None) -> Visit:
-    """The technician leaves. With the work complete the customer may now sign (R-SIG-2); otherwise the
-    work order goes back to planning for another visit."""
+    """The technician leaves. With the work complete the customer may now sign (R-SIG-2), once the lifecycle
+    gate agrees (records written, no contract mismatch R-INS-3, ...); otherwise the work order goes back to
+    planning for another visit."""
     now = now or utcnow()
     visit = get_visit(actor, visit_id)
     _require_own_visit(actor, visit)
-    _require_status(visit, (VisitStatus.IN_PROGRESS,), "record departure")
-    departed_at = departed_at or now
-    if work_complete:
-        from fieldservice.records.service import check_visit_can_complete  # records depend on visits
-
-        check_visit_can_complete(visit)  # R-INS-3
-    if visit.arrived_at and departed_at < visit.arrived_at:
-        raise ValidationFailed("departed_at is before arrived_at", errors={"json": {"departed_at": ["before arrival"]}})
-    visit.status, visit.departed_at, visit.work_complete = VisitStatus.COMPLETED, departed_at, work_complete
-    if notes is not None:
-        visit.notes = notes
-    audit_service.record(actor, "visit.depart", visit, {"departed_at": departed_at, "work_complete": work_complete},
-                         at=now)
-    db.session.flush()
-    order = visit.work_order
-    if work_complete:
-        sla.on_work_complete(order, departed_at=departed_at, now=now)  # fix clock pauses at the departure time
-        workorders.apply_transition(actor, order, S.WORK_COMPLETE, at=now, cause="technician reported work complete")
-    else:
-        _settle_order_status(actor, order, at=now, cause="visit ended, work not complete")
+    lifecycle.end_visit(actor, visit, work_complete=work_complete, departed_at=departed_at, notes=notes, now=now)
     return visit
 
 
@@ -542,6 +519,10 @@ def _correct_time(actor: Actor, visit: Visit, field: str, value: datetime | None
     if visit.status not in reached or value is None:
         raise InvalidTransition(f"{field} can be corrected only once the visit is {stage.value}",
                                 current_status=visit.status.value)
+    if field == "arrived_at":
+        gate.require(gate.arrival_time_unmet(visit, value, early_start_allowance()), subject="visit",
+                     subject_id=visit.id, transition="correct arrived_at", role=actor.role,
+                     what="the arrival time cannot be corrected to that time")
     arrived = value if field == "arrived_at" else visit.arrived_at
     departed = value if field == "departed_at" else visit.departed_at
     if arrived and departed and departed < arrived:

@@ -72,17 +72,25 @@ class WorkOrderTransitions(MethodView):
     @requires(Role.DISPATCHER, Role.OFFICE, Role.ADMIN, Role.TECHNICIAN)
     @blp.arguments(TransitionSchema)
     @blp.response(200, WorkOrderSchema)
-    @blp.alt_response(409, description="Illegal transition; the body names `allowed_transitions`")
+    @blp.alt_response(409, description="Illegal transition (`invalid_transition`, naming `allowed_transitions`), "
+                                       "or the lifecycle gate's refusal (`conditions_not_met`, listing "
+                                       "`unmet_conditions`: code, rule, message, overridable_by)")
     def post(self, data: dict[str, Any], work_order_id: uuid.UUID) -> Any:
-        """Move a work order to another status.
+        """Move a work order to another status (roles: dispatcher, office, admin; technicians on their jobs).
 
         new → scheduled → dispatched → in_progress → work_complete → signed → closed, plus cancelled and
         rework. `scheduled` and `dispatched` follow from planning and assigning visits and `signed` from
-        the customer's sign-off; technicians may set in_progress and work_complete on their own jobs.
+        the customer's sign-off; technicians may ask for in_progress and work_complete on their own jobs.
+        Every move passes the same lifecycle gate as the visit's departure, the sync push and the sign-offs
+        (docs/workflow.md): e.g. work_complete needs every visit departed and the job's record written,
+        closed needs the customer's satisfaction survey (R-FUP-2) unless the office overrides it with a
+        reason (`overrides: [{"condition": "survey_missing", "reason": "客户拒绝填写"}]`).
         """
+        overrides = {o["condition"]: o["reason"] for o in data.get("overrides") or []}
         with unit_of_work():
             return service.change_status(current_actor(), work_order_id, data["to"],
-                                         reason=data.get("reason"), version=data.get("version"))
+                                         reason=data.get("reason"), version=data.get("version"),
+                                         overrides=overrides)
 
 
 @blp.route("/work-orders/<uuid:work_order_id>/cancel")

@@ -15,6 +15,9 @@ from fieldservice.customers.models import Customer, Site
 from fieldservice.db import Timestamps, UUIDPrimaryKey, enum_column
 from fieldservice.errors import InvalidTransition
 from fieldservice.extensions import db
+from fieldservice.lifecycle.states import OPEN_STATUSES, TRANSITIONS, WorkOrderStatus
+
+__all__ = ["OPEN_STATUSES", "TRANSITIONS", "Priority", "WorkOrder", "WorkOrderKind", "WorkOrderStatus"]
 
 
 class WorkOrderKind(enum.StrEnum):
@@ -30,32 +33,8 @@ class Priority(enum.StrEnum):
     URGENT = "urgent"
 
 
-class WorkOrderStatus(enum.StrEnum):
-    NEW = "new"                        # opened, no visit planned
-    SCHEDULED = "scheduled"            # a visit is planned, nobody assigned yet
-    DISPATCHED = "dispatched"          # the planned visit has a technician
-    IN_PROGRESS = "in_progress"        # the technician arrived and works
-    WORK_COMPLETE = "work_complete"    # the work is done; the customer may now sign (R-SIG-2)
-    SIGNED = "signed"                  # the customer accepted and signed (R-REP-7)
-    CLOSED = "closed"
-    CANCELLED = "cancelled"
-    REWORK = "rework"                  # the customer did not accept the result (R-REP-7)
-
-
+# the state machine lives in fieldservice/lifecycle/states.py (one place for work orders and visits)
 S = WorkOrderStatus
-TRANSITIONS: dict[WorkOrderStatus, frozenset[WorkOrderStatus]] = {
-    S.NEW: frozenset({S.SCHEDULED, S.DISPATCHED, S.CANCELLED}),
-    S.SCHEDULED: frozenset({S.DISPATCHED, S.NEW, S.CANCELLED}),
-    S.DISPATCHED: frozenset({S.IN_PROGRESS, S.SCHEDULED, S.NEW, S.CANCELLED}),
-    # a visit that ends without finishing (parts on order) sends the job back to planning
-    S.IN_PROGRESS: frozenset({S.WORK_COMPLETE, S.SCHEDULED, S.DISPATCHED, S.NEW}),
-    S.WORK_COMPLETE: frozenset({S.SIGNED, S.REWORK, S.IN_PROGRESS}),
-    S.SIGNED: frozenset({S.CLOSED}),
-    S.REWORK: frozenset({S.SCHEDULED, S.DISPATCHED, S.IN_PROGRESS, S.CANCELLED}),
-    S.CLOSED: frozenset(),
-    S.CANCELLED: frozenset(),
-}
-OPEN_STATUSES = frozenset(set(S) - {S.CLOSED, S.CANCELLED})
 
 
 class WorkOrder(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
@@ -76,7 +55,7 @@ class WorkOrder(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     status_changed_at: Mapped[datetime | None]
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(default=1)
-    # KPI facts (R-KPI-1 repair success rate, kept by workorders.service.apply_transition): when the customer
+    # KPI facts (R-KPI-1 repair success rate, kept by fieldservice/kpi/reactions.py): when the customer
     # accepted and signed the work, and how often they sent it back to rework (R-REP-7)
     signed_at: Mapped[datetime | None] = mapped_column(index=True)
     rework_count: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -101,7 +80,8 @@ class WorkOrder(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
         return to in TRANSITIONS[self.status]
 
     def transition(self, to: WorkOrderStatus, *, at: datetime) -> WorkOrderStatus:
-        """Move to `to` or raise InvalidTransition naming the allowed ones. Returns the old status."""
+        """Move to `to` or raise InvalidTransition naming the allowed ones. Returns the old status. Only
+        fieldservice.lifecycle.service calls this after its gate (lifecycle/guard.py refuses any other move)."""
         if not self.can_transition(to):
             allowed = self.allowed_transitions
             raise InvalidTransition(

@@ -1,7 +1,10 @@
 """Work-order schemas."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import Schema, fields, validate
 
 from fieldservice.common.schemas import PageArgsSchema, StrictSchema, aware_datetime, text
 from fieldservice.workorders.models import Priority, WorkOrderKind, WorkOrderStatus
@@ -61,10 +64,26 @@ class WorkOrderQuerySchema(PageArgsSchema):
     created_to = aware_datetime()
 
 
+class OverrideSchema(StrictSchema):
+    condition = fields.String(required=True, validate=validate.Length(min=1, max=60),
+                              metadata={"description": "The code of an unmet condition the caller's role may waive, "
+                                        "as listed in a refusal's `unmet_conditions` (e.g. `survey_missing`)"})
+    reason = text(500, required=True, metadata={"description": "Why it is waived (kept in the audit trail)"})
+
+
 class TransitionSchema(StrictSchema):
     to = fields.Enum(WorkOrderStatus, by_value=True, required=True)
     reason = text(500)
     version = fields.Integer(strict=True)
+    overrides = fields.List(fields.Nested(OverrideSchema), validate=validate.Length(max=10), load_default=list,
+                            metadata={"description": "Conditions of the lifecycle gate waived with a reason; only "
+                                      "those whose `overridable_by` names the caller's role"})
+
+    @ma.validates_schema
+    def _distinct(self, data: dict[str, Any], **kwargs: Any) -> None:
+        codes = [o["condition"] for o in data.get("overrides") or []]
+        if len(set(codes)) != len(codes):
+            raise ma.ValidationError("a condition is overridden twice", "overrides")
 
 
 class CancelSchema(StrictSchema):

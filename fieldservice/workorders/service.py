@@ -1,13 +1,15 @@
-"""Work-order use cases and the state machine's entry points.
+"""Work-order use cases: open, list, read, edit, and the status changes people ask for.
 
-Status changes that follow from visits (scheduled, dispatched, in_progress, work_complete) are made by
-the visit services; the few that people decide (cancel, close, rework, back to new) go through
-`change_status`, which checks both the state machine and who may ask for what.
+Status changes that follow from visits (scheduled, dispatched, in_progress, work_complete) are made by the
+visit services; the few that people decide (cancel, close, rework, back to new) go through `change_status`,
+which checks who may ask for what; every move itself is made by fieldservice.lifecycle (state machine and
+gate), whatever path asked for it.
 """
 from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -20,14 +22,16 @@ from fieldservice.auth.service import Actor
 from fieldservice.catalog.models import Product
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.common.versioning import check_version
 from fieldservice.customers.models import Customer
 from fieldservice.customers.service import site_ref
 from fieldservice.db import utcnow
-from fieldservice.errors import Forbidden, InvalidTransition, NotFound, StaleVersion, ValidationFailed
+from fieldservice.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from fieldservice.extensions import db
-from fieldservice.followups import service as followups
+from fieldservice.lifecycle import service as lifecycle
+from fieldservice.lifecycle.events import WorkOrderCreated, publish
 from fieldservice.scoping import can_see_work_order, visible_work_order_ids
-from fieldservice.sla import service as sla
+from fieldservice.visits.models import Visit, VisitStatus
 from fieldservice.workorders.models import (
     OPEN_STATUSES,
     Priority,
@@ -83,7 +87,7 @@ def create_work_order(actor: Actor, data: dict[str, Any], *, now: datetime | Non
     db.session.add(order)
     db.session.flush()
     audit_service.record(actor, "work_order.create", order, {"number": order.number, "kind": order.kind}, at=now)
-    sla.on_work_order_created(order, at=now)  # R-SLA-1 clocks start
+    publish(WorkOrderCreated(order, actor, now))  # e.g. R-SLA-1 clocks start (sla/reactions.py)
     return order
 
 
@@ -92,8 +96,6 @@ def list_work_orders(actor: Actor, page: PageRequest, *, status: list[WorkOrderS
                      asset_id: uuid.UUID | None = None, technician_id: uuid.UUID | None = None,
                      priority: Priority | None = None, open_only: bool = False, q: str | None = None,
                      created_from: datetime | None = None, created_to: datetime | None = None) -> Page:
-    from fieldservice.visits.models import Visit
-
     stmt = sa.select(WorkOrder).order_by(WorkOrder.created_at.desc(), WorkOrder.id)
     visible = visible_work_order_ids(actor)
     if visible is not None:
@@ -125,13 +127,6 @@ def get_work_order(actor: Actor, work_order_id: uuid.UUID) -> WorkOrder:
     return order
 
 
-def check_version(record: Any, expected: int | None) -> None:
-    """Optimistic locking for edits made from a stale screen: 409 when someone changed it meanwhile."""
-    if expected is not None and expected != record.version:
-        raise StaleVersion(f"version {expected} is stale; the current version is {record.version}",
-                           current_version=record.version)
-
-
 def update_work_order(actor: Actor, work_order_id: uuid.UUID, data: dict[str, Any]) -> WorkOrder:
     order = get_work_order(actor, work_order_id)
     check_version(order, data.pop("version", None))
@@ -144,38 +139,18 @@ def update_work_order(actor: Actor, work_order_id: uuid.UUID, data: dict[str, An
     return order
 
 
-def apply_transition(actor: Actor, order: WorkOrder, to: WorkOrderStatus, *, at: datetime,
-                     reason: str | None = None, cause: str | None = None) -> None:
-    """Move a work order through the state machine and audit it; the model refuses illegal moves."""
-    old = order.transition(to, at=at)
-    sla.on_work_order_status(order, old, to, at=at)  # R-SLA-1 clocks stop, pause, resume
-    if to is S.SIGNED:  # KPI facts for the repair success rate (R-KPI-1, fieldservice/kpi/service.py)
-        from fieldservice.visits.models import Visit
-
-        order.signed_at = at
-        order.signed_technician_id = db.session.scalar(
-            sa.select(Visit.technician_id).where(Visit.work_order_id == order.id, Visit.work_complete.is_(True))
-            .order_by(Visit.departed_at.desc().nulls_last(), Visit.id.desc()).limit(1))
-    elif to is S.REWORK:
-        order.rework_count = (order.rework_count or 0) + 1
-    details: dict[str, Any] = {"from": old, "to": to}
-    if reason:
-        details["reason"] = reason
-    if cause:
-        details["cause"] = cause
-    audit_service.record(actor, "work_order.status", order, details, at=at)
-    if to in (S.SIGNED, S.CLOSED):
-        followups.work_order_finished(order, at)  # R-FUP-1: calls after installations and repairs
-
-
 def change_status(actor: Actor, work_order_id: uuid.UUID, to: WorkOrderStatus, *, reason: str | None = None,
-                  version: int | None = None, now: datetime | None = None) -> WorkOrder:
-    """A status asked for by a person. Raises InvalidTransition (409, naming the allowed ones) or Forbidden."""
-    from fieldservice.visits import service as visits
-
+                  version: int | None = None, overrides: Mapping[str, str] | None = None,
+                  now: datetime | None = None) -> WorkOrder:
+    """A status asked for by a person (JSON API, sync push): who may ask for what is checked here, whether the
+    move may happen by the lifecycle gate. Raises InvalidTransition (409, naming the allowed ones), Forbidden,
+    ConditionsNotMet (409, listing the unmet conditions; `overrides` waives those the role may waive, each
+    with a reason)."""
     now = now or utcnow()
     order = get_work_order(actor, work_order_id)
     check_version(order, version)
+    if actor.role is Role.TECHNICIAN:
+        require_technician_on_order(actor, order)
     if not order.can_transition(to):
         order.transition(to, at=now)  # raises with the allowed transitions named
     if to in HOW_REACHED:
@@ -187,12 +162,28 @@ def change_status(actor: Actor, work_order_id: uuid.UUID, to: WorkOrderStatus, *
     if to is S.CANCELLED:
         if not reason:
             raise ValidationFailed("a reason is required to cancel", errors={"json": {"reason": ["required"]}})
-        order.cancel_reason = reason
-        visits.cancel_open_visits(actor, order, reason=reason, now=now)
-    if actor.role is Role.TECHNICIAN:
-        visits.require_technician_on_order(actor, order)
-    apply_transition(actor, order, to, at=now, reason=reason)
+        cancel_with_visits(actor, order, reason=reason, now=now)
+        return order
+    lifecycle.move_work_order(actor, order, to, at=now, reason=reason, overrides=overrides)
     return order
+
+
+def cancel_with_visits(actor: Actor, order: WorkOrder, *, reason: str, now: datetime,
+                       cause: str | None = None) -> None:
+    """Cancel a work order and its planned visits (none left dangling on a phone)."""
+    order.cancel_reason = reason
+    for visit in db.session.scalars(sa.select(Visit).where(
+            Visit.work_order_id == order.id, Visit.status == VisitStatus.PLANNED)).all():
+        lifecycle.cancel_visit(actor, visit, reason=reason, now=now, cause="work order cancelled", settle=False)
+    lifecycle.move_work_order(actor, order, S.CANCELLED, at=now, reason=reason, cause=cause)
+
+
+def require_technician_on_order(actor: Actor, order: WorkOrder) -> None:
+    """A technician acts on a work order only through a visit of theirs on it (404 otherwise: ids do not leak)."""
+    has_visit = db.session.scalar(sa.select(Visit.id).where(
+        Visit.work_order_id == order.id, Visit.technician_id == actor.technician_id).limit(1))
+    if has_visit is None:
+        raise NotFound(f"work order {order.id} not found")
 
 
 def cancel_work_order(actor: Actor, work_order_id: uuid.UUID, reason: str, *, version: int | None = None,
