@@ -371,11 +371,12 @@ def _seed_signed_repair(s: _Seeder, today: date, *, customer: Customer, site: Si
     visit = visits.schedule_visit(people.dispatcher, order.id, {
         "id": demo_id("visit:lathe-coolant"), "scheduled_start": _local(day, 9), "scheduled_end": _local(day, 12),
         "technician_id": people.wang.id}, now=reported + timedelta(minutes=25))
+    visits.confirm_with_customer(people.dispatcher, visit.id, confirmed_at=reported + timedelta(minutes=30),
+                                 note="张伟电话确认上午到场 confirmed by phone", now=reported + timedelta(minutes=30))
     visits.record_arrival(people.tech_wang, visit.id, arrived_at=arrive, now=arrive)
     parts.issue_to_job(people.tech_wang, {"id": demo_id("issue:lathe-coolant"), "part_id": demo_id("part:CK-BELT-HTD"),
                                           "work_order_id": order.id, "visit_id": visit.id, "quantity": 1},
                        now=arrive + timedelta(minutes=40))
-    visits.record_departure(people.tech_wang, visit.id, work_complete=True, departed_at=leave, now=leave)
     record = records.create_record(people.tech_wang, {
         "id": demo_id("record:lathe-coolant:repair"), "kind": RecordKind.REPAIR_RECORD, "visit_id": visit.id,
         "content": {
@@ -387,7 +388,8 @@ def _seed_signed_repair(s: _Seeder, today: date, *, customer: Customer, site: Si
             "parts_replaced": [{"part": "CK-BELT-HTD 冷却泵同步带", "quantity": 1}],
             "test_result": {"passed": True, "details": "连续运行 30 分钟，流量正常 30 min run, normal flow"},
             "retraining": {"given": True, "trainees": ["张伟"], "topics": ["冷却液液位日常检查 daily coolant level check"]},
-        }}, now=leave + timedelta(minutes=5))
+        }}, now=leave - timedelta(minutes=5))
+    visits.record_departure(people.tech_wang, visit.id, work_complete=True, departed_at=leave, now=leave)
     acceptance = records.create_record(people.tech_wang, {
         "id": demo_id("record:lathe-coolant:acceptance"), "kind": RecordKind.WORK_ORDER_ACCEPTANCE,
         "visit_id": visit.id, "content": {"outcome": "accepted", "comments": "维修及时，满意 quick repair, satisfied"}},
@@ -418,15 +420,17 @@ def _seed_signed_maintenance(s: _Seeder, today: date, *, customer: Customer, sit
         "id": demo_id("visit:chiller-last-month"), "scheduled_start": _local(day, 14), "scheduled_end": _local(day, 16),
         "technician_id": people.li.id}, now=opened)
     arrive, leave = _local(day, 14, 5), _local(day, 15, 50)
+    visits.confirm_with_customer(people.dispatcher, visit.id, confirmed_at=opened + timedelta(days=1),
+                                 note="陈静确认下午到场 confirmed by the mall's engineer", now=opened + timedelta(days=1))
     visits.record_arrival(people.tech_li, visit.id, arrived_at=arrive, now=arrive)
-    visits.record_departure(people.tech_li, visit.id, work_complete=True, departed_at=leave, now=leave)
     record = records.create_record(people.tech_li, {
         "id": demo_id("record:chiller-last-month"), "kind": RecordKind.MAINTENANCE_RECORD, "visit_id": visit.id,
         "content": {"plan_items": [{"item": "检查制冷剂压力", "done": True, "note": "正常"},
                                    {"item": "清洗冷凝器", "done": True}],
                     "findings": "油过滤器压差偏高，下次保养更换 oil filter pressure drop high; replace next time",
                     "measurements": [{"name": "冷冻水出水温度 chilled water out", "value": 7.2, "unit": "°C"}],
-                    "training": {"given": False}}}, now=leave)
+                    "training": {"given": False}}}, now=leave - timedelta(minutes=3))
+    visits.record_departure(people.tech_li, visit.id, work_complete=True, departed_at=leave, now=leave)
     _sign(people.tech_li, record, "signoff:chiller-last-month", "陈静", leave + timedelta(minutes=5))
     s.created += 4
 

@@ -33,6 +33,11 @@ def tomorrow_at(hour: int, minutes: int = 0, *, days: int = 1) -> datetime:
     return base.replace(hour=hour, minute=minutes)
 
 
+def this_window() -> datetime:
+    """The start of a visit window that is open now: half an hour ago, to the minute."""
+    return datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
+
+
 class Factory:
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -127,13 +132,23 @@ class Factory:
         return self._run(lambda: service.create_work_order(SYSTEM, data))
 
     def visit(self, work_order_id: uuid.UUID, *, start: datetime | None = None, hours: float = 2,
-              technician_id: uuid.UUID | None = None) -> SimpleNamespace:
+              technician_id: uuid.UUID | None = None, confirmed: bool = True) -> SimpleNamespace:
+        """A planned visit, by default under way now (started half an hour ago) and its time confirmed with
+        the customer, so a technician may arrive (the lifecycle gate, R-REP-2 / R-MNT-2)."""
         from fieldservice.visits import service
 
-        start = start or tomorrow_at(9)
+        start = start or this_window()
         data = {"scheduled_start": start, "scheduled_end": start + timedelta(hours=hours),
                 "technician_id": technician_id}
-        return self._run(lambda: service.schedule_visit(SYSTEM, work_order_id, data))
+
+        def build() -> Any:
+            visit = service.schedule_visit(SYSTEM, work_order_id, data)
+            if confirmed:
+                service.confirm_with_customer(SYSTEM, visit.id, confirmed_at=min(start, datetime.now(UTC)),
+                                              note="客户电话确认 confirmed by phone")
+            return visit
+
+        return self._run(build)
 
     def dispatched_job(self, *, start: datetime | None = None, technician: SimpleNamespace | None = None,
                        customer_id: uuid.UUID | None = None) -> SimpleNamespace:

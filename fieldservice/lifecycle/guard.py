@@ -43,6 +43,7 @@ def historical_import(session: Session) -> Iterator[None]:
     session.info[_IMPORT] = True
     try:
         yield
+        session.flush()  # what was written inside is checked here, not at a later commit
     finally:
         session.info[_IMPORT] = before
 

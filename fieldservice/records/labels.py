@@ -134,6 +134,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "need_signature": ("请先签字", "Please sign first"),
     "work_not_complete": ("服务尚未完成，暂不能签字。", "The service is not complete yet, so it cannot be signed."),
     "already_signed": ("此记录已签字，无需再次签字。", "This record has already been signed."),
+    "conditions_not_met": ("此记录暂不能签字，请联系服务人员。", "This record cannot be signed yet; please ask the service team."),
     "link_used": ("此签字链接已使用。", "This signing link has already been used."),
     "pdf_still_available": ("记录已签字，您仍可下载已签字记录的 PDF。",
                             "The record has been signed; you can still download the signed PDF."),

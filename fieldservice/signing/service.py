@@ -202,21 +202,26 @@ class PageView:
     photo_ids: list[str] = field(default_factory=list)
 
 
+NOT_DONE = frozenset({"work_not_complete", "visit_in_progress"})
+
+
+def refusal_label(codes: list[str]) -> str:
+    """The page's sentence for a gate refusal: "not complete yet" for R-SIG-2, else "cannot be signed yet"."""
+    return "work_not_complete" if NOT_DONE & set(codes) else "conditions_not_met"
+
+
 def page_view(token: str, lang: str | None, *, now: datetime | None = None) -> PageView:
     """The record as the customer sees it, in their language, with the canonical hash they will sign."""
     found = resolve_open(token, now=now)
     language = lang if lang in labels.LANGUAGES else found.link.language
     records_service.get_record(found.actor, found.record.id, log_via="page")  # R-ARC-3, as for any read
-    visit = db.session.get(Visit, found.record.visit_id)
-    assert visit is not None
     refusal = None
     if found.record.is_signed:            # signed meanwhile (on the technician's phone, or another link)
         refusal = labels.text("already_signed", language)
-    else:
-        try:
-            records_service.require_work_complete(visit, found.order)
-        except records_service.WorkNotComplete:
-            refusal = labels.text("work_not_complete", language)
+    else:  # what the lifecycle gate would refuse if the customer signed now (R-SIG-2, R-INS-3/4)
+        refusals = records_service.signoff_refusals(found.record, found.order)
+        if refusals:
+            refusal = labels.text(refusal_label([u.code for u in refusals]), language)
     rows = labels.rows(found.record.content, language)
     photo_ids = [pid for row in rows for pid in row["photo_ids"]]
     # R-ARC-3: a customer's read of their record is logged like any other, naming the link

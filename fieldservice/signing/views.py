@@ -73,6 +73,8 @@ def _error_page(err: DomainError) -> Any:
                        **({"pdf_url": pdf_url} if pdf_url else {}))
     lang = _language(getattr(err, "language", None))
     key = ERROR_TEXT.get(err.code)
+    if err.code == "conditions_not_met":
+        key = service.refusal_label([c["code"] for c in err.extra.get("unmet_conditions", [])])
     message = labels.text(key, lang) if key else str(err)
     return render_template("sign/error.html", lang=lang, t=lambda k: labels.text(k, lang), message=message,
                            detail=str(err), code=err.code, pdf_url=pdf_url), err.status

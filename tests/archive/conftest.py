@@ -44,8 +44,8 @@ def archived(client: FlaskClient, make: Factory) -> Callable[..., SimpleNamespac
                            "sale_date": date(2026, 1, 5), "configuration": "标准配置"}]})
 
         make._run(contract)
-        finish_visit(client, job)
         record = create_record(client, job, "repair_record", repair_content())
+        finish_visit(client, job)
         response = sign(client, job, record["id"])
         assert response.status_code == 201, response.get_data(as_text=True)
         return SimpleNamespace(customer=customer, site=site, product=product, asset=asset, job=job, record=record,

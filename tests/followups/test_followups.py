@@ -18,6 +18,7 @@ from fieldservice.db import unit_of_work
 from fieldservice.extensions import db
 from fieldservice.followups import service
 from fieldservice.followups.models import FollowUpTask
+from fieldservice.lifecycle.events import WorkOrderStatusChanged, publish
 from fieldservice.notifications.models import Notification
 from fieldservice.workorders import service as workorders
 from fieldservice.workorders.models import WorkOrder, WorkOrderStatus
@@ -29,17 +30,16 @@ PROBLEM = "application/problem+json"
 
 
 def finish(app: Flask, order_id: object, *, at: datetime = SIGNED_AT, hook: bool = True) -> None:
-    """Bring a work order to work_complete, then signed through the service (as the customer's acceptance
-    does), or - with hook=False - behind the service's back (a row from before follow-ups existed)."""
+    """The work order was signed at `at`: written as a past fact, then - with hook=True - the lifecycle's
+    WorkOrderStatusChanged event is published as the customer's acceptance publishes it (the reaction is
+    tested by its event); with hook=False no event (a row from before follow-ups existed)."""
     with app.app_context(), unit_of_work():
-        db.session.execute(sa.update(WorkOrder).where(WorkOrder.id == order_id)
-                           .values(status=WorkOrderStatus.WORK_COMPLETE))
+        db.session.execute(sa.update(WorkOrder).where(WorkOrder.id == order_id).values(
+            status=WorkOrderStatus.SIGNED, status_changed_at=at))
         order = db.session.get(WorkOrder, order_id)
         if hook:
-            workorders.apply_transition(SYSTEM, order, WorkOrderStatus.SIGNED, at=at, cause="customer accepted")
-        else:
-            db.session.execute(sa.update(WorkOrder).where(WorkOrder.id == order_id).values(
-                status=WorkOrderStatus.SIGNED, status_changed_at=at))
+            publish(WorkOrderStatusChanged(order, WorkOrderStatus.WORK_COMPLETE, WorkOrderStatus.SIGNED, SYSTEM, at,
+                                           cause="customer accepted"))
 
 
 def tasks(app: Flask, order_id: object) -> list[SimpleNamespace]:
@@ -60,7 +60,8 @@ def test_installation_gets_five_calls_once(app: Flask, make: Factory) -> None:
     assert {t.status for t in found} == {"open"} and {t.kind for t in found} == {"installation"}
     # closing it afterwards (or a backstop run) creates nothing new
     with app.app_context(), unit_of_work():
-        workorders.change_status(SYSTEM, order.id, WorkOrderStatus.CLOSED)
+        workorders.change_status(SYSTEM, order.id, WorkOrderStatus.CLOSED,
+                                 overrides={"survey_missing": "客户拒绝填写问卷 the customer declined the survey"})
         assert service.create_missing() == 0
     assert len(tasks(app, order.id)) == 5
 

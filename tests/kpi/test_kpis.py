@@ -16,6 +16,7 @@ from fieldservice.complaints.models import ComplaintChannel
 from fieldservice.db import unit_of_work
 from fieldservice.extensions import db
 from fieldservice.kpi import service as kpi
+from fieldservice.lifecycle.guard import historical_import
 from fieldservice.parts import service as parts
 from fieldservice.parts.models import LocationKind
 from fieldservice.records.models import RecordKind, RecordStatus, ServiceRecord
@@ -33,7 +34,8 @@ RANGE = (date(2026, 11, 1), date(2026, 11, 30))
 
 
 def _visit(app: Flask, visit_id: uuid.UUID, **values: object) -> None:
-    with app.app_context(), unit_of_work():
+    """Write a visit's past facts directly (KPI history; the lifecycle guard stands aside for fixtures)."""
+    with app.app_context(), unit_of_work(), historical_import(db.session):
         visit = db.session.get(Visit, visit_id)
         for key, value in values.items():
             setattr(visit, key, value)

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from fieldservice.db import unit_of_work
 from fieldservice.extensions import db
 from fieldservice.kpi import service as kpi
+from fieldservice.lifecycle.guard import historical_import
 from fieldservice.visits.models import Visit, VisitStatus
 from fieldservice.workorders.models import WorkOrder, WorkOrderStatus
 from tests.factories import Factory
@@ -53,7 +54,7 @@ class Shop:
                                      product_id=self.product.id, asset_id=asset.id if asset else None)
         made = [(self.make.visit(order.id, start=departed - timedelta(hours=2), technician_id=tech.id).id,
                  departed, complete) for tech, departed, complete in visits]
-        with self.app.app_context(), unit_of_work():
+        with self.app.app_context(), unit_of_work(), historical_import(db.session):
             row = db.session.get(WorkOrder, order.id)
             row.created_at, row.status, row.signed_at, row.rework_count = created, status, signed, rework
             for visit_id, departed, complete in made:
@@ -158,7 +159,8 @@ def repair_job(make: Factory) -> SimpleNamespace:
 def test_sign_off_sets_the_facts_and_the_figure_follows(app: Flask, client: FlaskClient, make: Factory) -> None:
     accepted, rejected = repair_job(make), repair_job(make)
     record = create_record(client, accepted, "work_order_acceptance", ACCEPTED)
-    finish_visit(client, accepted)
+    repair_record = finish_visit(client, accepted)
+    assert repair_record is not None and sign(client, accepted, repair_record["id"]).status_code == 201  # R-REP-5
     assert sign(client, accepted, record["id"]).status_code == 201
     record = create_record(client, rejected, "work_order_acceptance",
                            {"outcome": "rejected", "rejection_reason": "还是漏水 still leaking"})

@@ -85,12 +85,34 @@ def job_of(make: Factory) -> Callable[..., SimpleNamespace]:
     return build
 
 
-def finish_visit(client: FlaskClient, job: SimpleNamespace, *, work_complete: bool = True) -> None:
+JOB_RECORD = {"installation": ("installation_sheet", installation_content),
+              "repair": ("repair_record", repair_content),
+              "maintenance": ("maintenance_record", maintenance_content)}
+
+
+def write_job_record(client: FlaskClient, job: SimpleNamespace) -> dict[str, Any] | None:
+    """The record the job's kind requires (installation sheet, repair or maintenance record), written on the
+    visit unless one is there: the lifecycle gate refuses "work complete" without it (R-INS-6, R-REP-5,
+    R-MNT-3). Returns the record written, or None when the visit had one."""
+    kind, content = JOB_RECORD[str(job.order.kind)]
+    r = client.post("/api/v1/records", json={"kind": kind, "visit_id": str(job.visit.id), "content": content()},
+                    headers=job.auth)  # not a GET first: that read would be in the archive read log
+    if r.status_code == 409 and "existing_id" in r.get_json():
+        return None  # the visit has its record already
+    assert r.status_code == 201, r.get_data(as_text=True)
+    return r.get_json()  # type: ignore[no-any-return]
+
+
+def finish_visit(client: FlaskClient, job: SimpleNamespace, *, work_complete: bool = True) -> dict[str, Any] | None:
+    """Arrival, then departure; with the work complete, the job's record is written first if missing (that
+    record is returned)."""
     base = f"/api/v1/visits/{job.visit.id}"
     r = client.post(f"{base}/arrival", json={}, headers=job.auth)
     assert r.status_code == 200, r.get_data(as_text=True)
+    written = write_job_record(client, job) if work_complete else None
     r = client.post(f"{base}/departure", json={"work_complete": work_complete}, headers=job.auth)
     assert r.status_code == 200, r.get_data(as_text=True)
+    return written
 
 
 def create_record(client: FlaskClient, job: SimpleNamespace, kind: str, content: dict[str, Any]) -> dict[str, Any]:

@@ -155,8 +155,8 @@ def test_claim_made_once_for_a_record_and_its_correction(app: Flask, client: Fla
 
     job = job_of("installation")
     photo = _photo(client, job)
-    finish_visit(client, job)
     record = create_record(client, job, "installation_sheet", _damaged([photo["id"]]))
+    finish_visit(client, job)
     assert sign(client, job, record["id"]).status_code == 201
     r = client.post(f"/api/v1/records/{record['id']}/corrections", headers=job.auth,
                     json={"content": _damaged([photo["id"]], description="两处破损"), "reason": "second dent found"})

@@ -15,6 +15,7 @@ from PIL import Image
 from fieldservice.assets.models import Asset
 from fieldservice.workorders.models import WorkOrder
 from tests.factories import Factory
+from tests.problems import problem
 from tests.records.conftest import (
     ACCEPTED,
     create_record,
@@ -35,14 +36,6 @@ Counts = Callable[[], dict[str, int]]
 def post_record(client: FlaskClient, job: SimpleNamespace, kind: str, content: Any):  # type: ignore[no-untyped-def]
     return client.post("/api/v1/records", json={"kind": kind, "visit_id": str(job.visit.id), "content": content},
                        headers=job.auth)
-
-
-def problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["type"] == f"/problems/{code}", body
-    return body  # type: ignore[no-any-return]
 
 
 def post_signoff(client: FlaskClient, job: Any, record_id: str, body: dict[str, Any]) -> Any:
@@ -96,9 +89,14 @@ def test_r_ins_2_packaging_damage_needs_photos_signed_by_their_hash(client: Flas
 def test_r_ins_3_contract_mismatch_blocks_signing_until_resolved(client: FlaskClient, job_of: Job,
                                                                  count_rows: Counts) -> None:
     job = job_of("installation")
-    finish_visit(client, job)  # the sheet is written after the visit was reported complete
+    record = create_record(client, job, "installation_sheet", installation_content())
+    finish_visit(client, job)
+    # the draft is edited after the work was reported complete: the delivered serial differs from the contract
     check = [{"item": "serial_number", "expected": "SN-1", "found": "SN-9"}]
-    record = create_record(client, job, "installation_sheet", installation_content(contract_check=check))
+    r = client.patch(f"/api/v1/records/{record['id']}", headers=job.auth,
+                     json={"content": installation_content(contract_check=check), "lock_version": record["lock_version"]})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    record = r.get_json()
     signed = signoff_body(server_hash(client, job, record["id"]))  # that read is logged (R-ARC-3): count after it
     before = count_rows()
     body = problem(post_signoff(client, job, record["id"], signed), 409, "contract_mismatch")
@@ -124,7 +122,7 @@ def test_r_ins_3_contract_mismatch_blocks_completing_the_installation(client: Fl
     assert client.post(f"{base}/arrival", json={}, headers=job.auth).status_code == 200
     body = problem(client.post(f"{base}/departure", json={"work_complete": True}, headers=job.auth), 409,
                    "contract_mismatch")
-    assert body["record_id"] == record["id"]
+    assert body["unmet_conditions"][0]["details"]["mismatches"][0]["record_id"] == record["id"]
     assert make.get(WorkOrder, job.order.id).status == "in_progress"
     fixed = [{"item": "model", "expected": "XR-200", "found": "XR-200"}]
     assert client.patch(f"/api/v1/records/{record['id']}", headers=job.auth,
@@ -143,7 +141,7 @@ def test_r_ins_4_commissioning_values_against_expected_range(client: FlaskClient
     record = create_record(client, job, "installation_sheet", installation_content(commissioning=out))
     finish_visit(client, job)
     body = problem(sign(client, job, record["id"]), 409, "commissioning_out_of_range")
-    assert body["items"][0]["measured"] == 6.5
+    assert body["unmet_conditions"][0]["details"]["items"][0]["measured"] == 6.5
 
 
 def test_r_ins_5_training_names_who_and_topics(client: FlaskClient, job_of: Job) -> None:
@@ -214,8 +212,11 @@ def test_r_rep_7_acceptance_signs_the_work_order_or_sends_it_to_rework(client: F
     job = job_of("repair")
     content = ACCEPTED if outcome == "accepted" else {"outcome": "rejected", "rejection_reason": "still noisy"}
     record = create_record(client, job, "work_order_acceptance", content)
-    finish_visit(client, job)
+    repair_record = finish_visit(client, job)
     assert make.get(WorkOrder, job.order.id).status == "work_complete"
+    if outcome == "accepted":  # R-REP-5: the repair record is signed before the job is accepted
+        problem(sign(client, job, record["id"]), 409, "record_unsigned")
+        assert repair_record is not None and sign(client, job, repair_record["id"]).status_code == 201
     r = sign(client, job, record["id"])
     assert r.status_code == 201, r.get_data(as_text=True)
     assert make.get(WorkOrder, job.order.id).status == status
@@ -254,7 +255,7 @@ def test_r_sig_2_sign_before_the_work_is_complete_is_409(client: FlaskClient, jo
     signed = signoff_body(server_hash(client, job, record["id"]))  # that read is logged (R-ARC-3): count after it
     before = count_rows()
     body = problem(post_signoff(client, job, record["id"], signed), 409, "work_not_complete")
-    assert body["work_order_status"] == "dispatched"
+    assert body["unmet_conditions"][0]["details"]["work_order_status"] == "dispatched"
     assert count_rows() == before
     finish_visit(client, job, work_complete=False)
     before = count_rows()

@@ -22,6 +22,7 @@ from fieldservice.extensions import db
 from fieldservice.records.models import ServiceRecord, Signoff
 from fieldservice.signing.models import SigningLink
 from tests.factories import Factory
+from tests.problems import problem
 from tests.records.conftest import finish_visit, png_b64
 from tests.signing.conftest import CUSTOMER_NAME, create_link, repair_record, upload_photo
 
@@ -29,14 +30,6 @@ Job = Callable[..., SimpleNamespace]
 Counts = Callable[[], dict[str, int]]
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 STROKES = [[{"x": 10, "y": 10, "t": 0}, {"x": 40.5, "y": 30, "t": 16}, {"x": 80, "y": 12, "t": 40}]]
-
-
-def problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["type"] == f"/problems/{code}", body
-    return body  # type: ignore[no-any-return]
 
 
 def page_hash(html: str) -> str:
