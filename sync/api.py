@@ -83,6 +83,9 @@ class RejectionSchema(StrictSchema):
     changed_columns = fields.List(fields.String())
     reason_code = fields.String()
     reason = fields.String()
+    unmet_conditions = fields.List(fields.Dict(), allow_none=True, metadata={
+        "description": "For a lifecycle gate refusal (reason_code conditions_not_met): each unmet condition's "
+                       "code, rule, message and overridable_by"})
     device_time = fields.AwareDateTime()
     received_at = fields.AwareDateTime()
     resolved_at = fields.AwareDateTime()

@@ -75,6 +75,8 @@ class SyncRejection(UUIDPrimaryKey, ChangeTracked, db.Model):
     changed_columns: Mapped[list[Any] | None] = mapped_column(sa.JSON)
     reason_code: Mapped[str] = mapped_column(sa.String(60))
     reason: Mapped[str] = mapped_column(sa.String(1000))
+    # a lifecycle gate refusal: every unmet condition (code, rule, message), machine-readable
+    unmet_conditions: Mapped[list[Any] | None] = mapped_column(sa.JSON)
     device_time: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]

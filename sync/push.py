@@ -419,7 +419,7 @@ APPLY_ORDER = ["service_records", "visits", "work_logs", "work_orders", "stock_m
 
 
 def _quarantine(ctx: PushContext, record: PushedRecord, kind: RejectionKind, code: str, reason: str,
-                fields: dict[str, Any] | None = None) -> bool:
+                fields: dict[str, Any] | None = None, unmet: list[Any] | None = None) -> bool:
     """Keep the record (or the overridden fields) with the reason. A re-push of the same record with the
     same content and outcome adds nothing new. Returns whether a new entry was made."""
     payload = dict(record.raw)
@@ -433,7 +433,7 @@ def _quarantine(ctx: PushContext, record: PushedRecord, kind: RejectionKind, cod
     ctx.session.add(SyncRejection(
         kind=kind, technician_id=ctx.technician_id, idempotency_key=ctx.idempotency_key,
         table_name=record.table.name, record_id=str(record.id), operation=record.operation, payload=payload,
-        changed_columns=sorted(record.changed), reason_code=code, reason=reason[:1000],
+        changed_columns=sorted(record.changed), reason_code=code, reason=reason[:1000], unmet_conditions=unmet,
         device_time=record.device_time, received_at=ctx.received_at,
         resolution_note=None if fields is None else f"fields kept at the server's value: {sorted(fields)}"))
     return True
@@ -487,7 +487,8 @@ def _apply_one(ctx: PushContext, record: PushedRecord) -> None:
     except DomainError as err:
         outcome = "rejected"
         ctx.rejected.setdefault(record.table.name, []).append(str(record.id))
-        _quarantine(ctx, record, RejectionKind.REJECTED, err.code, err.detail)
+        _quarantine(ctx, record, RejectionKind.REJECTED, err.code, err.detail,
+                    unmet=err.extra.get("unmet_conditions"))  # the lifecycle gate's conditions, if it refused
         log.info("sync push from technician %s: %s %s rejected (%s)", ctx.technician_id,
                  record.table.name, record.id, err.code)
     else:

@@ -150,8 +150,28 @@ class Factory:
 
         return self._run(build)
 
+    def job_record(self, visit_id: uuid.UUID, *, now: datetime | None = None) -> SimpleNamespace:
+        """The record the visit's job requires (installation sheet, repair or maintenance record), written
+        through the records service: the lifecycle gate refuses "work complete" without it (R-INS-6, R-REP-5,
+        R-MNT-3)."""
+        from fieldservice.records import service
+        from fieldservice.records.models import RecordKind
+        from fieldservice.visits.models import Visit
+        from tests.records.conftest import installation_content, maintenance_content, repair_content
+
+        kinds = {"installation": (RecordKind.INSTALLATION_SHEET, installation_content),
+                 "repair": (RecordKind.REPAIR_RECORD, repair_content),
+                 "maintenance": (RecordKind.MAINTENANCE_RECORD, maintenance_content)}
+
+        def build() -> Any:
+            visit = db.session.get(Visit, visit_id)
+            kind, content = kinds[visit.work_order.kind.value]
+            return service.create_record(SYSTEM, {"kind": kind, "visit_id": visit_id, "content": content()}, now=now)
+
+        return self._run(build)
+
     def dispatched_job(self, *, start: datetime | None = None, technician: SimpleNamespace | None = None,
-                       customer_id: uuid.UUID | None = None) -> SimpleNamespace:
+                       customer_id: uuid.UUID | None = None, confirmed: bool = True) -> SimpleNamespace:
         """A work order with one visit assigned to a certified technician: the common starting point."""
         line = self.product_line()
         product = self.product(line.id)
@@ -159,7 +179,7 @@ class Factory:
         if technician is not None:
             self.certification(technician.id, line.id, issued_on=date(2020, 1, 1), expires_on=date(2099, 1, 1))
         order = self.work_order(product_id=product.id, customer_id=customer_id)
-        visit = self.visit(order.id, start=start, technician_id=tech.id)
+        visit = self.visit(order.id, start=start, technician_id=tech.id, confirmed=confirmed)
         return SimpleNamespace(order=order, visit=visit, technician=tech, product=product, line=line)
 
     def warranty_repair(self, order_id: uuid.UUID) -> SimpleNamespace:

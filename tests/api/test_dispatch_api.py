@@ -6,6 +6,7 @@ import uuid
 from flask.testing import FlaskClient
 
 from tests.factories import Factory, tomorrow_at
+from tests.problems import gate_refusal
 
 
 def test_request_to_dispatched_visit(client: FlaskClient, make: Factory, headers) -> None:  # type: ignore[no-untyped-def]
@@ -104,8 +105,17 @@ def test_technician_works_own_job_over_api(client: FlaskClient, make: Factory) -
     log = client.post(f"/api/v1/visits/{job.visit.id}/work-logs", headers=auth, json={
         "started_at": tomorrow_at(9).isoformat(), "description": "更换主轴轴承 replaced spindle bearing"})
     assert log.status_code == 201
-    done = client.post(f"/api/v1/work-orders/{job.order.id}/transitions", headers=auth, json={"to": "work_complete"})
-    assert done.status_code == 200 and done.get_json()["status"] == "work_complete"
+    # R-SIG-2 / R-REP-5: "work complete" while the visit is still in progress and with no repair record is
+    # refused by the lifecycle gate, naming both conditions; nothing changes
+    refused = client.post(f"/api/v1/work-orders/{job.order.id}/transitions", headers=auth,
+                          json={"to": "work_complete"})
+    gate_refusal(refused, "visit_in_progress", "work_not_reported_complete", "record_missing")
+    assert client.get(f"/api/v1/work-orders/{job.order.id}", headers=auth).get_json()["status"] == "in_progress"
+    make.job_record(job.visit.id)
+    done = client.post(f"/api/v1/visits/{job.visit.id}/departure", headers=auth, json={"work_complete": True})
+    assert done.status_code == 200
+    order = client.get(f"/api/v1/work-orders/{job.order.id}", headers=auth).get_json()
+    assert order["status"] == "work_complete"
     # a technician cannot close or cancel
     closing = client.post(f"/api/v1/work-orders/{job.order.id}/transitions", headers=auth,
                           json={"to": "cancelled", "reason": "x"})

@@ -30,9 +30,9 @@ def reminders(app: Flask) -> list[tuple[str, str]]:
 @pytest.fixture
 def visits_ahead(app: Flask, make: Factory):  # type: ignore[no-untyped-def]
     with time_machine.travel(NOW, tick=False):
-        soon = make.dispatched_job(start=NOW + timedelta(days=1))          # within 2 days, unconfirmed
-        confirmed = make.dispatched_job(start=NOW + timedelta(days=1, hours=3))
-        later = make.dispatched_job(start=NOW + timedelta(days=5))          # not yet within 2 days
+        soon = make.dispatched_job(start=NOW + timedelta(days=1), confirmed=False)  # within 2 days, unconfirmed
+        confirmed = make.dispatched_job(start=NOW + timedelta(days=1, hours=3), confirmed=False)
+        later = make.dispatched_job(start=NOW + timedelta(days=5), confirmed=False)  # not yet within 2 days
         with app.app_context(), unit_of_work():
             visits.confirm_with_customer(SYSTEM, confirmed.visit.id)
     return soon, confirmed, later
@@ -59,8 +59,8 @@ def test_job_flags_unconfirmed_visits_once(app: Flask, visits_ahead, monkeypatch
 
 def test_unconfirmed_list_endpoint(app: Flask, client: FlaskClient, headers, make: Factory) -> None:  # type: ignore[no-untyped-def]
     now = datetime.now(UTC)
-    soon = make.dispatched_job(start=now + timedelta(days=1))
-    make.dispatched_job(start=now + timedelta(days=10))
+    soon = make.dispatched_job(start=now + timedelta(days=1), confirmed=False)
+    make.dispatched_job(start=now + timedelta(days=10), confirmed=False)
     dispatcher = headers(role="dispatcher")
     listed = client.get("/api/v1/visits/unconfirmed", headers=dispatcher).get_json()
     assert [v["id"] for v in listed["items"]] == [str(soon.visit.id)]

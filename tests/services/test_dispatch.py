@@ -140,6 +140,7 @@ def test_field_flow_to_work_complete_and_audit(app: Flask, make: Factory) -> Non
     with app.app_context(), unit_of_work():
         visits.record_arrival(SYSTEM, job.visit.id)
     assert status_of(make, job.order.id) is S.IN_PROGRESS
+    make.job_record(job.visit.id)  # R-REP-5: the repair record is written before the work is reported complete
     with app.app_context(), unit_of_work():
         visits.add_work_log(SYSTEM, job.visit.id, {"started_at": tomorrow_at(9), "description": "更换轴承"})
         visits.record_departure(SYSTEM, job.visit.id, work_complete=True)
@@ -191,6 +192,7 @@ def test_illegal_transition_names_allowed(app: Flask, make: Factory) -> None:
 def test_signed_cannot_be_set_directly(app: Flask, make: Factory) -> None:
     """R-SIG-2: `signed` comes from the customer's sign-off only."""
     job = make.dispatched_job()
+    make.job_record(job.visit.id)
     with app.app_context(), unit_of_work():
         visits.record_arrival(SYSTEM, job.visit.id)
         visits.record_departure(SYSTEM, job.visit.id, work_complete=True)

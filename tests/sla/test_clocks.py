@@ -69,8 +69,20 @@ def job(make: Factory, when: datetime):  # type: ignore[no-untyped-def]
     product = make.product(line.id)
     tech = make.technician(certified_for=[line.id])
     order = at(when, make.work_order, product_id=product.id)
-    visit = at(when, make.visit, order.id, start=local(2027, 1, 4, 9, 0))  # planned, nobody assigned yet
+    # planned, nobody assigned yet, its time not confirmed with the customer (that would move the on-site
+    # deadline, see test_confirmed_visit_time_is_the_on_site_deadline)
+    visit = at(when, make.visit, order.id, start=local(2027, 1, 4, 9, 0), confirmed=False)
     return order, visit, tech
+
+
+def start_and_finish(app: Flask, make: Factory, visit, arrive: datetime, depart: datetime, *,  # type: ignore[no-untyped-def]
+                     arrived_at: datetime | None = None, departed_at: datetime | None = None) -> None:
+    """The dispatcher waives the confirmation (no agreed time: the policy's limits apply), the technician
+    arrives, writes the repair record and reports the work complete."""
+    service_call(app, arrive, visits.waive_confirmation, visit.id, "客户电话未接通，按紧急报修上门 urgent call-out")
+    service_call(app, arrive, visits.record_arrival, visit.id, arrived_at=arrived_at)
+    at(depart, make.job_record, visit.id)
+    service_call(app, depart, visits.record_departure, visit.id, work_complete=True, departed_at=departed_at)
 
 
 def test_clocks_count_business_time_across_holiday_and_weekend(app: Flask, make: Factory, default_policy) -> None:  # type: ignore[no-untyped-def]
@@ -106,8 +118,7 @@ def test_breach_recorded_and_escalated_once(app: Flask, make: Factory, default_p
 def test_arrival_stops_on_site_and_work_complete_pauses_fix(app: Flask, make: Factory, default_policy) -> None:  # type: ignore[no-untyped-def]
     order, visit, tech = job(make, THU_1700)
     service_call(app, local(2026, 12, 31, 17, 20), visits.assign_technician, visit.id, tech.id)
-    service_call(app, local(2027, 1, 4, 9, 50), visits.record_arrival, visit.id)
-    service_call(app, local(2027, 1, 4, 11, 0), visits.record_departure, visit.id, work_complete=True)
+    start_and_finish(app, make, visit, local(2027, 1, 4, 9, 50), local(2027, 1, 4, 11, 0))
     c = clocks(app, order.id)
     assert c["respond"].status is ClockStatus.STOPPED and c["respond"].breached_at is None
     assert c["on_site"].status is ClockStatus.STOPPED and c["on_site"].breached_at is None
@@ -219,9 +230,8 @@ def test_offline_arrival_stops_clocks_at_the_phones_time(app: Flask, make: Facto
     order, visit, tech = job(make, THU_1700)
     service_call(app, local(2026, 12, 31, 17, 10), visits.assign_technician, visit.id, tech.id)
     # arrived Monday 09:40 with no signal; the phone pushes it at 11:30, finished at 10:30
-    service_call(app, local(2027, 1, 4, 11, 30), visits.record_arrival, visit.id, arrived_at=local(2027, 1, 4, 9, 40))
-    service_call(app, local(2027, 1, 4, 11, 31), visits.record_departure, visit.id, work_complete=True,
-                 departed_at=local(2027, 1, 4, 10, 30))
+    start_and_finish(app, make, visit, local(2027, 1, 4, 11, 30), local(2027, 1, 4, 11, 31),
+                     arrived_at=local(2027, 1, 4, 9, 40), departed_at=local(2027, 1, 4, 10, 30))
     c = clocks(app, order.id)
     assert c["on_site"].stopped_at == local(2027, 1, 4, 9, 40) and c["on_site"].breached_at is None
     assert c["fix"].status is ClockStatus.PAUSED and c["fix"].elapsed_seconds == 3600 + 90 * 60

@@ -130,7 +130,7 @@ def test_the_dispatcher_who_last_assigned_the_visit_answers(app: Flask, make: Fa
     set_supervisor(app, assigner.id, boss_b.id)
     order = repair_order(app, make, creator.id, THU_1700)
     tech = make.technician(certified_for=[order.line_id])
-    visit = make.visit(order.id, start=local(2027, 1, 4, 9, 0))  # planned by the system, nobody assigned
+    visit = make.visit(order.id, start=local(2027, 1, 4, 9, 0), confirmed=False)  # planned, nobody assigned
 
     assert scan(app, local(2026, 12, 31, 17, 31)) == 1          # respond: nobody assigned yet -> creator's boss
     acting(app, assigner.id, local(2026, 12, 31, 17, 40), visits.assign_technician, visit.id, tech.id)

@@ -2,6 +2,7 @@
 a technician who arrived on time with no signal is on time, whenever the push reaches the server."""
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from flask import Flask
 from fieldservice.extensions import db
 from fieldservice.sla.models import ClockStatus, SlaBreach, SlaClock
 from tests.factories import Factory
+from tests.records.conftest import repair_content
 from tests.sync.phone import Phone
 
 
@@ -27,6 +29,8 @@ def test_pushed_arrival_and_completion_drive_the_clocks(app: Flask, make: Factor
     phone.sync()
     arrived, left = opened + timedelta(minutes=90), opened + timedelta(hours=3)
     phone.edit("visits", job.visit.id, status="in_progress", arrived_at=ms(arrived))
+    phone.create("service_records", kind="repair_record", visit_id=str(job.visit.id),  # R-REP-5, written on site
+                 content_json=json.dumps(repair_content(), ensure_ascii=False))
     phone.edit("visits", job.visit.id, status="completed", departed_at=ms(left), work_complete=True)
     assert phone.sync()["rejected"] == 0
 

@@ -15,6 +15,7 @@ from fieldservice.visits.models import Visit, VisitStatus, WorkLog
 from fieldservice.workorders.models import WorkOrder, WorkOrderStatus
 from sync.models import RejectionStatus, SyncReceipt, SyncRejection
 from tests.factories import Factory
+from tests.records.conftest import repair_content
 
 
 def hours_ago(hours: float):  # type: ignore[no-untyped-def]
@@ -41,10 +42,12 @@ def test_offline_day_arrives_on_the_server(app: Flask, make: Factory, phone_for)
     phone.edit("visits", job.visit.id, status="in_progress", arrived_at=ms(arrived))
     log_id = phone.create("work_logs", visit_id=str(job.visit.id), technician_id=str(job.technician.id),
                           started_at=ms(arrived), ended_at=ms(left), description="更换主轴轴承")
+    phone.create("service_records", kind="repair_record", visit_id=str(job.visit.id),  # R-REP-5, before leaving
+                 content_json=json.dumps(repair_content(), ensure_ascii=False))
     phone.edit("visits", job.visit.id, status="completed", departed_at=ms(left), work_complete=True,
                notes="客户满意")
     result = phone.sync()
-    assert result["accepted"] == 2 and result["rejected"] == 0
+    assert result["accepted"] == 3 and result["rejected"] == 0
     with app.app_context():
         visit = db.session.get(Visit, job.visit.id)
         assert visit.status is VisitStatus.COMPLETED and visit.arrived_at == arrived and visit.departed_at == left
@@ -54,7 +57,7 @@ def test_offline_day_arrives_on_the_server(app: Flask, make: Factory, phone_for)
         assert entry is not None and entry.technician_id == job.technician.id and entry.description == "更换主轴轴承"
         # device facts: the phone's time for each record and the server's receive time
         receipts = db.session.scalars(sa.select(SyncReceipt)).all()
-        assert [r.table_name for r in receipts] == ["visits"]
+        assert sorted(r.table_name for r in receipts) == ["service_records", "visits"]
         assert all(r.device_time is not None and r.received_at is not None for r in receipts)
         assert entry.device_time is not None and entry.received_at is not None  # new logs carry them
     # a second device of the same technician sees the work

@@ -25,7 +25,7 @@ def test_overlong_confirmation_note_and_charge_code_are_quarantined(app: Flask, 
     now = datetime.now(UTC)
     job = make.dispatched_job(start=now - timedelta(hours=1))
     make.warranty_repair(job.order.id)  # free repair: a charge needs no consent (R-REP-4), only a storable code
-    planned = make.dispatched_job(start=now + timedelta(days=1), technician=job.technician)
+    planned = make.dispatched_job(start=now + timedelta(days=1), technician=job.technician, confirmed=False)
     phone = phone_for(job.technician)
     phone.sync()
     phone.edit("visits", planned.visit.id, customer_confirmed=True, customer_confirmed_at=ms(now),

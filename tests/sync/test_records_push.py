@@ -174,7 +174,8 @@ def test_signoff_before_the_work_is_complete_is_quarantined(app: Flask, client: 
     assert result["rejected"] == 1
     [rejection] = _rejections(app)
     assert (rejection.table_name, rejection.record_id) == ("signoffs", signoff_id)
-    assert rejection.reason_code == "work_not_complete"
+    assert rejection.reason_code == "conditions_not_met"   # the lifecycle gate's refusal, R-SIG-2
+    assert [c["code"] for c in rejection.unmet_conditions] == ["work_not_complete"]
     assert rejection.payload["content_sha256"] == sha and rejection.payload["signature_png"]  # nothing lost
     after = count_rows()
     assert after["signoffs"] == before["signoffs"] == 0 and after["archive_log"] == before["archive_log"]
