@@ -13,6 +13,7 @@ from fieldservice.assets.models import Asset, AssetStatus
 from fieldservice.auth.service import SYSTEM
 from fieldservice.db import unit_of_work
 from fieldservice.extensions import db
+from fieldservice.lifecycle.events import WorkOrderStatusChanged, publish
 from fieldservice.maintenance.models import (
     OPEN_OCCURRENCE_STATUSES,
     MaintenanceOccurrence,
@@ -20,7 +21,6 @@ from fieldservice.maintenance.models import (
     OccurrenceStatus,
     PlanStatus,
 )
-from fieldservice.workorders import service as workorders
 from fieldservice.workorders.models import WorkOrder, WorkOrderStatus
 from tests.factories import Factory
 from tests.fuzzing import probe_request
@@ -42,11 +42,11 @@ def test_new_endpoints_never_fail_with_5xx(app: Flask, make: Factory, contract_e
     client.post("/api/v1/maintenance-occurrences/generation", json={"horizon_days": 7}, headers=auth)
     occurrence = client.get(f"/api/v1/maintenance-occurrences?plan_id={plan['id']}", headers=auth).get_json()
     order = make.work_order(kind="installation")
-    with app.app_context(), unit_of_work():
+    with app.app_context(), unit_of_work():  # a signed installation (a past fact) and its event: follow-up calls
         db.session.execute(sa.update(WorkOrder).where(WorkOrder.id == order.id)
-                           .values(status=WorkOrderStatus.WORK_COMPLETE))
-        workorders.apply_transition(SYSTEM, db.session.get(WorkOrder, order.id), WorkOrderStatus.SIGNED,
-                                    at=datetime.now(UTC))
+                           .values(status=WorkOrderStatus.SIGNED))
+        publish(WorkOrderStatusChanged(db.session.get(WorkOrder, order.id), WorkOrderStatus.WORK_COMPLETE,
+                                       WorkOrderStatus.SIGNED, SYSTEM, datetime.now(UTC)))
     task = client.get(f"/api/v1/follow-ups?work_order_id={order.id}", headers=auth).get_json()["items"][0]
     scalars = (st.none() | st.booleans() | st.integers(min_value=-10**12, max_value=10**12)
                | st.floats(allow_nan=False) | st.text(max_size=30) | st.uuids().map(str) | st.sampled_from(

@@ -339,7 +339,8 @@ def test_a_phone_can_lie_and_the_server_decides(app: Flask, client: FlaskClient,
     push()
 
     # afterwards the technician's phone still syncs normally: a new job, arrival and a work log
-    later = make.dispatched_job(start=NOW + timedelta(days=2), technician=tech)
+    # (its window starts after the first job's and soon enough that the technician may arrive now, R-REP-2)
+    later = make.dispatched_job(start=NOW + timedelta(minutes=70), technician=tech)
     phone = phone_for(tech)
     phone.sync()
     phone.edit("visits", later.visit.id, status="in_progress", arrived_at=ms(datetime.now(UTC)))
