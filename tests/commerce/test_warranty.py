@@ -9,6 +9,7 @@ import pytest
 
 from fieldservice.commerce.models import Payer, WarrantyOption
 from fieldservice.commerce.warranty import DEFAULT_TERMS, evaluate
+from tests.commerce.conftest import COURIER_RECEIPT
 
 START, END = date(2026, 1, 10), date(2027, 1, 9)
 
@@ -61,16 +62,18 @@ def test_decision_is_stored_on_the_job_and_contract_terms_override(api, job, hea
     office, dispatcher = headers(role="office"), headers(role="dispatcher")
     url = f"/api/v1/work-orders/{job.order.id}/warranty-decision"
     assert api("get", url, dispatcher)[0] == 404      # not decided yet
-    # the asset's warranty: 2023-01-10 .. 2024-01-09; reported in 2025: out of warranty
-    status, body = api("put", url, job.tech_auth, json={"fault_type": "quality", "reported_on": "2025-05-01"})
+    # the asset's warranty: 2023-01-10 .. 2024-01-09; reported when the job was opened (today): out of warranty
+    status, body = api("put", url, job.tech_auth, json={"fault_type": "quality"})
     assert status == 200 and body["option"] == "paid_repair" and body["chargeable"] is True
-    assert body["basis"]["terms"].startswith("default")
+    assert body["basis"]["terms"].startswith("default") and body["reported_on_source"] == "job_report"
     # the product's terms give 36 months of warranty: in warranty now, the decision is replaced
     status, terms = api("post", "/api/v1/warranty-terms", office, json={
         "product_id": str(job.product.id), "warranty_months": 36, "covered_fault_types": ["quality"],
         "shipping_liability": {"quality": {"outbound": "company", "return": "company"}}})
     assert status == 201
-    status, body = api("put", url, dispatcher, json={"fault_type": "quality", "reported_on": "2025-05-01"})
+    # the customer's call in 2025 is on record: the office back-dates the report with it (R-RET-1)
+    status, body = api("put", url, office, json={"fault_type": "quality", "reported_on": "2025-05-01",
+                                                 "reported_on_evidence": COURIER_RECEIPT})
     assert status == 200 and body["option"] == "warranty_repair" and body["terms_id"] == terms["id"]
     status, stored = api("get", url, job.tech_auth)
     assert stored["id"] == body["id"] and stored["chargeable"] is False
@@ -106,7 +109,8 @@ def test_contract_terms_override_product_terms(api, headers, make, price_list) -
     status, terms = api("post", "/api/v1/warranty-terms", office, json={
         "contract_id": contract["id"], "no_reason_return_days": 30})
     assert status == 201
-    status, body = api("put", f"/api/v1/work-orders/{order.id}/warranty-decision", dispatcher,
-                       json={"fault_type": "no_reason", "reported_on": "2026-03-25"})
+    status, body = api("put", f"/api/v1/work-orders/{order.id}/warranty-decision", office,
+                       json={"fault_type": "no_reason", "reported_on": "2026-03-25",
+                             "reported_on_evidence": COURIER_RECEIPT})
     assert status == 200 and body["option"] == "no_reason_return" and body["terms_id"] == terms["id"]
     assert body["basis"]["start"] == "2026-03-05"
