@@ -128,3 +128,24 @@ def test_an_answer_without_topic_takes_the_problems_first_line_and_is_logged_onc
         assert consultation.topic == "报警 E-21 是什么意思？"
         assert consultation.question == "报警 E-21 是什么意思？\n昨天开始出现"
         assert db.session.get(ServiceRequest, uuid.UUID(request["id"])).answer == "润滑油位低，请加油"
+
+
+def test_consultations_do_not_import_the_service_request_service() -> None:
+    """R-CON-1 wiring: the service-request service calls consultations.log_consultation, never the reverse
+    (no new import circle): the consultation and report-date modules import in a fresh interpreter with the
+    service-request service blocked."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import importlib.abc, sys
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name == "fieldservice.servicerequests.service":
+                    raise ImportError(name + " is blocked")
+        sys.meta_path.insert(0, Block())
+        import fieldservice.commerce.consultations, fieldservice.commerce.report_dates, fieldservice.commerce.returns
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
