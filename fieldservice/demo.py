@@ -343,6 +343,11 @@ def _seed_maintenance(s: _Seeder, today: date, *, chiller_unit: Asset, contract:
         s.created += 1
 
 
+def _call_record(at: datetime) -> dict[str, str]:
+    """The hotline's call record of a report taken by phone: evidence for a report day (R-RET-1)."""
+    return {"kind": "call_record", "reference": f"CALL-{at.astimezone(SHANGHAI):%Y%m%d-%H%M}"}
+
+
 def _sign(actor: Actor, record: ServiceRecord, key: str, signer: str, at: datetime) -> None:
     """The customer signs the record on the technician's phone (R-SIG-1), bound to the server's hash."""
     records.sign_record(actor, record.id, {
@@ -365,7 +370,9 @@ def _seed_signed_repair(s: _Seeder, today: date, *, customer: Customer, site: Si
         "id": demo_id("wo:lathe-coolant"), "kind": WorkOrderKind.REPAIR, "customer_id": customer.id,
         "site_id": site.id, "asset_id": asset.id, "summary": "冷却泵不出水 Coolant pump delivers no coolant"},
         now=reported)
-    warranty.decide(people.office, order.id, {"fault_type": "quality", "reported_on": reported.date()},
+    # the demo writes history: the order row is created now, so the earlier report day is evidenced (R-RET-1)
+    warranty.decide(people.office, order.id, {"fault_type": "quality", "reported_on": reported.date(),
+                                              "reported_on_evidence": _call_record(reported)},
                     now=reported + timedelta(minutes=20))
     arrive, leave = _local(day, 9, 10), _local(day, 11, 40)
     visit = visits.schedule_visit(people.dispatcher, order.id, {
@@ -449,7 +456,8 @@ def _seed_quote_awaiting_consent(s: _Seeder, today: date, *, customer: Customer,
     order = workorders.create_work_order(people.dispatcher, {
         "id": demo_id("wo:lathe-2021"), "kind": WorkOrderKind.REPAIR, "customer_id": customer.id, "site_id": site.id,
         "asset_id": old_lathe.id, "summary": "主轴轴承磨损，需更换 Spindle bearings worn, need replacing"}, now=opened)
-    warranty.decide(people.office, order.id, {"fault_type": "wear", "reported_on": opened.date()},
+    warranty.decide(people.office, order.id, {"fault_type": "wear", "reported_on": opened.date(),
+                                              "reported_on_evidence": _call_record(opened)},
                     now=opened + timedelta(minutes=10))
     start = _local(today + timedelta(days=3), 9)
     visits.schedule_visit(people.dispatcher, order.id, {

@@ -109,7 +109,10 @@ class WarrantyDecisionView(MethodView):
     @blp.response(200, DecisionSchema)
     def put(self, data: dict[str, Any], work_order_id: uuid.UUID) -> Any:
         """Decide in/out of warranty and the return/exchange option from the unit's warranty dates and the
-        fault type (R-RET-1/2, R-REP-8); stored on the job, replacing an earlier decision."""
+        fault type (R-RET-1/2, R-REP-8); stored on the job, replacing an earlier decision. Dispatcher, office,
+        admin or the job's technician. `reported_on` defaults to the job's server-stamped report; an earlier
+        day needs `reported_on_evidence` and the office or admin role (403 for others, 422 without evidence);
+        a future day is 422 (R-RET-1)."""
         with unit_of_work():
             return warranty.decide(current_actor(), work_order_id, data)
 
@@ -422,10 +425,12 @@ class Returns(MethodView):
     @blp.arguments(ReturnCaseInSchema)
     @blp.response(201, ReturnCaseSchema)
     @blp.alt_response(409, description="The job already has an open return case")
-    @blp.alt_response(422, description="Unknown job, unit or photo; unit not the job's")
+    @blp.alt_response(422, description="Unknown job, unit or photo; unit not the job's; a report date in the "
+                                       "future, or before the job's report without evidence")
     def post(self, data: dict[str, Any]) -> Any:
-        """A returned unit arrives: the customer's reason, description and photos; the job's warranty decision
-        (R-RET-1/2) says which outcomes are possible."""
+        """A returned unit arrives (office, admin): the customer's reason, description and photos; the job's
+        warranty decision (R-RET-1/2) says which outcomes are possible. `reported_on` defaults to the server's
+        receive day; a day before the job's server-stamped report needs `reported_on_evidence` (R-RET-1)."""
         with unit_of_work():
             return returns.receive(current_actor(), data)
 

@@ -35,6 +35,9 @@ ADVISORY_KIND = "advisory_notice"
 # ---- consultations -------------------------------------------------------------------------------
 
 def log_consultation(actor: Actor, data: dict[str, Any], *, now: datetime | None = None) -> Consultation:
+    """Log a question answered on the spot (R-CON-1): through `POST /consultations`, or by
+    servicerequests.service.answer_request for a service request answered on the spot (R-REP-1), which
+    passes `service_request_id` (this module never imports the service-request service)."""
     now = now or utcnow()
     if data.get("customer_id"):
         get_ref(Customer, data["customer_id"], "customer_id", "customer")
@@ -44,13 +47,17 @@ def log_consultation(actor: Actor, data: dict[str, Any], *, now: datetime | None
                                 handled_by_name=actor.display_name[:120], **data)
     db.session.add(consultation)
     db.session.flush()
-    audit_service.record(actor, "consultation.log", consultation, {"topic": consultation.topic,
-                                                                   "product_id": consultation.product_id}, at=now)
+    audit_service.record(actor, "consultation.log", consultation, {
+        "topic": consultation.topic, "product_id": consultation.product_id,
+        "service_request_id": consultation.service_request_id}, at=now)
     return consultation
 
 
 def _filtered(stmt: sa.Select[Any], *, product_id: uuid.UUID | None, topic: str | None,
-              customer_id: uuid.UUID | None, since: datetime | None, until: datetime | None) -> sa.Select[Any]:
+              customer_id: uuid.UUID | None, since: datetime | None, until: datetime | None,
+              service_request_id: uuid.UUID | None = None) -> sa.Select[Any]:
+    if service_request_id:
+        stmt = stmt.where(Consultation.service_request_id == service_request_id)
     if product_id:
         stmt = stmt.where(Consultation.product_id == product_id)
     if topic:
@@ -66,10 +73,10 @@ def _filtered(stmt: sa.Select[Any], *, product_id: uuid.UUID | None, topic: str 
 
 def list_consultations(page: PageRequest, *, product_id: uuid.UUID | None = None, topic: str | None = None,
                        customer_id: uuid.UUID | None = None, since: datetime | None = None,
-                       until: datetime | None = None) -> Page:
+                       until: datetime | None = None, service_request_id: uuid.UUID | None = None) -> Page:
     stmt = sa.select(Consultation).order_by(Consultation.consulted_at.desc(), Consultation.id)
     return paginate(_filtered(stmt, product_id=product_id, topic=topic, customer_id=customer_id, since=since,
-                              until=until), page)
+                              until=until, service_request_id=service_request_id), page)
 
 
 def summarise(*, since: datetime | None = None, until: datetime | None = None,

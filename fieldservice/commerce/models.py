@@ -61,6 +61,10 @@ class WarrantyDecision(UUIDPrimaryKey, Timestamps, db.Model):
     terms_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("warranty_terms.id"))
     fault_type: Mapped[str] = mapped_column(sa.String(40))
     reported_on: Mapped[date]
+    # R-RET-1: where reported_on comes from (warranty.REPORT_SOURCES) and, for a back-dated report, the
+    # evidence the office gave ({kind, reference, photo_id?}); never a bare client-supplied date
+    reported_on_source: Mapped[str | None] = mapped_column(sa.String(20))
+    reported_on_evidence: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     in_warranty: Mapped[bool]
     option: Mapped[WarrantyOption] = mapped_column(enum_column(WarrantyOption))
     chargeable: Mapped[bool]
@@ -276,6 +280,8 @@ class ReturnCase(UUIDPrimaryKey, Timestamps, db.Model):
     description: Mapped[str] = mapped_column(sa.Text)             # the customer's own description
     photo_ids: Mapped[list[Any]] = mapped_column(sa.JSON)          # the customer's photos (of the case's job)
     reported_on: Mapped[date]
+    reported_on_source: Mapped[str | None] = mapped_column(sa.String(20))      # as on WarrantyDecision (R-RET-1)
+    reported_on_evidence: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     received_at: Mapped[datetime]
     status: Mapped[ReturnStatus] = mapped_column(enum_column(ReturnStatus), default=ReturnStatus.RECEIVED,
                                                  index=True)
@@ -320,6 +326,8 @@ class Consultation(UUIDPrimaryKey, Timestamps, db.Model):
     handled_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
     handled_by_name: Mapped[str] = mapped_column(sa.String(120))
     advisory_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("advisory_notices.id"))
+    # the service request answered on the spot that this consultation logs (R-REP-1); one per request
+    service_request_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("service_requests.id"), unique=True)
 
 
 class AdvisoryStatus(enum.StrEnum):

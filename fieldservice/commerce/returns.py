@@ -10,6 +10,9 @@
   inspection records whether the unit matches what the customer described, the findings, the inspector and
   the inspection photos. When it does not match, the inspector names the fault type actually found and the
   warranty is decided again for that fault type (a "quality fault" that turns out to be misuse is a paid repair).
+- R-RET-1: the report date the windows count to is the server's receive day by default; the office may give a
+  day on or after the job's server-stamped report, or an earlier one with evidence (report_dates.resolve). It
+  is kept on the case (date, source, evidence) and the re-decision after the inspection uses it unchanged.
 - States: received -> inspected -> decided -> closed. Deciding before the inspection is a 409
   inspection_required; an outcome the warranty decision does not allow is a 409 outcome_not_allowed.
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,7 +31,7 @@ from fieldservice.assets.models import Asset
 from fieldservice.audit import service as audit_service
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
-from fieldservice.commerce import warranty
+from fieldservice.commerce import report_dates, warranty
 from fieldservice.commerce.errors import InspectionRequired, OutcomeNotAllowed
 from fieldservice.commerce.models import (
     ReturnCase,
@@ -37,12 +40,13 @@ from fieldservice.commerce.models import (
     WarrantyDecision,
     WarrantyOption,
 )
+from fieldservice.commerce.report_dates import job_photo_ids
 from fieldservice.common.lookup import get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.common.search import contains
 from fieldservice.customers.models import Customer
 from fieldservice.db import utcnow
-from fieldservice.errors import Conflict, InvalidTransition, NotFound, ReferenceNotFound, ValidationFailed
+from fieldservice.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from fieldservice.extensions import db
 from fieldservice.photos.models import Photo
 from fieldservice.workorders.models import WorkOrder
@@ -50,6 +54,7 @@ from fieldservice.workorders.models import WorkOrder
 S = ReturnStatus
 O = ReturnOutcome  # noqa: E741
 WRITERS = (Role.OFFICE, Role.ADMIN)
+RECEIVED_TOLERANCE = timedelta(minutes=5)   # a caller's clock a little ahead of the server's
 
 ALLOWED_OUTCOMES: dict[WarrantyOption, tuple[ReturnOutcome, ...]] = {
     # R-RET-1: no-reason return within 7 days: the money back (or another unit); the customer pays shipping
@@ -65,19 +70,6 @@ ALLOWED_OUTCOMES: dict[WarrantyOption, tuple[ReturnOutcome, ...]] = {
 
 def _writer(actor: Actor) -> None:
     actor.require(*WRITERS)
-
-
-def _check_photos(photo_ids: list[uuid.UUID], order: WorkOrder, field: str) -> list[str]:
-    """Photo ids of the case's job (the customer's photos, or the inspection's); 422 for any other."""
-    ids = list(dict.fromkeys(photo_ids))
-    if not ids:
-        return []
-    found = set(db.session.scalars(sa.select(Photo.id).where(Photo.id.in_(ids), Photo.work_order_id == order.id)))
-    unknown = [str(i) for i in ids if i not in found]
-    if unknown:
-        raise ReferenceNotFound(f"{field}: no photo of work order {order.number} with id {', '.join(unknown)}",
-                                errors={"json": {field: [f"unknown photo {i}" for i in unknown]}})
-    return [str(i) for i in ids]
 
 
 def _resolve_unit(order: WorkOrder, data: dict[str, Any]) -> tuple[Asset | None, str | None]:
@@ -129,17 +121,22 @@ def receive(actor: Actor, data: dict[str, Any], *, now: datetime | None = None) 
         raise Conflict(f"work order {order.number} already has the open return case {open_case}",
                        existing_number=open_case)
     asset, serial = _resolve_unit(order, data)
-    photo_ids = _check_photos(data.get("photo_ids") or [], order, "photo_ids")
+    photo_ids = job_photo_ids(order, data.get("photo_ids") or [], "photo_ids")
     if asset is not None and order.asset_id is None:
         order.asset_id = asset.id    # the job is about the returned unit: its warranty dates decide
-    reported_on = data.get("reported_on") or now.date()
-    decision = warranty.decide(actor, order.id, {"fault_type": data["reason"], "reported_on": reported_on}, now=now)
+    received_at = data.get("received_at") or now
+    if received_at > now + RECEIVED_TOLERANCE:
+        raise ValidationFailed("received_at: the unit cannot arrive in the future",
+                               errors={"json": {"received_at": ["may not be in the future"]}})
+    # R-RET-1: the server's receive day, or a day on/after the job's report, or an earlier one with evidence
+    report = report_dates.resolve(actor, order, data, now=now, default=report_dates.RECEIVED)
+    decision = warranty.decide(actor, order.id, {"fault_type": data["reason"]}, now=now, report=report)
     case = ReturnCase(
         id=data.get("id") or uuid.uuid4(), number=f"RMA-{now:%y%m%d}-{secrets.token_hex(3).upper()}",
         work_order_id=order.id, customer_id=order.customer_id, product_id=order.product_id,
         asset_id=asset.id if asset else None, serial_number=serial, reason=data["reason"],
-        description=data["description"], photo_ids=photo_ids, reported_on=reported_on,
-        received_at=data.get("received_at") or now, status=S.RECEIVED, created_by_id=actor.user_id)
+        description=data["description"], photo_ids=photo_ids, **report_dates.audit_fields(report),
+        received_at=received_at, status=S.RECEIVED, created_by_id=actor.user_id)
     _apply_decision(case, decision)
     if db.session.get(ReturnCase, case.id) is not None:
         raise Conflict(f"a return case with id {case.id} exists")
@@ -147,7 +144,8 @@ def receive(actor: Actor, data: dict[str, Any], *, now: datetime | None = None) 
     db.session.flush()
     audit_service.record(actor, "return.receive", case, {
         "work_order_id": order.id, "reason": case.reason, "warranty_option": case.warranty_option,
-        "allowed_outcomes": case.allowed_outcomes, "photo_ids": photo_ids}, at=now)
+        "allowed_outcomes": case.allowed_outcomes, "photo_ids": photo_ids, **report_dates.audit_fields(report)},
+        at=now)
     return case
 
 
@@ -179,14 +177,16 @@ def inspect(actor: Actor, case_id: uuid.UUID, data: dict[str, Any], *, now: date
     found = found or case.reason
     order = db.session.get(WorkOrder, case.work_order_id)
     assert order is not None
-    case.inspection_photo_ids = _check_photos(data.get("photo_ids") or [], order, "photo_ids")
+    case.inspection_photo_ids = job_photo_ids(order, data.get("photo_ids") or [], "photo_ids")
     case.inspected_at, case.inspected_by_id = now, actor.user_id
     case.inspector_name = data.get("inspector_name") or actor.display_name
     case.matches_description, case.findings, case.found_fault_type = matches, data["findings"], found
     before = case.warranty_option
     if found != case.reason:
-        decision = warranty.decide(actor, case.work_order_id, {"fault_type": found, "reported_on": case.reported_on},
-                                   now=now)
+        # the case's report date was resolved when the unit was received (R-RET-1): decided again on it
+        report = report_dates.ReportDate(case.reported_on, case.reported_on_source or report_dates.CALLER,
+                                         case.reported_on_evidence)
+        decision = warranty.decide(actor, case.work_order_id, {"fault_type": found}, now=now, report=report)
         _apply_decision(case, decision)
     audit_service.record(actor, "return.inspect", case, {
         "matches_description": matches, "found_fault_type": found, "findings": case.findings,

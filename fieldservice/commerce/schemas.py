@@ -19,6 +19,7 @@ from fieldservice.commerce.models import (
     ReturnStatus,
     WarrantyOption,
 )
+from fieldservice.commerce.report_dates import EVIDENCE_KINDS
 from fieldservice.common.schemas import (
     PageArgsSchema,
     StrictSchema,
@@ -104,10 +105,32 @@ class TermsQuerySchema(StrictSchema):
     product_id = fields.UUID()
 
 
+class ReportEvidenceSchema(StrictSchema):
+    """What shows the customer reported on an earlier day than the server recorded (R-RET-1)."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(EVIDENCE_KINDS))
+    reference = text(200, required=True, metadata={
+        "description": "The service request id, the courier receipt number, the e-mail's id or the call record"})
+    photo_id = fields.UUID(metadata={"description": "A photo of the job showing it (e.g. the courier receipt)"})
+
+
+def reported_on_field(default: str) -> fields.Date:
+    return fields.Date(metadata={"description": (
+        f"The day the customer reported (R-RET-1). Default: {default}. A day on or after the job's report "
+        "(its service request's or work order's creation, as the server recorded it) is kept; an earlier day "
+        "needs reported_on_evidence and the office or admin role; a future day is refused")})
+
+
+def reported_on_evidence_field() -> fields.Nested:
+    return fields.Nested(ReportEvidenceSchema, metadata={
+        "description": "Evidence for a reported_on before the job's report (office, admin only)"})
+
+
 class DecisionInSchema(StrictSchema):
     fault_type = fields.String(required=True, validate=FAULT_TYPE, metadata={
         "description": "quality, misuse, wear, no_reason, ... (as the warranty terms name them)"})
-    reported_on = fields.Date(metadata={"description": "Default: the day the work order was opened"})
+    reported_on = reported_on_field("the job's report (service request or work order creation)")
+    reported_on_evidence = reported_on_evidence_field()
 
 
 class DecisionSchema(Schema):
@@ -117,6 +140,9 @@ class DecisionSchema(Schema):
     terms_id = fields.UUID(allow_none=True)
     fault_type = fields.String()
     reported_on = fields.Date()
+    reported_on_source = fields.String(allow_none=True, metadata={"description": "job_report, received, caller or "
+                                                                                 "evidence (R-RET-1)"})
+    reported_on_evidence = fields.Dict(allow_none=True)
     in_warranty = fields.Boolean()
     option = fields.Enum(WarrantyOption, by_value=True)
     chargeable = fields.Boolean()
@@ -356,10 +382,13 @@ class ConsultationSchema(Schema):
     handled_by_id = fields.UUID(allow_none=True)
     handled_by_name = fields.String()
     advisory_id = fields.UUID(allow_none=True)
+    service_request_id = fields.UUID(allow_none=True, metadata={
+        "description": "The service request answered on the spot that this consultation logs (R-REP-1)"})
 
 
 class ConsultationQuerySchema(PageArgsSchema):
     product_id = fields.UUID()
+    service_request_id = fields.UUID()
     topic = text(120)
     customer_id = fields.UUID()
     since = aware_datetime()
@@ -433,8 +462,9 @@ class ReturnCaseInSchema(StrictSchema):
     description = text(5000, required=True, metadata={"description": "The customer's own description"})
     photo_ids = fields.List(fields.UUID(), validate=validate.Length(max=50),
                             metadata={"description": "The customer's photos (photos of the job)"})
-    reported_on = fields.Date(metadata={"description": "When the customer asked to return it (default: today)"})
-    received_at = aware_datetime(metadata={"description": "When the unit arrived (default: now)"})
+    reported_on = reported_on_field("the day the server receives the case")
+    reported_on_evidence = reported_on_evidence_field()
+    received_at = aware_datetime(metadata={"description": "When the unit arrived (default: now; not in the future)"})
 
 
 class ReturnInspectionInSchema(StrictSchema):
@@ -465,6 +495,8 @@ class ReturnCaseSchema(Schema):
     description = fields.String()
     photo_ids = fields.List(fields.String())
     reported_on = fields.Date()
+    reported_on_source = fields.String(allow_none=True)
+    reported_on_evidence = fields.Dict(allow_none=True)
     received_at = fields.AwareDateTime()
     status = fields.Enum(ReturnStatus, by_value=True)
     warranty_option = fields.Enum(WarrantyOption, by_value=True)

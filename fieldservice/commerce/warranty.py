@@ -10,7 +10,12 @@ The decision, for a work order, from the asset's warranty dates and the fault ty
 3. a covered fault within the warranty period: free warranty repair (parts and labour free, R-REP-8);
 4. otherwise: paid repair (quoted before any chargeable work, R-REP-8).
 Shipping follows fault (R-RET-2): the terms' `shipping_liability` per fault type; a fault type not listed
-is "unclear": the company pays outbound, the customer pays the return.
+is "unclear": the company pays outbound, the customer pays the return. After the first month a paid repair
+(out of warranty, or a fault not covered) is the customer's, shipping both ways included, whatever the fault
+(R-RET-1; seed 003: "超过一个月则...有偿维修，维修费用与运费均由客户承担").
+
+The report date the windows are counted to is resolved by `report_dates.resolve` (R-RET-1): the job's
+server-stamped report, or a later date, or an earlier one only with evidence from the office.
 """
 from __future__ import annotations
 
@@ -25,7 +30,9 @@ from fieldservice.assets.service import warranty_end_for
 from fieldservice.audit import service as audit_service
 from fieldservice.auth.service import Actor
 from fieldservice.catalog.models import Product
+from fieldservice.commerce import report_dates
 from fieldservice.commerce.models import Payer, WarrantyDecision, WarrantyOption, WarrantyTerms
+from fieldservice.commerce.report_dates import ReportDate
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.contracts.models import SalesContract, SalesContractLine
 from fieldservice.db import utcnow
@@ -40,14 +47,21 @@ DEFAULT_TERMS: dict[str, Any] = {
     "covered_fault_types": ["quality"],
     "no_reason_return_days": 7,          # R-RET-1
     "quality_return_months": 1,          # R-RET-1
-    "shipping_liability": {              # R-RET-2: whoever is at fault pays
+    # R-RET-2: whoever is at fault pays ("outbound": the company's shipment to the customer, "return": the
+    # customer's shipment back). These apply within the windows and the warranty; a paid repair after the
+    # first month is PAID_REPAIR_SHIPPING whatever the fault (R-RET-1).
+    "shipping_liability": {
+        # seeds 003/001: a quality fault is returned, exchanged or repaired at the company's cost
         "quality": {"outbound": "company", "return": "company"},
+        # seed 001: a no-reason return or exchange: the customer pays shipping both ways (双向邮费)
         "no_reason": {"outbound": "customer", "return": "customer"},
+        # not a quality problem: the customer's (seed 003 B: 非质量问题...运费应由客户自己承担)
         "misuse": {"outbound": "customer", "return": "customer"},
         "wear": {"outbound": "customer", "return": "customer"},
     },
 }
-UNCLEAR_LIABILITY = {"outbound": "company", "return": "customer"}   # R-RET-2: unclear cases
+UNCLEAR_LIABILITY = {"outbound": "company", "return": "customer"}   # R-RET-2: unclear cases (seed 001)
+PAID_REPAIR_SHIPPING = {"outbound": "customer", "return": "customer"}  # R-RET-1: after the first month
 
 
 # ---- terms ---------------------------------------------------------------------------------------
@@ -144,10 +158,11 @@ def evaluate(*, fault_type: str, reported_on: date, start: date | None, warranty
         else:
             option, basis["reason"] = WarrantyOption.PAID_REPAIR, "out of warranty"
     past_first_month = start is None or reported_on > basis.get("quality_return_until", reported_on)
-    if option is WarrantyOption.PAID_REPAIR and fault_type not in terms["shipping_liability"] and past_first_month:
-        # R-RET-1: after the first month a paid repair's shipping is the customer's; within it an unclear
-        # fault follows R-RET-2 (company outbound, customer return)
-        liability = {"outbound": "customer", "return": "customer"}
+    if option is WarrantyOption.PAID_REPAIR and past_first_month:
+        # R-RET-1: after the first month a paid repair's shipping is the customer's both ways, a quality
+        # fault out of warranty included; within it a fault follows R-RET-2 (unclear: company outbound,
+        # customer return)
+        liability = PAID_REPAIR_SHIPPING
     return {
         "in_warranty": in_warranty, "option": option,
         "chargeable": option is WarrantyOption.PAID_REPAIR,
@@ -165,12 +180,18 @@ def _terms_dict(terms: WarrantyTerms | None) -> dict[str, Any]:
             "shipping_liability": dict(terms.shipping_liability)}
 
 
-def decide(actor: Actor, work_order_id: uuid.UUID, data: dict[str, Any], *, now: datetime | None = None) -> WarrantyDecision:
+def decide(actor: Actor, work_order_id: uuid.UUID, data: dict[str, Any], *, now: datetime | None = None,
+           report: ReportDate | None = None) -> WarrantyDecision:
     """Decide and store the warranty outcome for a job (replacing an earlier decision). The unit's warranty
     start is the asset's warranty_start (else install date, else the contract line's ship or sale date);
-    its end is the asset's warranty_end, or start + the terms' (else the product's) warranty months."""
+    its end is the asset's warranty_end, or start + the terms' (else the product's) warranty months.
+    The report date is `report` when the caller already resolved it (a return case), else resolved from
+    `data` (`reported_on`, `reported_on_evidence`) by report_dates.resolve: the job's report by default, a
+    later day, or an earlier one by the office with evidence (R-RET-1; raises what resolve raises)."""
     now = now or utcnow()
     order = workorders.get_work_order(actor, work_order_id)
+    if report is None:
+        report = report_dates.resolve(actor, order, data, now=now)
     asset = order.asset
     contract_line = db.session.get(SalesContractLine, asset.contract_line_id) if asset and asset.contract_line_id \
         else None
@@ -185,13 +206,12 @@ def decide(actor: Actor, work_order_id: uuid.UUID, data: dict[str, Any], *, now:
     months = terms["warranty_months"]
     if start is not None and (months is not None or end is None):
         end = warranty_end_for(start, months if months is not None else order.product.warranty_months)
-    reported_on = data.get("reported_on") or order.created_at.date()
-    result = evaluate(fault_type=data["fault_type"], reported_on=reported_on, start=start, warranty_end=end,
+    result = evaluate(fault_type=data["fault_type"], reported_on=report.on, start=start, warranty_end=end,
                       terms=terms)
     result["basis"]["terms"] = "default (no warranty terms configured)" if terms_row is None else str(terms_row.id)
     decision = db.session.scalar(sa.select(WarrantyDecision).where(WarrantyDecision.work_order_id == order.id))
     values = {"asset_id": asset.id if asset else None, "terms_id": terms_row.id if terms_row else None,
-              "fault_type": data["fault_type"], "reported_on": reported_on, "decided_at": now,
+              "fault_type": data["fault_type"], **report_dates.audit_fields(report), "decided_at": now,
               "decided_by_id": actor.user_id, **result, "basis": audit_service._jsonable(result["basis"])}
     if decision is None:
         decision = WarrantyDecision(work_order_id=order.id, **values)
@@ -202,7 +222,8 @@ def decide(actor: Actor, work_order_id: uuid.UUID, data: dict[str, Any], *, now:
             setattr(decision, key, value)
     audit_service.record(actor, "warranty.decide", decision,
                          {"work_order_id": order.id, "fault_type": data["fault_type"],
-                          "option": result["option"], "in_warranty": result["in_warranty"]}, at=now)
+                          "option": result["option"], "in_warranty": result["in_warranty"],
+                          **report_dates.audit_fields(report)}, at=now)
     return decision
 
 

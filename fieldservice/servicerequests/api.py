@@ -43,7 +43,8 @@ class ServiceRequests(MethodView):
     @blp.arguments(ServiceRequestInSchema)
     @blp.response(201, ServiceRequestSchema)
     def post(self, data: dict[str, Any]) -> Any:
-        """Take a customer's report: customer, product or unit, problem and channel."""
+        """Take a customer's report (dispatcher, office, admin): customer, product or unit, problem and channel
+        (R-REP-1: 422 naming product_id/asset_id when neither is given)."""
         with unit_of_work():
             return service.create_request(current_actor(), data)
 
@@ -71,9 +72,10 @@ class ServiceRequestAnswer(MethodView):
     @blp.arguments(AnswerSchema)
     @blp.response(200, ServiceRequestSchema)
     def post(self, data: dict[str, Any], request_id: uuid.UUID) -> Any:
-        """Answer a simple question on the spot; logged as a consultation (R-CON-1)."""
+        """Answer a simple question on the spot (dispatcher, office, admin); logged as a consultation linked
+        to the request, counted in the consultation summary and for advisory notices (R-REP-1, R-CON-1)."""
         with unit_of_work():
-            return service.answer_request(current_actor(), request_id, data["answer"])
+            return service.answer_request(current_actor(), request_id, data["answer"], topic=data.get("topic"))
 
 
 @blp.route("/service-requests/<uuid:request_id>/close")

@@ -12,8 +12,9 @@ class ServiceRequestInSchema(StrictSchema):
     id = fields.UUID()
     customer_id = fields.UUID(required=True)
     site_id = fields.UUID(allow_none=True)
-    asset_id = fields.UUID(allow_none=True)
-    product_id = fields.UUID(allow_none=True)
+    asset_id = fields.UUID(allow_none=True, metadata={"description": "The customer's unit (or give product_id)"})
+    product_id = fields.UUID(allow_none=True, metadata={
+        "description": "The product; taken from asset_id when absent. One of the two is required (R-REP-1)"})
     channel = fields.Enum(Channel, by_value=True, required=True)
     problem = text(10000, required=True)
     reported_at = aware_datetime(metadata={"description": "When the customer reported it (default: now)"})
@@ -53,6 +54,8 @@ class ServiceRequestQuerySchema(PageArgsSchema):
 
 class AnswerSchema(StrictSchema):
     answer = text(10000, required=True)
+    topic = text(120, metadata={"description": "The consultation's topic, grouping recurring questions in the "
+                                              "summary (R-CON-1); default: the problem's first line"})
 
 
 class CloseSchema(StrictSchema):

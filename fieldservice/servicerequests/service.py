@@ -1,4 +1,7 @@
-"""Service request use cases: take a report (R-REP-1), answer a consultation (R-CON-1), open a work order."""
+"""Service request use cases: take a report (R-REP-1), answer a consultation (R-CON-1), open a work order.
+
+A request answered on the spot becomes a consultation through commerce.consultations.log_consultation
+(that module knows nothing of this one: the dependency runs one way)."""
 from __future__ import annotations
 
 import uuid
@@ -11,6 +14,8 @@ from fieldservice.assets.models import Asset
 from fieldservice.audit import service as audit_service
 from fieldservice.auth.service import Actor
 from fieldservice.catalog.models import Product
+from fieldservice.commerce import consultations
+from fieldservice.commerce.models import Consultation
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.customers.models import Customer
@@ -24,6 +29,8 @@ from fieldservice.servicerequests.models import Channel, RequestStatus, ServiceR
 from fieldservice.workorders import service as workorders
 from fieldservice.workorders.models import WorkOrder, WorkOrderKind
 
+TOPIC_LENGTH = Consultation.__table__.c.topic.type.length
+
 
 def _asset_of_customer(asset_id: uuid.UUID, customer_id: uuid.UUID) -> Asset:
     asset = get_ref(Asset, asset_id, "asset_id", "asset")
@@ -33,17 +40,36 @@ def _asset_of_customer(asset_id: uuid.UUID, customer_id: uuid.UUID) -> Asset:
     return asset
 
 
+def _require_report(data: dict[str, Any]) -> None:
+    """R-REP-1: the product (directly or through the unit) and a problem that is not blank (422, naming the
+    fields)."""
+    missing: dict[str, list[str]] = {}
+    if not data.get("product_id") and not data.get("asset_id"):
+        message = "name the product (product_id) or the customer's unit (asset_id)"
+        missing.update(product_id=[message], asset_id=[message])
+    if not (data.get("problem") or "").strip():
+        missing["problem"] = ["describe the problem"]
+    if missing:
+        raise ValidationFailed(f"a service request needs the customer, the product or unit, the problem and the "
+                               f"channel (R-REP-1): {', '.join(sorted(missing))} missing", errors={"json": missing})
+
+
 def create_request(actor: Actor, data: dict[str, Any], *, now: datetime | None = None) -> ServiceRequest:
-    """R-REP-1: a report names the customer, the product and the problem, and the channel it came by."""
+    """R-REP-1: a report names the customer, the product (product_id, or asset_id whose product it takes) and
+    the problem, and the channel it came by. Raises ValidationFailed (neither product nor unit, a blank
+    problem, a unit of another product or customer) and ReferenceNotFound, before anything is written."""
+    _require_report(data)
     get_ref(Customer, data["customer_id"], "customer_id", "customer")
     if data.get("asset_id"):
         asset = _asset_of_customer(data["asset_id"], data["customer_id"])
-        data.setdefault("product_id", asset.product_id)
-        data.setdefault("site_id", asset.site_id)
+        if data.get("product_id") and data["product_id"] != asset.product_id:
+            raise ValidationFailed("product_id: the unit (asset_id) is of another product",
+                                   errors={"json": {"product_id": ["not the product of asset_id"]}})
+        data["product_id"] = asset.product_id
+        data["site_id"] = data.get("site_id") or asset.site_id
     if data.get("site_id"):
         site_ref(data["customer_id"], data["site_id"])
-    if data.get("product_id"):
-        get_ref(Product, data["product_id"], "product_id", "product")
+    get_ref(Product, data["product_id"], "product_id", "product")
     data.setdefault("reported_at", now or utcnow())
     request = ServiceRequest(created_by_id=actor.user_id, **data)
     db.session.add(request)
@@ -93,14 +119,24 @@ def update_request(actor: Actor, request_id: uuid.UUID, data: dict[str, Any]) ->
     return request
 
 
-def answer_request(actor: Actor, request_id: uuid.UUID, answer: str) -> ServiceRequest:
-    """R-REP-1 / R-CON-1: a simple question answered on the spot is logged as a consultation."""
+def answer_request(actor: Actor, request_id: uuid.UUID, answer: str, *, topic: str | None = None,
+                   now: datetime | None = None) -> ServiceRequest:
+    """R-REP-1 / R-CON-1: a simple question answered on the spot is logged as a consultation (the request's
+    customer and product, its problem as the question, the answer, its channel, now), linked to the request,
+    so it counts in the consultation summary and for advisory notices. `topic` groups recurring questions
+    in the summary (default: the problem's first line)."""
+    now = now or utcnow()
     request = get_request(actor, request_id)
     _require_open(request, "answer the request")
     request.status = RequestStatus.ANSWERED
     request.answer = answer
-    audit_service.record(actor, "service_request.answer", request, {})
-    publish(ServiceRequestAnswered(request, "answered", actor, utcnow()))
+    consultation = consultations.log_consultation(actor, {
+        "customer_id": request.customer_id, "product_id": request.product_id,
+        "topic": (topic or request.problem.strip().splitlines()[0])[:TOPIC_LENGTH], "question": request.problem,
+        "answer": answer, "channel": request.channel.value, "consulted_at": now, "service_request_id": request.id,
+    }, now=now)
+    audit_service.record(actor, "service_request.answer", request, {"consultation_id": consultation.id}, at=now)
+    publish(ServiceRequestAnswered(request, "answered", actor, now))
     return request
 
 

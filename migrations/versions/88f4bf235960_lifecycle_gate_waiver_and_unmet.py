@@ -1,7 +1,7 @@
 """lifecycle gate: visit confirmation waiver, unmet conditions of a quarantined push record
 
 Revision ID: 88f4bf235960
-Revises: c330cff6c2c7
+Revises: b3a1e7d04c21
 Create Date: 2026-12-06 20:39:31.621759
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '88f4bf235960'
-down_revision = 'c330cff6c2c7'
+down_revision = 'b3a1e7d04c21'
 branch_labels = None
 depends_on = None
 

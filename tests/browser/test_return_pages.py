@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from fieldservice.commerce.models import ReturnCase
 from fieldservice.extensions import db
 from tests.archive.test_pages import PASSWORD
+from tests.commerce.conftest import COURIER_RECEIPT
 from tests.factories import Factory
 from tests.signing.conftest import upload_photo
 
@@ -27,7 +28,8 @@ def test_office_inspects_a_returned_unit_in_chromium(app: Flask, client: FlaskCl
     office = {"Authorization": f"Bearer {make.token(make.user('office').id)}"}
     response = client.post("/api/v1/returns", headers=office, json={
         "work_order_id": str(job.order.id), "asset_id": str(job.asset.id), "reason": "quality",
-        "description": "运行时振动很大，有异响", "photo_ids": [photo["id"]], "reported_on": "2026-11-20"})
+        "description": "运行时振动很大，有异响", "photo_ids": [photo["id"]], "reported_on": "2026-11-20",
+        "reported_on_evidence": COURIER_RECEIPT})
     assert response.status_code == 201, response.get_data(as_text=True)
     case = response.get_json()
     make.user("office", username="退货质检")

@@ -113,6 +113,8 @@ def charge(job: SimpleNamespace, kind: str, code: str, quantity: float = 1, **ex
 # ---- returned units (R-RET-1/2/3): shared by the API tests and the office-page tests ----------------
 
 DELIVERED = date(2026, 11, 2)   # the unit's warranty start (installation); 12 months of warranty
+# R-RET-1: the tests' report days lie before the job's creation (today), so the office gives evidence
+COURIER_RECEIPT = {"kind": "courier_receipt", "reference": "SF1402938475"}
 
 
 @pytest.fixture

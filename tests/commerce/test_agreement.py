@@ -19,7 +19,7 @@ from flask import Flask
 from fieldservice.commerce.models import Quote, QuoteConsent, QuoteStatus
 from fieldservice.extensions import db
 from sync.models import SyncRejection
-from tests.commerce.conftest import line
+from tests.commerce.conftest import COURIER_RECEIPT, line
 from tests.factories import Factory
 from tests.records.conftest import png_b64
 
@@ -114,7 +114,8 @@ def test_a_free_warranty_job_needs_no_agreement(api, make: Factory, price_list, 
     job = type("Job", (), {"order": order, "visit": visit,
                            "tech_auth": {"Authorization": f"Bearer {make.token(tech.user_id)}"}})
     status, decision = api("put", f"/api/v1/work-orders/{order.id}/warranty-decision", headers(role="office"),
-                           json={"fault_type": "quality", "reported_on": "2026-06-01"})
+                           json={"fault_type": "quality", "reported_on": "2026-06-01",
+                                 "reported_on_evidence": COURIER_RECEIPT})
     assert status == 200 and decision["option"] == "warranty_repair" and decision["chargeable"] is False
     quote = quote_for(job, HIGH)
     assert quote["total_minor"] == 550_000 and quote["agreement_required"] is False

@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 from fieldservice.commerce.quotes import too_far_below
-from tests.commerce.conftest import FEE, ITEMS, LABOUR, PART, charge, line
+from tests.commerce.conftest import COURIER_RECEIPT, FEE, ITEMS, LABOUR, PART, charge, line
 
 COMMERCE_TABLES = ("quotes", "quote_lines", "quote_consents", "visit_charges", "archive_log")
 
@@ -222,8 +222,9 @@ def test_revision_supersedes_the_presented_quote(api, job, quote_for, consent) -
 
 
 def test_in_warranty_job_records_free_work_without_consent(api, job, headers) -> None:  # type: ignore[no-untyped-def]
-    status, decision = api("put", f"/api/v1/work-orders/{job.order.id}/warranty-decision", headers(role="dispatcher"),
-                           json={"fault_type": "quality", "reported_on": "2023-06-01"})
+    status, decision = api("put", f"/api/v1/work-orders/{job.order.id}/warranty-decision", headers(role="office"),
+                           json={"fault_type": "quality", "reported_on": "2023-06-01",
+                                 "reported_on_evidence": COURIER_RECEIPT})
     assert status == 200 and decision["option"] == "warranty_repair" and decision["chargeable"] is False
     status, body = api("post", "/api/v1/visit-charges", job.tech_auth, json=charge(job, "part", PART))
     assert status == 201 and body["warranty"] is True and body["unit_price_minor"] == 0

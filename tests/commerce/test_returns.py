@@ -16,16 +16,19 @@ from flask.testing import FlaskClient
 from fieldservice.audit.models import AuditEvent
 from fieldservice.commerce.models import ReturnCase, WarrantyDecision
 from fieldservice.extensions import db
+from tests.commerce.conftest import COURIER_RECEIPT
 from tests.factories import Factory
 from tests.signing.conftest import upload_photo
 
 
-def open_case(api: Any, auth: dict[str, str], job: SimpleNamespace, *, reason: str, reported_on: str,
+def open_case(api: Any, auth: dict[str, str], job: SimpleNamespace, *, reason: str, reported_on: str | None,
               photo_ids: list[str] | None = None, **extra: Any) -> tuple[int, Any]:
-    return api("post", "/api/v1/returns", auth, json={
-        "work_order_id": str(job.order.id), "asset_id": str(job.asset.id), "reason": reason,
-        "description": "开机后异响，显示 E-07 报警", "photo_ids": photo_ids or [], "reported_on": reported_on,
-        **extra})
+    """Open a case; a report day before the job's creation comes with the courier receipt (R-RET-1)."""
+    body = {"work_order_id": str(job.order.id), "asset_id": str(job.asset.id), "reason": reason,
+            "description": "开机后异响，显示 E-07 报警", "photo_ids": photo_ids or []}
+    if reported_on is not None:
+        body.update(reported_on=reported_on, reported_on_evidence=COURIER_RECEIPT)
+    return api("post", "/api/v1/returns", auth, json={**body, **extra})
 
 
 def inspect(api: Any, auth: dict[str, str], case_id: str, **body: Any) -> tuple[int, Any]:
@@ -198,7 +201,7 @@ def test_the_unit_is_found_by_its_serial(api, unit, office) -> None:  # type: ig
     job = unit()
     status, case = api("post", "/api/v1/returns", office, json={
         "work_order_id": str(job.order.id), "serial_number": job.asset.serial_number, "reason": "quality",
-        "description": "不制冷", "reported_on": "2026-11-10"})
+        "description": "不制冷", "reported_on": "2026-11-10", "reported_on_evidence": COURIER_RECEIPT})
     assert status == 201 and case["asset_id"] == str(job.asset.id)
 
 
@@ -244,7 +247,7 @@ def test_return_endpoints_never_fail_with_5xx(api, unit, office, client: FlaskCl
     job = unit()
     _, received = open_case(api, office, job, reason="quality", reported_on="2026-11-10")
     keys = ["work_order_id", "asset_id", "serial_number", "reason", "description", "photo_ids", "reported_on",
-            "received_at", "matches_description", "findings", "found_fault_type", "inspector_name", "outcome",
+            "reported_on_evidence", "received_at", "matches_description", "findings", "found_fault_type", "inspector_name", "outcome",
             "note", "id"]
 
     def mutate(base: dict[str, Any]) -> st.SearchStrategy[Any]:

@@ -9,6 +9,7 @@ import pytest
 
 from fieldservice.commerce.models import Payer, WarrantyOption
 from fieldservice.commerce.warranty import DEFAULT_TERMS, evaluate
+from tests.commerce.conftest import COURIER_RECEIPT
 
 START, END = date(2026, 1, 10), date(2027, 1, 9)
 
@@ -61,16 +62,18 @@ def test_decision_is_stored_on_the_job_and_contract_terms_override(api, job, hea
     office, dispatcher = headers(role="office"), headers(role="dispatcher")
     url = f"/api/v1/work-orders/{job.order.id}/warranty-decision"
     assert api("get", url, dispatcher)[0] == 404      # not decided yet
-    # the asset's warranty: 2023-01-10 .. 2024-01-09; reported in 2025: out of warranty
-    status, body = api("put", url, job.tech_auth, json={"fault_type": "quality", "reported_on": "2025-05-01"})
+    # the asset's warranty: 2023-01-10 .. 2024-01-09; reported when the job was opened (today): out of warranty
+    status, body = api("put", url, job.tech_auth, json={"fault_type": "quality"})
     assert status == 200 and body["option"] == "paid_repair" and body["chargeable"] is True
-    assert body["basis"]["terms"].startswith("default")
+    assert body["basis"]["terms"].startswith("default") and body["reported_on_source"] == "job_report"
     # the product's terms give 36 months of warranty: in warranty now, the decision is replaced
     status, terms = api("post", "/api/v1/warranty-terms", office, json={
         "product_id": str(job.product.id), "warranty_months": 36, "covered_fault_types": ["quality"],
         "shipping_liability": {"quality": {"outbound": "company", "return": "company"}}})
     assert status == 201
-    status, body = api("put", url, dispatcher, json={"fault_type": "quality", "reported_on": "2025-05-01"})
+    # the customer's call in 2025 is on record: the office back-dates the report with it (R-RET-1)
+    status, body = api("put", url, office, json={"fault_type": "quality", "reported_on": "2025-05-01",
+                                                 "reported_on_evidence": COURIER_RECEIPT})
     assert status == 200 and body["option"] == "warranty_repair" and body["terms_id"] == terms["id"]
     status, stored = api("get", url, job.tech_auth)
     assert stored["id"] == body["id"] and stored["chargeable"] is False
@@ -106,7 +109,67 @@ def test_contract_terms_override_product_terms(api, headers, make, price_list) -
     status, terms = api("post", "/api/v1/warranty-terms", office, json={
         "contract_id": contract["id"], "no_reason_return_days": 30})
     assert status == 201
-    status, body = api("put", f"/api/v1/work-orders/{order.id}/warranty-decision", dispatcher,
-                       json={"fault_type": "no_reason", "reported_on": "2026-03-25"})
+    status, body = api("put", f"/api/v1/work-orders/{order.id}/warranty-decision", office,
+                       json={"fault_type": "no_reason", "reported_on": "2026-03-25",
+                             "reported_on_evidence": COURIER_RECEIPT})
     assert status == 200 and body["option"] == "no_reason_return" and body["terms_id"] == terms["id"]
     assert body["basis"]["start"] == "2026-03-05"
+
+
+# ---- default shipping terms follow the seeds (R-RET-1, R-RET-2) ------------------------------------
+
+CUSTOMER_BOTH, COMPANY_BOTH = (Payer.CUSTOMER, Payer.CUSTOMER), (Payer.COMPANY, Payer.COMPANY)
+UNCLEAR = (Payer.COMPANY, Payer.CUSTOMER)
+
+
+@pytest.mark.parametrize(("fault", "on", "start", "option", "shipping"), [
+    # seed 001: a no-reason return within 7 days: the customer pays shipping both ways
+    ("no_reason", date(2026, 1, 16), START, WarrantyOption.NO_REASON_RETURN, CUSTOMER_BOTH),
+    # past the 7 days but within the month: not a return any more, a paid repair at the customer's cost
+    ("no_reason", date(2026, 1, 20), START, WarrantyOption.PAID_REPAIR, CUSTOMER_BOTH),
+    # seed 003: a quality fault within one month is returned or exchanged, shipping at the company's cost
+    ("quality", date(2026, 2, 9), START, WarrantyOption.QUALITY_RETURN_OR_EXCHANGE, COMPANY_BOTH),
+    # after the month, within the warranty: a free repair of the company's fault (R-REP-8, R-RET-2)
+    ("quality", date(2026, 2, 10), START, WarrantyOption.WARRANTY_REPAIR, COMPANY_BOTH),
+    # seed 003: after one month, out of warranty: paid repair, "维修费用与运费均由客户承担"
+    ("quality", date(2027, 1, 10), START, WarrantyOption.PAID_REPAIR, CUSTOMER_BOTH),
+    ("quality", date(2026, 1, 20), None, WarrantyOption.PAID_REPAIR, CUSTOMER_BOTH),     # no warranty start
+    # not a quality problem: the customer's fault (seed 003 B)
+    ("misuse", date(2026, 1, 20), START, WarrantyOption.PAID_REPAIR, CUSTOMER_BOTH),
+    # unclear within the first month: seller pays outbound, buyer the return (seed 001, R-RET-2)
+    ("water_ingress", date(2026, 1, 20), START, WarrantyOption.PAID_REPAIR, UNCLEAR),
+    # unclear after the first month: a paid repair, the customer's shipping (R-RET-1)
+    ("water_ingress", date(2026, 3, 1), START, WarrantyOption.PAID_REPAIR, CUSTOMER_BOTH),
+])
+def test_default_shipping_per_window(fault: str, on: date, start: date | None, option: WarrantyOption,
+                                     shipping: tuple[Payer, Payer]) -> None:
+    """R-RET-1 / R-RET-2 with DEFAULT_TERMS, window by window."""
+    result = decide(fault, on, start=start, end=END if start else None)
+    assert result["option"] is option
+    assert (result["shipping_outbound_payer"], result["shipping_return_payer"]) == shipping
+
+
+def test_default_terms_are_the_seeds() -> None:
+    """R-RET-1 / R-RET-2: the default terms as DOMAIN.md and seeds 001/003 give them."""
+    from fieldservice.commerce.warranty import PAID_REPAIR_SHIPPING, UNCLEAR_LIABILITY
+
+    assert DEFAULT_TERMS["no_reason_return_days"] == 7 and DEFAULT_TERMS["quality_return_months"] == 1
+    assert DEFAULT_TERMS["covered_fault_types"] == ["quality"]
+    liability = DEFAULT_TERMS["shipping_liability"]
+    assert liability["quality"] == {"outbound": "company", "return": "company"}
+    assert all(liability[f] == {"outbound": "customer", "return": "customer"} for f in ("no_reason", "misuse", "wear"))
+    assert UNCLEAR_LIABILITY == {"outbound": "company", "return": "customer"}
+    assert PAID_REPAIR_SHIPPING == {"outbound": "customer", "return": "customer"}
+
+
+def test_quality_fault_out_of_warranty_ships_at_the_customers_cost(api, job, headers) -> None:  # type: ignore[no-untyped-def]
+    """R-RET-1 (seen) on the paths: the unit's warranty ended in 2024, a quality fault reported now is a paid
+    repair whose shipping the customer pays both ways: on the job's decision and on a returned unit's case."""
+    status, body = api("put", f"/api/v1/work-orders/{job.order.id}/warranty-decision", job.tech_auth,
+                       json={"fault_type": "quality"})
+    assert status == 200 and body["option"] == "paid_repair"
+    assert (body["shipping_outbound_payer"], body["shipping_return_payer"]) == ("customer", "customer")
+    status, case = api("post", "/api/v1/returns", headers(role="office"), json={
+        "work_order_id": str(job.order.id), "reason": "quality", "description": "主轴卡死"})
+    assert status == 201 and case["warranty_option"] == "paid_repair"
+    assert (case["shipping_outbound_payer"], case["shipping_return_payer"]) == ("customer", "customer")

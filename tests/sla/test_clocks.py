@@ -210,13 +210,13 @@ def test_service_request_answer_clock(app: Flask, make: Factory, default_policy)
     from fieldservice.servicerequests import service as requests
     from fieldservice.servicerequests.models import Channel as ReportChannel
 
-    customer = make.customer()
+    customer, product = make.customer(), make.product()
     friday = local(2027, 1, 8, 20, 0)
     with time_machine.travel(friday, tick=False), app.app_context(), unit_of_work():
-        answered = requests.create_request(SYSTEM, {"customer_id": customer.id, "channel": ReportChannel.PHONE,
-                                                    "problem": "怎么清洁滤网？"}).id
-        waiting = requests.create_request(SYSTEM, {"customer_id": customer.id, "channel": ReportChannel.ONLINE,
-                                                   "problem": "设备报警 E12"}).id
+        answered = requests.create_request(SYSTEM, {"customer_id": customer.id, "product_id": product.id,
+                                                    "channel": ReportChannel.PHONE, "problem": "怎么清洁滤网？"}).id
+        waiting = requests.create_request(SYSTEM, {"customer_id": customer.id, "product_id": product.id,
+                                                   "channel": ReportChannel.ONLINE, "problem": "设备报警 E12"}).id
     service_call(app, local(2027, 1, 9, 10, 0), requests.answer_request, answered, "每月清洗一次")
     # answer counts wall-clock time: 24 h after Friday 20:00 is Saturday 20:00, weekend or not
     assert scan(app, local(2027, 1, 9, 19, 59)) == 0
