@@ -27,7 +27,7 @@ from fieldservice.extensions import db
 from fieldservice.photos import service as photos_service
 from fieldservice.photos.adapters import Media
 from fieldservice.photos.models import Variant
-from fieldservice.records import documents, labels
+from fieldservice.records import documents, installation, labels
 from fieldservice.records import service as records_service
 from fieldservice.records.models import ServiceRecord, SignerRole, Signoff
 from fieldservice.scoping import UNRESTRICTED
@@ -217,6 +217,9 @@ def page_view(token: str, lang: str | None, *, now: datetime | None = None) -> P
             records_service.require_work_complete(visit, found.order)
         except records_service.WorkNotComplete:
             refusal = labels.text("work_not_complete", language)
+        else:
+            if installation.sheet_sign_problems(found.record, found.order):  # R-INS-3/4/5: no pad offered
+                refusal = labels.text("installation_blocked", language)
     rows = labels.rows(found.record.content, language)
     photo_ids = [pid for row in rows for pid in row["photo_ids"]]
     # R-ARC-3: a customer's read of their record is logged like any other, naming the link
