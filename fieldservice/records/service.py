@@ -465,9 +465,9 @@ def _describe(mismatches: list[dict[str, Any]]) -> str:
 
 def _check_installation(record: ServiceRecord, order: WorkOrder) -> None:
     """What blocks signing an installation sheet (installation.sheet_sign_problems): 409 contract_mismatch
-    for an open R-INS-3 mismatch (resolved only by the back office), 409 commissioning_out_of_range for
-    R-INS-4 commissioning (a product parameter not measured or out of the product's range), else 409
-    installation_incomplete (R-INS-4 checklist steps not done, R-INS-5 training neither given nor excused).
+    for an open R-INS-3 mismatch (resolved only by the back office), 409 commissioning_out_of_range for a
+    measured value out of the product's range (R-INS-4), else 409 installation_incomplete (R-INS-4: a
+    product parameter not measured, a checklist step not done; R-INS-5: training neither given nor excused).
     Each error carries the whole list as `problems`."""
     problems = installation.sheet_sign_problems(record, order)
     if not problems:
@@ -480,8 +480,8 @@ def _check_installation(record: ServiceRecord, order: WorkOrder) -> None:
                                + (_describe(mismatches) or "not checked against it")
                                + "); the back office must resolve it before the sheet is signed",
                                mismatches=mismatches, problems=problems)
-    if {"commissioning_missing", "commissioning_out_of_range"} & codes:
-        raise CommissioningFailed("commissioning is not complete within the product's ranges: "
+    if "commissioning_out_of_range" in codes:
+        raise CommissioningFailed("commissioning values out of the expected range: "
                                   + "; ".join(p["message"] for p in problems if p["rule"] == "R-INS-4"),
                                   items=installation.out_of_range(record.content, order.product), problems=problems)
     raise InstallationIncomplete("the installation sheet cannot be signed yet: "
