@@ -69,11 +69,11 @@ class ProcedureFields(StrictSchema):
 
     @ma.validates("commissioning_parameters")
     def _parameter_names(self, value: list[dict[str, Any]], **kwargs: Any) -> None:
-        _unique([p["name"] for p in value], "parameter")
+        _unique([p["name"] for p in value if isinstance(p, dict) and isinstance(p.get("name"), str)], "parameter")
 
     @ma.validates("installation_checklist")
     def _steps(self, value: list[str], **kwargs: Any) -> None:
-        _unique(value, "step")
+        _unique([step for step in value if isinstance(step, str)], "step")
 
 
 class ProductInSchema(ProcedureFields):
