@@ -26,12 +26,25 @@ from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
 from fieldservice.claims import service as claims_service
 from fieldservice.db import utcnow
-from fieldservice.errors import Conflict, DomainError, Forbidden, NotFound, ReferenceNotFound, ValidationFailed
+from fieldservice.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    ReferenceNotFound,
+    ValidationFailed,
+)
 from fieldservice.extensions import db
 from fieldservice.photos.models import Photo
 from fieldservice.records import archive, installation
 from fieldservice.records.canonical import canonical_bytes, canonical_sha256, normalise, sha256_hex
-from fieldservice.records.models import ContractMismatchResolution, RecordKind, RecordStatus, ServiceRecord, Signoff
+from fieldservice.records.models import (
+    ContractMismatchResolution,
+    RecordKind,
+    RecordStatus,
+    ServiceRecord,
+    Signoff,
+)
 from fieldservice.records.schemas import CONTENT_SCHEMAS
 from fieldservice.scoping import UNRESTRICTED
 from fieldservice.visits import service as visits_service

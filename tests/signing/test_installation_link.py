@@ -15,13 +15,11 @@ from fieldservice.assets.models import Asset
 from fieldservice.extensions import db
 from fieldservice.signing.models import SigningLink
 from tests.factories import Factory
-from tests.records.conftest import (  # noqa: F401 - contract_job and job_of are the records fixtures
+from tests.records.conftest import (
     contract_content,
-    contract_job,
     create_record,
     finish_visit,
     installation_content,
-    job_of,
 )
 from tests.signing.conftest import create_link
 from tests.signing.test_signing_links import HTML, problem, sign_body

@@ -17,13 +17,11 @@ from fieldservice.assets.models import Asset
 from fieldservice.extensions import db
 from fieldservice.records.models import ServiceRecord
 from tests.factories import Factory
-from tests.records.conftest import (  # noqa: F401 - contract_job and job_of are the records fixtures
+from tests.records.conftest import (
     CHECKLIST,
     contract_content,
-    contract_job,
     finish_visit,
     installation_content,
-    job_of,
 )
 from tests.sync.test_records_push import _draft, _hash, _rejections, _signoff
 
