@@ -153,6 +153,9 @@ def _signed_at(row: Any, ctx: Any) -> datetime:
 TABLES: dict[str, SyncTable] = {table.name: table for table in (
     SyncTable("product_lines", ProductLine, (s("code"), s("name"), *STAMPS)),
     SyncTable("products", Product, (s("product_line_id"), s("model_code"), s("name"), n("warranty_months"),
+                                    # R-INS-4: what the installation sheet is checked against, as JSON text
+                                    s("commissioning_parameters_json", value=_json_text("commissioning_parameters")),
+                                    s("installation_checklist_json", value=_json_text("installation_checklist")),
                                     *STAMPS)),
     SyncTable("customers", Customer, (s("name"), s("phone"), s("email"), s("preferred_language"), s("notes"),
                                       *STAMPS)),

@@ -100,11 +100,32 @@ def update_asset(actor: Actor, asset_id: uuid.UUID, data: dict[str, Any]) -> Ass
     if asset.status is AssetStatus.RETIRED and data.get("status", AssetStatus.RETIRED) is not AssetStatus.RETIRED:
         raise InvalidTransition("a retired asset stays retired (its maintenance was stopped); register the unit "
                                 "again if it returns to service", current_status=asset.status.value)
+    if asset.status is AssetStatus.AWAITING_INSTALLATION and data.get("status") is AssetStatus.IN_SERVICE:
+        raise InvalidTransition("a unit awaiting installation enters service through its signed installation "
+                                "sheet (R-INS-6)", current_status=asset.status.value)
     diff = audit_service.changes(asset, data)
     if diff:
         audit_service.record(actor, "asset.update", asset, diff)
     if retiring:
         maintenance.stop_for_asset(actor, asset.id, "status set to retired")
+    return asset
+
+
+def put_in_service(actor: Actor, asset: Asset, changes: dict[str, Any], details: dict[str, Any],
+                   *, today: date) -> Asset:
+    """R-INS-6: an installed unit enters service through its signed installation sheet (records.service):
+    `changes` (install and warranty dates; a serial the back office resolved) are applied and audited with
+    `details`. A serial another unit of the product has is 409. Maintenance plans covering the unit generate
+    its due dates from `today` on (maintenance.asset_joined_contract)."""
+    if "serial_number" in changes:
+        _check_serial_free(asset.product_id, changes["serial_number"], except_id=asset.id)
+    entering = asset.status is not AssetStatus.IN_SERVICE
+    diff = audit_service.changes(asset, {**changes, "status": AssetStatus.IN_SERVICE})
+    if diff:
+        audit_service.record(actor, "asset.update", asset, {**diff, **details})
+    if entering:
+        db.session.flush()
+        maintenance.asset_joined_contract(asset, today=today)
     return asset
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -30,5 +31,9 @@ class Product(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     description: Mapped[str | None] = mapped_column(sa.Text)
     warranty_months: Mapped[int] = mapped_column(default=12)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # R-INS-4: the installation procedure of this model. Parameters measured at commissioning, each
+    # {"name", "unit", "min", "max"} (the expected range), and the checklist's steps (texts), in order.
+    commissioning_parameters: Mapped[list[Any]] = mapped_column(sa.JSON, default=list, server_default="[]")
+    installation_checklist: Mapped[list[Any]] = mapped_column(sa.JSON, default=list, server_default="[]")
 
     product_line: Mapped[ProductLine] = relationship(back_populates="products")

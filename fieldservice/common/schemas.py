@@ -28,9 +28,18 @@ def _no_control_characters(value: str) -> None:
         raise ma.ValidationError("contains control characters")
 
 
+def _not_blank(value: str) -> None:
+    """A required text of only spaces (ASCII or full-width) names nobody and says nothing (R-INS-1)."""
+    if not value.strip():
+        raise ma.ValidationError("must not be blank")
+
+
 def text(max_length: int, *, required: bool = False, allow_none: bool = False, **kwargs: Any) -> fields.String:
-    """A string with a length bound that matches its column; blank required strings are refused."""
-    checks = [validate.Length(min=1 if required else 0, max=max_length), _no_control_characters]
+    """A string with a length bound that matches its column; required strings that are empty or only
+    whitespace are refused."""
+    checks: list[Any] = [validate.Length(min=1 if required else 0, max=max_length), _no_control_characters]
+    if required:
+        checks.append(_not_blank)
     return fields.String(required=required, allow_none=allow_none, validate=checks, **kwargs)
 
 

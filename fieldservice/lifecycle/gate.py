@@ -39,6 +39,7 @@ from fieldservice.lifecycle.states import (
     VisitStatus,
     WorkOrderStatus,
 )
+from fieldservice.records import installation
 from fieldservice.records.models import RecordKind, RecordStatus, ServiceRecord
 from fieldservice.technicians.models import Technician
 from fieldservice.visits.models import Visit
@@ -123,37 +124,18 @@ def _certification_unmet(technician: Technician | None, order: WorkOrder, first:
                                                   "product_line_id": str(line_id)})
 
 
-def contract_mismatches(order: WorkOrder) -> list[dict[str, Any]]:
-    """R-INS-3: unresolved delivered-vs-contract differences on the job's installation sheets."""
-    if order.kind is not WorkOrderKind.INSTALLATION:
-        return []
-    found: list[dict[str, Any]] = []
-    for sheet in latest_records(order, RecordKind.INSTALLATION_SHEET):
-        for line in sheet.content.get("contract_check", []):
-            if not _same(line["expected"], line["found"]) and not line.get("resolved"):
-                found.append({"item": line["item"], "expected": line["expected"], "found": line["found"],
-                              "record_id": str(sheet.id)})
-    return found
-
-
-def _same(a: str, b: str) -> bool:
-    return a.strip().casefold() == b.strip().casefold()
-
-
 def _mismatch_unmet(order: WorkOrder) -> list[Unmet]:
-    mismatches = contract_mismatches(order)
+    """R-INS-3: the delivered unit differs from the contract line and the back office has not resolved it
+    (records/installation.py compares them; the contract is the source of truth)."""
+    mismatches = installation.open_contract_mismatches(order)
     if not mismatches:
         return []
-    described = ", ".join(f"{m['item']}: expected {m['expected']!r}, found {m['found']!r}" for m in mismatches)
+    described = ", ".join(f"{m['item']}: the contract says {m['expected']!r}, found {m['found']!r}"
+                          for m in mismatches)
     return [Unmet("contract_mismatch", "R-INS-3",
-                  f"the delivered product does not match the contract ({described}); resolve it first",
+                  f"the delivered product does not match the contract ({described}); the back office resolves it "
+                  f"first (POST /api/v1/work-orders/{order.id}/contract-resolutions)",
                   details={"mismatches": mismatches})]
-
-
-def commissioning_out_of_range(content: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [item for item in content.get("commissioning", [])
-            if (item.get("expected_min") is not None and item["measured"] < item["expected_min"])
-            or (item.get("expected_max") is not None and item["measured"] > item["expected_max"])]
 
 
 def _charge_unmet(order: WorkOrder) -> list[Unmet]:
@@ -296,13 +278,12 @@ def signoff_conditions(record: ServiceRecord, order: WorkOrder) -> list[Unmet]:
                            "the customer signs after the technician reports it complete",
                            details={"work_order_status": order.status.value}))
     unmet += _in_progress_unmet(visits_of(order))
-    if record.kind is RecordKind.INSTALLATION_SHEET:
-        unmet += _mismatch_unmet(order)
-        out = commissioning_out_of_range(record.content)
-        if out:
-            unmet.append(Unmet("commissioning_out_of_range", "R-INS-4",
-                               "commissioning values out of the expected range: "
-                               + ", ".join(str(i["item"]) for i in out), details={"items": out}))
+    if record.kind is RecordKind.INSTALLATION_SHEET:  # R-INS-3/4/5 against the contract and the product
+        problems = installation.sheet_sign_problems(record, order)
+        mismatch = _mismatch_unmet(order) if any(p["code"] == "contract_mismatch" for p in problems) else []
+        unmet += mismatch
+        unmet += [Unmet(p["code"], p["rule"], p["message"]) for p in problems
+                  if not (mismatch and p["code"] == "contract_mismatch")]
     return unmet
 
 

@@ -491,17 +491,20 @@ def end_contract_plans(actor: Actor, contract: SalesContract, *, now: datetime |
 
 
 def asset_joined_contract(asset: Asset, *, today: date | None = None) -> int:
-    """A new asset on a contract: plans covering every asset of that contract generate its due dates from
+    """A new asset on a contract, or an asset that entered service (installed: plans skip units awaiting
+    installation): plans covering it (every asset of its contract, or naming it) generate its due dates from
     today on at the next run (their horizon is rewound; inserting is idempotent, so nothing doubles).
     Returns the plans rewound."""
-    if asset.contract_line_id is None:
-        return 0
     today = today or utcnow().date()
-    contract_id = db.session.scalar(sa.select(SalesContractLine.contract_id).where(
-        SalesContractLine.id == asset.contract_line_id))
+    covering = [MaintenancePlan.asset_id == asset.id,
+                sa.exists().where(plan_assets.c.plan_id == MaintenancePlan.id, plan_assets.c.asset_id == asset.id)]
+    if asset.contract_line_id is not None:
+        contract_id = db.session.scalar(sa.select(SalesContractLine.contract_id).where(
+            SalesContractLine.id == asset.contract_line_id))
+        covering.append(sa.and_(MaintenancePlan.contract_id == contract_id,
+                                ~sa.exists().where(plan_assets.c.plan_id == MaintenancePlan.id)))
     plans = db.session.execute(sa.select(MaintenancePlan.id, MaintenancePlan.start_on).where(
-        MaintenancePlan.contract_id == contract_id, MaintenancePlan.status == PlanStatus.ACTIVE,
-        ~sa.exists().where(plan_assets.c.plan_id == MaintenancePlan.id))).all()
+        MaintenancePlan.status == PlanStatus.ACTIVE, sa.or_(*covering))).all()
     for plan_id, start_on in plans:
         rewind = max(start_on, today) - timedelta(days=1)
         db.session.execute(sa.update(MaintenancePlan).where(
@@ -617,8 +620,9 @@ def _refresh_statuses(today: date, now: datetime, result: GenerationResult) -> N
 
 
 def covered_assets(plan: MaintenancePlan) -> list[Asset]:
-    """The assets a plan generates for now: its asset, or the contract's chosen (else all) assets; never a
-    retired one."""
+    """The assets a plan generates for now: its asset, or the contract's chosen (else all) assets; only those
+    in service (never a retired one, nor a unit awaiting installation: it joins once its installation sheet
+    is signed, see asset_joined_contract)."""
     if plan.asset_id is not None:
         assets = [plan.asset] if plan.asset is not None else []
     elif plan.chosen_assets:
@@ -628,7 +632,7 @@ def covered_assets(plan: MaintenancePlan) -> list[Asset]:
             SalesContractLine, SalesContractLine.id == Asset.contract_line_id).where(
             SalesContractLine.contract_id == plan.contract_id).options(selectinload(Asset.site))
             .order_by(Asset.serial_number, Asset.id)))
-    return [asset for asset in assets if asset.status is not AssetStatus.RETIRED]
+    return [asset for asset in assets if asset.status is AssetStatus.IN_SERVICE]
 
 
 def _hold_references(held: dict[uuid.UUID, Any], assets: list[Asset]) -> None:

@@ -14,6 +14,9 @@ from fieldservice.db import unit_of_work
 from fieldservice.records import service
 from fieldservice.records.schemas import (
     CanonicalSchema,
+    ContractResolutionInSchema,
+    ContractResolutionSchema,
+    ContractResolutionsSchema,
     CorrectionSchema,
     RecordCreateSchema,
     RecordQuerySchema,
@@ -110,9 +113,36 @@ class RecordSignoff(MethodView):
     @blp.arguments(SignoffInSchema)
     @blp.response(201, SignoffSchema)
     @blp.alt_response(409, description="work_not_complete, already_signed, content_hash_mismatch, "
-                                       "contract_mismatch or commissioning_out_of_range")
+                                       "contract_mismatch (R-INS-3), commissioning_out_of_range (R-INS-4), "
+                                       "installation_incomplete (R-INS-4 checklist, R-INS-5 training; `problems` "
+                                       "lists each) or asset_serial_differs (R-INS-6)")
     @blp.alt_response(422, description="The signature is not a bounded PNG, or strokes are malformed")
     def post(self, data: dict[str, Any], record_id: uuid.UUID) -> Any:
         """The customer signs this record version on the technician's device (technician's token)."""
         with unit_of_work():
             return service.sign_record(current_actor(), record_id, data)
+
+
+@blp.route("/work-orders/<uuid:work_order_id>/contract-resolutions")
+class ContractResolutions(MethodView):
+    @requires(*BACK_OFFICE, Role.TECHNICIAN)
+    @blp.response(200, ContractResolutionsSchema)
+    def get(self, work_order_id: uuid.UUID) -> Any:
+        """The installation job's open contract mismatches (R-INS-3: the unit delivered against the contract
+        line of the job's asset) and the resolutions recorded. Roles: dispatcher, office, admin, and the
+        job's technician."""
+        with unit_of_work():
+            return service.contract_resolutions(current_actor(), work_order_id)
+
+    @requires(*BACK_OFFICE)
+    @blp.arguments(ContractResolutionInSchema)
+    @blp.response(201, ContractResolutionSchema)
+    @blp.alt_response(409, description="no_open_mismatch: the job has no such open mismatch; mismatch_ambiguous: "
+                                       "several match, name expected and found")
+    @blp.alt_response(422, description="A blank resolution text, or an unknown item")
+    def post(self, data: dict[str, Any], work_order_id: uuid.UUID) -> Any:
+        """Resolve an open contract mismatch of an installation job, saying why (R-INS-3); recorded with who
+        and when, and audited. Until then the sheet cannot be signed nor the installation completed.
+        Roles: dispatcher, office, admin."""
+        with unit_of_work():
+            return service.resolve_contract_mismatch(current_actor(), work_order_id, data)

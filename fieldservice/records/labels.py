@@ -38,6 +38,9 @@ FIELDS: dict[str, tuple[str, str]] = {
     "trainer": ("培训人", "Trainer"),
     "trainees": ("受训人", "Trainees"),
     "topics": ("培训内容", "Topics"),
+    "not_given_reason": ("未培训原因", "Why no training was given"),
+    "install_steps": ("安装步骤", "Installation steps"),
+    "step": ("步骤", "Step"),
     "installed_serial_number": ("安装设备序列号", "Installed serial number"),
     "installed_on": ("安装日期", "Installed on"),
     "notes": ("备注", "Notes"),
@@ -135,6 +138,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "work_not_complete": ("服务尚未完成，暂不能签字。", "The service is not complete yet, so it cannot be signed."),
     "already_signed": ("此记录已签字，无需再次签字。", "This record has already been signed."),
     "conditions_not_met": ("此记录暂不能签字，请联系服务人员。", "This record cannot be signed yet; please ask the service team."),
+    "installation_blocked": ("装机单暂不能签字：到货与合同不符尚未处理，或调试、安装步骤、培训记录未完成。请联系服务人员。",
+                             "The installation sheet cannot be signed yet: a difference from the contract is not "
+                             "resolved, or commissioning, installation steps or training are not complete. Please "
+                             "contact the service team."),
     "link_used": ("此签字链接已使用。", "This signing link has already been used."),
     "pdf_still_available": ("记录已签字，您仍可下载已签字记录的 PDF。",
                             "The record has been signed; you can still download the signed PDF."),

@@ -102,6 +102,22 @@ class Signoff(UUIDPrimaryKey, ChangeTracked, db.Model):
     record: Mapped[ServiceRecord] = relationship(back_populates="signoff")
 
 
+class ContractMismatchResolution(UUIDPrimaryKey, db.Model):
+    """R-INS-3: the back office's decision on one delivered-vs-contract mismatch of an installation job
+    (who, when, why). A mismatch (item, expected, found) of the job is open until a resolution names it."""
+
+    __tablename__ = "contract_mismatch_resolutions"
+
+    work_order_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("work_orders.id"), index=True)
+    item: Mapped[str] = mapped_column(sa.String(20))             # model | serial_number | configuration
+    expected: Mapped[str] = mapped_column(sa.String(500))        # the contract's value
+    found: Mapped[str] = mapped_column(sa.String(500))           # what was delivered (or typed on the sheet)
+    resolution: Mapped[str] = mapped_column(sa.String(2000))
+    resolved_by_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"))
+    resolved_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ArchiveEntry(db.Model):
     """Append-only log: hash = sha256(prev_hash + canonical entry). Rows are never updated or deleted."""
 

@@ -59,7 +59,10 @@ class PackagingSchema(StrictSchema):
 
 
 class ContractCheckSchema(StrictSchema):
-    """R-INS-3: one delivered-vs-contract line; a mismatch must be resolved before signing."""
+    """R-INS-3: one delivered-vs-contract line. The server compares `found` with the contract line of the
+    job's asset (records/installation.py); `expected` as typed is not trusted (one that differs from the
+    contract is a mismatch too). `resolved`/`resolution` are the technician's note: only the back office's
+    resolution (POST /work-orders/{id}/contract-resolutions) lifts a mismatch."""
 
     item = fields.String(required=True, validate=validate.OneOf(["model", "configuration", "serial_number"]))
     expected = text(500, required=True)
@@ -74,7 +77,8 @@ class ContractCheckSchema(StrictSchema):
 
 
 class CommissioningItemSchema(StrictSchema):
-    """R-INS-4: a checklist item with its measured value against the product's expected range."""
+    """R-INS-4: a measured commissioning parameter. When the product defines its parameters, `item` is one
+    of them and the range stated is the product's (records/installation.py)."""
 
     item = text(200, required=True)
     measured = number(required=True)
@@ -96,6 +100,8 @@ class TrainingSchema(StrictSchema):
     trainer = text(120, allow_none=True)
     trainees = fields.List(text(120, required=True), validate=validate.Length(max=MAX_LIST))
     topics = fields.List(text(200, required=True), validate=validate.Length(max=MAX_LIST))
+    not_given_reason = text(2000, allow_none=True, metadata={
+        "description": "Why no training was given (an installation sheet needs it to be signed without training)"})
 
     @ma.validates_schema
     def _who_and_what(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -106,6 +112,14 @@ class TrainingSchema(StrictSchema):
                 raise ma.ValidationError("list the topics", "topics")
 
 
+class InstallStepSchema(StrictSchema):
+    """R-INS-4: one step of the product's installation checklist, done or not."""
+
+    step = text(500, required=True)
+    done = fields.Boolean(required=True)
+    note = text(2000, allow_none=True)
+
+
 class InstallationSheetSchema(StrictSchema):
     unpacking = fields.Nested(UnpackingSchema, required=True)
     packaging = fields.Nested(PackagingSchema, required=True)
@@ -113,6 +127,7 @@ class InstallationSheetSchema(StrictSchema):
                                  validate=validate.Length(min=1, max=MAX_LIST))
     commissioning = fields.List(fields.Nested(CommissioningItemSchema), required=True,
                                 validate=validate.Length(min=1, max=MAX_LIST))
+    install_steps = fields.List(fields.Nested(InstallStepSchema), validate=validate.Length(max=MAX_LIST))
     training = fields.Nested(TrainingSchema, required=True)
     installed_serial_number = text(100, required=True)
     installed_on = fields.Date(required=True)
@@ -318,6 +333,40 @@ class RecordSchema(Schema):
     signoff = fields.Nested(SignoffSchema, allow_none=True)
     versions = fields.List(fields.Nested(VersionSummarySchema),
                            metadata={"description": "Every version of this record, oldest first (GET only)"})
+
+
+class ContractResolutionInSchema(StrictSchema):
+    item = fields.String(required=True, validate=validate.OneOf(["model", "configuration", "serial_number"]))
+    expected = text(500, metadata={"description": "The contract's value (to pick one of several open mismatches)"})
+    found = text(500, metadata={"description": "The value found (to pick one of several open mismatches)"})
+    resolution = text(2000, required=True, metadata={"description": "How it was resolved, e.g. the contract "
+                                                                    "amendment or the customer's agreement"})
+
+
+class ContractResolutionSchema(Schema):
+    id = fields.UUID()
+    work_order_id = fields.UUID()
+    item = fields.String()
+    expected = fields.String()
+    found = fields.String()
+    resolution = fields.String()
+    resolved_by_id = fields.UUID()
+    resolved_at = fields.AwareDateTime()
+    created_at = fields.AwareDateTime()
+
+
+class ContractMismatchSchema(Schema):
+    item = fields.String()
+    expected = fields.String(metadata={"description": "The contract's value"})
+    found = fields.String(metadata={"description": "The value delivered, or typed on the sheet"})
+    record_id = fields.String(allow_none=True, metadata={"description": "The installation sheet (null: the asset "
+                                                                        "against its contract line)"})
+
+
+class ContractResolutionsSchema(Schema):
+    work_order_id = fields.UUID()
+    open_mismatches = fields.List(fields.Nested(ContractMismatchSchema))
+    resolutions = fields.List(fields.Nested(ContractResolutionSchema))
 
 
 class CanonicalSchema(Schema):

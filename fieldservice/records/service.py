@@ -27,13 +27,20 @@ from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
 from fieldservice.claims import service as claims_service
 from fieldservice.db import utcnow
-from fieldservice.errors import Conflict, DomainError, NotFound, ReferenceNotFound, ValidationFailed
+from fieldservice.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    ReferenceNotFound,
+    ValidationFailed,
+)
 from fieldservice.extensions import db
 from fieldservice.lifecycle import gate
 from fieldservice.lifecycle import service as lifecycle
 from fieldservice.lifecycle.events import RecordSigned, publish
 from fieldservice.photos.models import Photo
-from fieldservice.records import archive
+from fieldservice.records import archive, installation
 from fieldservice.records.canonical import (
     canonical_bytes,
     canonical_sha256,
@@ -41,11 +48,18 @@ from fieldservice.records.canonical import (
     photo_ids_in,
     sha256_hex,
 )
-from fieldservice.records.models import RecordKind, RecordStatus, ServiceRecord, Signoff
+from fieldservice.records.models import (
+    ContractMismatchResolution,
+    RecordKind,
+    RecordStatus,
+    ServiceRecord,
+    Signoff,
+)
 from fieldservice.records.schemas import CONTENT_SCHEMAS
 from fieldservice.scoping import UNRESTRICTED
 from fieldservice.visits import service as visits_service
 from fieldservice.visits.models import Visit
+from fieldservice.workorders import service as workorders
 from fieldservice.workorders.models import WorkOrder, WorkOrderKind, WorkOrderStatus
 
 log = logging.getLogger(__name__)
@@ -67,6 +81,20 @@ class AlreadySigned(Conflict):
 
 class ContentHashMismatch(Conflict):
     code, title = "content_hash_mismatch", "The signed content differs from the server's record"
+
+
+class NoOpenMismatch(Conflict):
+    code, title = "no_open_mismatch", "No such open contract mismatch"
+
+
+class MismatchAmbiguous(Conflict):
+    code, title = "mismatch_ambiguous", "Several open contract mismatches match"
+
+
+class AssetIdentityConflict(Conflict):
+    """R-INS-6: signing never rewrites the asset's contract identity silently."""
+
+    code, title = "asset_serial_differs", "The installed serial differs from the asset's"
 
 
 class RecordSuperseded(Conflict):
@@ -135,6 +163,19 @@ def validate_content(kind: RecordKind, content: dict[str, Any]) -> dict[str, Any
         raise ValidationFailed(f"content does not fit a {kind.value}",
                                errors={"json": {"content": err.messages}}) from err
     return normalise(loaded)
+
+
+def _content_for(order: WorkOrder, kind: RecordKind, content: dict[str, Any]) -> dict[str, Any]:
+    """A draft's content as stored: its kind's schema, an installation sheet against the order's product
+    (R-INS-4: its commissioning parameters and checklist), photos of this work order. 422 otherwise."""
+    content = validate_content(kind, content)
+    if kind is RecordKind.INSTALLATION_SHEET:
+        errors = installation.product_content_errors(content, order.product)
+        if errors:
+            raise ValidationFailed(f"the installation sheet does not follow the procedure of product "
+                                   f"{order.product.model_code}", errors={"json": {"content": errors}})
+    _photo_hashes(order.id, content)
+    return content
 
 
 _photo_ids = photo_ids_in
@@ -328,8 +369,7 @@ def create_record(actor: Actor, data: dict[str, Any], *, now: datetime | None = 
         ServiceRecord.visit_id == visit.id, ServiceRecord.kind == kind).limit(1))
     if existing is not None:
         raise Conflict(f"the visit already has a {kind.value}; edit it or correct it", existing_id=str(existing))
-    content = validate_content(kind, data["content"])
-    _photo_hashes(order.id, content)
+    content = _content_for(order, kind, data["content"])
     record_id = _check_new_id(data.get("id"))
     record = ServiceRecord(id=record_id, root_id=record_id, version_no=1, kind=kind, status=RecordStatus.DRAFT,
                            work_order_id=order.id, visit_id=visit.id, technician_id=visit.technician_id,
@@ -351,8 +391,7 @@ def update_record(actor: Actor, record_id: uuid.UUID, data: dict[str, Any], *, i
     now = now or utcnow()
     record, visit = _record_for_field_work(actor, record_id)
     record.require_draft()
-    content = validate_content(record.kind, data["content"])
-    _photo_hashes(record.work_order_id, content)
+    content = _content_for(visit.work_order, record.kind, data["content"])
     check_lock_version(record, lock_version=data.get("lock_version"), if_match=if_match)
     if content == record.content:
         return record  # nothing changed: no new version, no log entry
@@ -380,8 +419,7 @@ def correct_record(actor: Actor, record_id: uuid.UUID, data: dict[str, Any],
     if latest.id != record.id:
         raise RecordSuperseded(f"version {latest.version_no} of this record exists; correct that one",
                                latest_version_id=str(latest.id))
-    content = validate_content(record.kind, data["content"])
-    _photo_hashes(record.work_order_id, content)
+    content = _content_for(new_visit.work_order, record.kind, data["content"])
     new = ServiceRecord(id=_check_new_id(data.get("id")), root_id=record.root_id, version_no=record.version_no + 1,
                         previous_version_id=record.id, kind=record.kind, status=RecordStatus.DRAFT,
                         work_order_id=record.work_order_id, visit_id=record.visit_id,
@@ -400,6 +438,66 @@ def signoff_refusals(record: ServiceRecord, order: WorkOrder) -> list[gate.Unmet
     """What the lifecycle gate would refuse if the customer signed `record` now (R-SIG-2, R-INS-3/4): the
     signing page shows it before the customer signs."""
     return gate.signoff_conditions(record, order)
+
+
+def _describe(mismatches: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{m['item']}: the contract says {m['expected']!r}, found {m['found']!r}" for m in mismatches)
+
+
+# ---- contract mismatch resolutions (R-INS-3) -------------------------------------------------------
+
+def _installation_order(actor: Actor, work_order_id: uuid.UUID) -> WorkOrder:
+    order = workorders.get_work_order(actor, work_order_id)
+    if order.kind is not WorkOrderKind.INSTALLATION:
+        raise NoOpenMismatch(f"work order {order.number} is a {order.kind.value} job: contract mismatches "
+                             f"belong to installations", open_mismatches=[])
+    return order
+
+
+def resolve_contract_mismatch(actor: Actor, work_order_id: uuid.UUID, data: dict[str, Any],
+                              *, now: datetime | None = None) -> ContractMismatchResolution:
+    """R-INS-3: the back office (dispatcher, office, admin) resolves one open mismatch of an installation
+    job, saying why (e.g. "contract amendment 3: SN-9 replaces SN-1"). The mismatch is named by `item`, and
+    by `expected` / `found` when the item has several. Recorded with who and when, audited.
+    Raises 403 for other roles, 404 for an unknown job, 409 no_open_mismatch (nothing open matches; the
+    open ones are listed), 409 mismatch_ambiguous (several match: name expected/found)."""
+    if actor.role not in UNRESTRICTED:
+        raise Forbidden("only the back office resolves a contract mismatch")
+    now = now or utcnow()
+    order = _installation_order(actor, work_order_id)
+    open_ = installation.open_contract_mismatches(order)
+    matching: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for m in open_:
+        if m["item"] == data["item"] and all(
+                data.get(key) is None or installation.same(data[key], m[key]) for key in ("expected", "found")):
+            matching.setdefault(installation.mismatch_key(m["item"], m["expected"], m["found"]), m)
+    if not matching:
+        raise NoOpenMismatch(f"work order {order.number} has no open {data['item']} mismatch"
+                             + (f" ({_describe(open_)} are open)" if open_ else ""), open_mismatches=open_)
+    if len(matching) > 1:
+        candidates = list(matching.values())
+        raise MismatchAmbiguous(f"several open {data['item']} mismatches ({_describe(candidates)}): name "
+                                f"expected and found", candidates=candidates)
+    mismatch = next(iter(matching.values()))
+    resolution = ContractMismatchResolution(
+        work_order_id=order.id, item=mismatch["item"], expected=mismatch["expected"], found=mismatch["found"],
+        resolution=data["resolution"].strip(), resolved_by_id=actor.user_id, resolved_at=now, created_at=now)
+    db.session.add(resolution)
+    db.session.flush()
+    audit_service.record(actor, "contract_mismatch.resolve", resolution, {
+        "work_order_id": order.id, "item": resolution.item, "expected": resolution.expected,
+        "found": resolution.found, "resolution": resolution.resolution, "record_id": mismatch["record_id"]}, at=now)
+    log.info("work order %s: %s mismatch resolved (%s)", order.id, resolution.item, resolution.id)
+    return resolution
+
+
+def contract_resolutions(actor: Actor, work_order_id: uuid.UUID) -> dict[str, Any]:
+    """The job's open mismatches and the resolutions recorded (back office; the job's technician)."""
+    if actor.role not in UNRESTRICTED and actor.role is not Role.TECHNICIAN:
+        raise Forbidden("only the back office and the job's technician read contract resolutions")
+    order = _installation_order(actor, work_order_id)
+    return {"work_order_id": order.id, "open_mismatches": installation.open_contract_mismatches(order),
+            "resolutions": installation.resolutions(order.id)}
 
 
 def _decode_png(text: str) -> bytes:
@@ -471,7 +569,7 @@ def _sign(actor: Actor, record: ServiceRecord, visit: Visit, data: dict[str, Any
     record.status, record.content_sha256, record.signed_at = RecordStatus.SIGNED, server_hash, now
     db.session.flush()
     if record.kind is RecordKind.INSTALLATION_SHEET:
-        _register_asset(actor, order, record.content)  # R-INS-6: before the acceptance can move the order
+        _register_asset(actor, order, record.content, now)  # R-INS-6: before the acceptance can move the order
     audit_service.record(actor, "record.sign", record, {"content_sha256": server_hash,
                                                         "signer_role": signoff.signer_role}, at=now)
     archive.append(actor, "record.sign", "signoffs", signoff.id, signoff_document(signoff), at=now)
@@ -563,8 +661,11 @@ def apply_pushed_record(actor: Actor, record_id: uuid.UUID, data: dict[str, Any]
                          now=now)
 
 
-def _register_asset(actor: Actor, order: WorkOrder, content: dict[str, Any]) -> Asset:
-    """R-INS-6: the installed unit enters the archive with serial, install date and warranty period."""
+def _register_asset(actor: Actor, order: WorkOrder, content: dict[str, Any], now: datetime) -> Asset:
+    """R-INS-6: the installed unit enters the archive with serial, install date and warranty period, only
+    through the signed sheet. The asset's contract identity is never rewritten silently: an installed
+    serial other than the one the job's asset is registered with needs the back office's serial_number
+    resolution of this job (else 409 asset_serial_differs); the change is audited with its id."""
     serial = content["installed_serial_number"]
     installed_on = date.fromisoformat(content["installed_on"])
     dates = {"install_date": installed_on, "warranty_start": installed_on,
@@ -578,12 +679,19 @@ def _register_asset(actor: Actor, order: WorkOrder, content: dict[str, Any]) -> 
                                                     "product_id": order.product_id, "serial_number": serial,
                                                     "status": AssetStatus.IN_SERVICE, **dates})
     else:
-        changes = {**dates, "status": AssetStatus.IN_SERVICE}
-        if asset.serial_number != serial:
+        changes: dict[str, Any] = dict(dates)
+        details: dict[str, Any] = {"cause": "installation sheet signed", "work_order_id": order.id}
+        if not installation.same(asset.serial_number, serial):
+            resolution = installation.serial_resolution(order.id, serial)
+            if resolution is None:
+                raise AssetIdentityConflict(
+                    f"the installed serial {serial!r} differs from the asset's {asset.serial_number!r}; the back "
+                    f"office must resolve the serial_number mismatch (POST /api/v1/work-orders/{order.id}/"
+                    f"contract-resolutions) before the sheet is signed", asset_id=str(asset.id),
+                    asset_serial_number=asset.serial_number, installed_serial_number=serial)
             changes["serial_number"] = serial
-        diff = audit_service.changes(asset, changes)
-        if diff:
-            audit_service.record(actor, "asset.update", asset, {**diff, "cause": "installation sheet signed"})
+            details["resolution_id"] = resolution.id
+        assets_service.put_in_service(actor, asset, changes, details, today=now.date())
     if order.asset_id != asset.id:
         order.asset_id = asset.id
     return asset

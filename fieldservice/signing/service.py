@@ -203,11 +203,16 @@ class PageView:
 
 
 NOT_DONE = frozenset({"work_not_complete", "visit_in_progress"})
+INSTALLATION = frozenset({"contract_mismatch", "contract_check_missing", "not_per_product", "commissioning_missing",
+                          "commissioning_out_of_range", "install_step_not_done", "training_not_recorded"})
 
 
 def refusal_label(codes: list[str]) -> str:
-    """The page's sentence for a gate refusal: "not complete yet" for R-SIG-2, else "cannot be signed yet"."""
-    return "work_not_complete" if NOT_DONE & set(codes) else "conditions_not_met"
+    """The page's sentence for a gate refusal: "not complete yet" for R-SIG-2, the installation sheet's own
+    sentence for R-INS-3/4/5, else "cannot be signed yet"."""
+    if NOT_DONE & set(codes):
+        return "work_not_complete"
+    return "installation_blocked" if INSTALLATION & set(codes) else "conditions_not_met"
 
 
 def page_view(token: str, lang: str | None, *, now: datetime | None = None) -> PageView:

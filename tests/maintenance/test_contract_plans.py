@@ -1,7 +1,9 @@
 """Contract plans (one occurrence per asset and due date), team assignment (R-TEC-1), fixed dates (R-MNT-1/4)."""
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 
 import pytest
 from flask import Flask
@@ -144,3 +146,50 @@ def test_specific_months_every_year(new_contract_plan, generate, occurrences, co
                              rrule="FREQ=YEARLY;BYMONTH=3,9;BYMONTHDAY=10", asset_ids=[contract_equipment.units[0].id])
     generate(date(2027, 1, 1), 366)
     assert [o.due_on for o in occurrences(plan.id)] == [date(2027, 3, 10), date(2027, 9, 10)]
+
+
+def test_contract_plan_skips_units_awaiting_installation_until_their_sheet_is_signed(
+        app: Flask, client, make: Factory, new_contract_plan, generate, occurrences,  # type: ignore[no-untyped-def]
+        contract_equipment) -> None:
+    """A contract-wide plan schedules no visits for a unit not yet installed (before: it did); once the
+    unit's installation sheet is signed (R-INS-6) it gets its due dates from that day on."""
+    import sqlalchemy as sa
+
+    from fieldservice.assets.models import Asset, AssetStatus
+    from fieldservice.auth.models import User
+    from fieldservice.auth.service import actor_for
+    from fieldservice.extensions import db
+    from fieldservice.records import service as records_service
+    from fieldservice.records.models import ServiceRecord
+    from fieldservice.records.schemas import SignoffInSchema
+    from tests.records.conftest import create_record, finish_visit, installation_content, signoff_body
+
+    equipment = contract_equipment
+    pending = make.asset(equipment.customer.id, equipment.site.id, equipment.product.id,
+                         contract_line_id=equipment.line_id, status=AssetStatus.AWAITING_INSTALLATION)
+    plan = new_contract_plan(today=date(2027, 1, 1), start_on=date(2027, 1, 1), interval=1,
+                             interval_unit=IntervalUnit.WEEKS)
+    assert generate(date(2027, 1, 1), 20)["created"] == 9            # Jan 1, 8, 15 x the 3 units in service
+    assert pending.id not in {o.asset_id for o in occurrences(plan.id)}
+    # the unit is installed: its sheet is signed on Jan 10
+    tech = make.technician(certified_for=[equipment.line.id])
+    order = make.work_order(kind="installation", customer_id=equipment.customer.id, site_id=equipment.site.id,
+                            asset_id=pending.id, product_id=equipment.product.id)
+    job = SimpleNamespace(order=order, visit=make.visit(order.id, technician_id=tech.id),
+                          auth={"Authorization": f"Bearer {make.token(tech.user_id)}"})
+    finish_visit(client, job)
+    model = equipment.product.model_code
+    record = create_record(client, job, "installation_sheet", installation_content(
+        contract_check=[{"item": "model", "expected": model, "found": model},
+                        {"item": "serial_number", "expected": pending.serial_number, "found": pending.serial_number}],
+        installed_serial_number=pending.serial_number, installed_on="2027-01-10"))
+    with app.app_context(), unit_of_work():
+        sheet = db.session.get(ServiceRecord, uuid.UUID(record["id"]))
+        actor = actor_for(db.session.scalars(sa.select(User).where(User.id == tech.user_id)).one())
+        records_service.sign_record(actor, sheet.id, SignoffInSchema().load(
+            signoff_body(records_service.content_hash(sheet))), now=datetime(2027, 1, 10, 3, tzinfo=UTC))
+    assert make.get(Asset, pending.id).status == "in_service"
+    counts = generate(date(2027, 1, 10), 20)                         # through Jan 30
+    assert counts["created"] == 9                                    # Jan 22, 29 x 3 units; Jan 15, 22, 29 for it
+    assert sorted(o.due_on for o in occurrences(plan.id) if o.asset_id == pending.id) == [
+        date(2027, 1, 15), date(2027, 1, 22), date(2027, 1, 29)]

@@ -6,6 +6,7 @@ import base64
 import io
 import uuid
 from collections.abc import Callable
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,6 +23,11 @@ def png_b64(size: tuple[int, int] = (60, 20)) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+# R-INS-4: the installation procedure of the products that `job_of("installation")` makes
+PARAMETERS = [{"name": "输出压力", "unit": "bar", "min": 4, "max": 5}]
+CHECKLIST = ["固定地脚螺栓", "接通电源并检查接地"]
+
+
 def installation_content(**overrides: Any) -> dict[str, Any]:
     content: dict[str, Any] = {
         "unpacking": {"inspected_on": "2026-11-20",
@@ -32,6 +38,7 @@ def installation_content(**overrides: Any) -> dict[str, Any]:
             {"item": "serial_number", "expected": "SN-1", "found": "SN-1"},
         ],
         "commissioning": [{"item": "输出压力", "measured": 4.2, "unit": "bar", "expected_min": 4, "expected_max": 5}],
+        "install_steps": [{"step": step, "done": True} for step in CHECKLIST],
         "training": {"given": True, "trainer": "Tech", "trainees": ["操作员 A"], "topics": ["开机", "日常清洁"]},
         "installed_serial_number": "SN-1",
         "installed_on": "2026-11-21",
@@ -71,18 +78,72 @@ ACCEPTED = {"outcome": "accepted", "comments": "满意"}
 
 @pytest.fixture
 def job_of(make: Factory) -> Callable[..., SimpleNamespace]:
-    """A work order of `kind` with one visit assigned to a certified technician who has a login."""
+    """A work order of `kind` with one visit assigned to a certified technician who has a login. The product
+    of an installation job has the commissioning PARAMETERS and the CHECKLIST (R-INS-4) unless
+    `procedure=False`; `asset_id` makes it the installation of that (registered) unit."""
 
-    def build(kind: str = "repair", *, customer_id: uuid.UUID | None = None, warranty_months: int = 12) -> SimpleNamespace:
+    def build(kind: str = "repair", *, customer_id: uuid.UUID | None = None, warranty_months: int = 12,
+              procedure: bool | None = None, **order: Any) -> SimpleNamespace:
         line = make.product_line()
-        product = make.product(line.id, warranty_months=warranty_months)
+        if procedure if procedure is not None else kind == "installation":
+            order_product = {"commissioning_parameters": PARAMETERS, "installation_checklist": CHECKLIST}
+        else:
+            order_product = {}
+        product = make.product(line.id, warranty_months=warranty_months, **order_product)
         tech = make.technician(certified_for=[line.id])
-        order = make.work_order(kind=kind, product_id=product.id, customer_id=customer_id)
+        order = make.work_order(kind=kind, product_id=product.id, customer_id=customer_id, **order)
         visit = make.visit(order.id, technician_id=tech.id)
         auth = {"Authorization": f"Bearer {make.token(tech.user_id)}"}
         return SimpleNamespace(order=order, visit=visit, technician=tech, product=product, auth=auth)
 
     return build
+
+
+CONFIGURATION = "标准配置 220V/50Hz"
+
+
+@pytest.fixture
+def contract_job(make: Factory) -> Callable[..., SimpleNamespace]:
+    """An installation job for a unit sold on a contract: the contract line (the product with PARAMETERS
+    and CHECKLIST, serial `serial`, CONFIGURATION), the asset registered on that line and awaiting
+    installation, the installation work order naming the asset, one visit, its technician's login."""
+    from fieldservice.assets.models import AssetStatus
+    from fieldservice.auth.service import SYSTEM
+    from fieldservice.contracts import service as contracts
+
+    def build(*, serial: str = "SN-1", configuration: str | None = CONFIGURATION) -> SimpleNamespace:
+        customer = make.customer()
+        site = make.site(customer.id)
+        product_line = make.product_line()
+        product = make.product(product_line.id, warranty_months=24, commissioning_parameters=PARAMETERS,
+                               installation_checklist=CHECKLIST)
+        contract = make._run(lambda: contracts.create_contract(SYSTEM, {
+            "number": f"HT-{customer.id.hex[:10]}", "customer_id": customer.id, "signed_on": date(2026, 10, 8),
+            "lines": [{"product_id": product.id, "serial_number": serial, "configuration": configuration,
+                       "unit_price_minor": 86_000_00, "sale_date": date(2026, 10, 8)}]}))
+        line_id = make._run(lambda: contracts.get_contract(SYSTEM, contract.id).lines[0]).id
+        asset = make.asset(customer.id, site.id, product.id, contract_line_id=line_id, serial_number=serial,
+                           status=AssetStatus.AWAITING_INSTALLATION)
+        tech = make.technician(certified_for=[product_line.id])
+        order = make.work_order(kind="installation", customer_id=customer.id, site_id=site.id,
+                                product_id=product.id, asset_id=asset.id)
+        visit = make.visit(order.id, technician_id=tech.id)
+        auth = {"Authorization": f"Bearer {make.token(tech.user_id)}"}
+        return SimpleNamespace(order=order, visit=visit, technician=tech, product=product, asset=asset,
+                               contract=contract, line_id=line_id, serial=serial, auth=auth)
+
+    return build
+
+
+def contract_content(job: SimpleNamespace, *, serial: str | None = None, typed_serial: str | None = None,
+                     **overrides: Any) -> dict[str, Any]:
+    """An installation sheet of a `contract_job` whose checks agree with its contract, unless `serial` (the
+    serial found and installed) or `typed_serial` (the serial typed as expected) say otherwise."""
+    found = serial or job.serial
+    check = [{"item": "model", "expected": job.product.model_code, "found": job.product.model_code},
+             {"item": "serial_number", "expected": typed_serial or job.serial, "found": found},
+             {"item": "configuration", "expected": CONFIGURATION, "found": CONFIGURATION}]
+    return installation_content(contract_check=check, installed_serial_number=found, **overrides)
 
 
 JOB_RECORD = {"installation": ("installation_sheet", installation_content),

@@ -87,7 +87,9 @@ def test_r_ins_2_packaging_damage_needs_photos_signed_by_their_hash(client: Flas
 
 
 def test_r_ins_3_contract_mismatch_blocks_signing_until_resolved(client: FlaskClient, job_of: Job,
-                                                                 count_rows: Counts) -> None:
+                                                                 count_rows: Counts, make: Factory) -> None:
+    """R-INS-3: a mismatch blocks signing until the back office resolves it; the technician's own `resolved`
+    on the sheet is a note and lifts nothing (before: it did)."""
     job = job_of("installation")
     record = create_record(client, job, "installation_sheet", installation_content())
     finish_visit(client, job)
@@ -110,6 +112,13 @@ def test_r_ins_3_contract_mismatch_blocks_signing_until_resolved(client: FlaskCl
                      json={"content": installation_content(contract_check=resolved, installed_serial_number="SN-9"),
                            "lock_version": record["lock_version"]})
     assert r.status_code == 200, r.get_data(as_text=True)
+    body = problem(sign(client, job, record["id"]), 409, "contract_mismatch")
+    assert body["mismatches"] == [{"item": "serial_number", "expected": "SN-1", "found": "SN-9",
+                                   "record_id": record["id"]}]
+    office = {"Authorization": f"Bearer {make.token(make.user('office').id)}"}
+    r = client.post(f"/api/v1/work-orders/{job.order.id}/contract-resolutions", headers=office,
+                    json={"item": "serial_number", "resolution": "contract amendment 3: SN-9 replaces SN-1"})
+    assert r.status_code == 201, r.get_data(as_text=True)
     assert sign(client, job, record["id"]).status_code == 201
 
 
@@ -134,10 +143,10 @@ def test_r_ins_3_contract_mismatch_blocks_completing_the_installation(client: Fl
 
 def test_r_ins_4_commissioning_values_against_expected_range(client: FlaskClient, job_of: Job) -> None:
     job = job_of("installation")
-    bad_range = [{"item": "pressure", "measured": 4.2, "expected_min": 5, "expected_max": 4}]
+    bad_range = [{"item": "输出压力", "measured": 4.2, "expected_min": 5, "expected_max": 4}]
     problem(post_record(client, job, "installation_sheet", installation_content(commissioning=bad_range)), 422,
             "validation_failed")
-    out = [{"item": "pressure", "measured": 6.5, "unit": "bar", "expected_min": 4, "expected_max": 5}]
+    out = [{"item": "输出压力", "measured": 6.5, "unit": "bar", "expected_min": 4, "expected_max": 5}]
     record = create_record(client, job, "installation_sheet", installation_content(commissioning=out))
     finish_visit(client, job)
     body = problem(sign(client, job, record["id"]), 409, "commissioning_out_of_range")

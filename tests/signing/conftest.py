@@ -19,7 +19,12 @@ from tests.media.conftest import (  # noqa: F401 - the moto S3 server fixtures, 
     s3_config,
     s3_endpoint,
 )
-from tests.records.conftest import create_record, repair_content
+from tests.records.conftest import (  # noqa: F401 - contract_job and job_of: installation jobs
+    contract_job,
+    create_record,
+    job_of,
+    repair_content,
+)
 
 CUSTOMER_NAME = "上海华东精密仪器有限公司"
 PRODUCT_NAME = "高速冷冻离心机"

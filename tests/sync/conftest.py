@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 
 from tests.factories import Factory
+from tests.records.conftest import contract_job, job_of  # noqa: F401 - installation jobs (test_installation_push.py)
 from tests.sync.phone import Phone
 
 
