@@ -43,6 +43,7 @@ from tests.records.conftest import (
     installation_content,
     maintenance_content,
     repair_content,
+    sheet_for,
     sign,
 )
 
@@ -223,7 +224,7 @@ def test_r_ins_6_installation_is_signed_only_with_its_signed_sheet(app: Flask, c
     acceptance = create_record(client, job, "work_order_acceptance", ACCEPTED)
     assert arrive(client, job).status_code == 200
     assert gate_refusal(depart(client, job), "record_missing")["unmet_conditions"][0]["rule"] == "R-INS-6"
-    sheet = create_record(client, job, "installation_sheet", installation_content())
+    sheet = create_record(client, job, "installation_sheet", sheet_for(job))
     assert depart(client, job).status_code == 200
     assert gate_refusal(sign(client, job, acceptance["id"]), "record_unsigned")["unmet_conditions"][0]["rule"] == "R-INS-6"
     assert client.get(f"/api/v1/work-orders/{job.order.id}", headers=job.auth).get_json()["asset_id"] is None

@@ -175,14 +175,14 @@ def test_contract_plan_skips_units_awaiting_installation_until_their_sheet_is_si
     tech = make.technician(certified_for=[equipment.line.id])
     order = make.work_order(kind="installation", customer_id=equipment.customer.id, site_id=equipment.site.id,
                             asset_id=pending.id, product_id=equipment.product.id)
-    job = SimpleNamespace(order=order, visit=make.visit(order.id, technician_id=tech.id),
+    job = SimpleNamespace(order=order, visit=make.visit(order.id, technician_id=tech.id), product=equipment.product,
                           auth={"Authorization": f"Bearer {make.token(tech.user_id)}"})
-    finish_visit(client, job)
     model = equipment.product.model_code
     record = create_record(client, job, "installation_sheet", installation_content(
         contract_check=[{"item": "model", "expected": model, "found": model},
                         {"item": "serial_number", "expected": pending.serial_number, "found": pending.serial_number}],
         installed_serial_number=pending.serial_number, installed_on="2027-01-10"))
+    finish_visit(client, job)  # the sheet is written first: the lifecycle gate wants it to report the work done
     with app.app_context(), unit_of_work():
         sheet = db.session.get(ServiceRecord, uuid.UUID(record["id"]))
         actor = actor_for(db.session.scalars(sa.select(User).where(User.id == tech.user_id)).one())

@@ -47,6 +47,16 @@ def installation_content(**overrides: Any) -> dict[str, Any]:
     return content
 
 
+def sheet_for(job: SimpleNamespace, **overrides: Any) -> dict[str, Any]:
+    """An installation sheet for `job` whose model line states the job's product (R-INS-3: the server checks
+    the model delivered against it), otherwise `installation_content(**overrides)`."""
+    content = installation_content(**overrides)
+    model = job.product.model_code
+    checks = [c for c in content["contract_check"] if c["item"] != "model"]
+    content["contract_check"] = [{"item": "model", "expected": model, "found": model}, *checks]
+    return content
+
+
 def repair_content(**overrides: Any) -> dict[str, Any]:
     content: dict[str, Any] = {
         "reported_fault": "不制冷 no cooling",
@@ -156,7 +166,8 @@ def write_job_record(client: FlaskClient, job: SimpleNamespace) -> dict[str, Any
     visit unless one is there: the lifecycle gate refuses "work complete" without it (R-INS-6, R-REP-5,
     R-MNT-3). Returns the record written, or None when the visit had one."""
     kind, content = JOB_RECORD[str(job.order.kind)]
-    r = client.post("/api/v1/records", json={"kind": kind, "visit_id": str(job.visit.id), "content": content()},
+    body = sheet_for(job) if kind == "installation_sheet" else content()
+    r = client.post("/api/v1/records", json={"kind": kind, "visit_id": str(job.visit.id), "content": body},
                     headers=job.auth)  # not a GET first: that read would be in the archive read log
     if r.status_code == 409 and "existing_id" in r.get_json():
         return None  # the visit has its record already

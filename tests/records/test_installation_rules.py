@@ -31,6 +31,7 @@ from tests.records.conftest import (
     create_record,
     finish_visit,
     installation_content,
+    sheet_for,
     sign,
 )
 from tests.records.test_records_api import post_record, problem
@@ -47,6 +48,27 @@ def headers(make: Factory, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {make.token(make.user(role).id)}"}
 
 
+def finished_with(client: FlaskClient, job: SimpleNamespace, content: dict[str, Any]) -> dict[str, Any]:
+    """The sheet is written as the contract says, the visit is reported complete (the lifecycle gate lets it:
+    no mismatch yet), then the technician edits the draft to `content` before the customer signs: a mismatch
+    can only reach the sign-off this way (R-INS-3 blocks the completion)."""
+    record = create_record(client, job, "installation_sheet", contract_content(job))
+    finish_visit(client, job)
+    r = patch(client, job, record, content)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    return r.get_json()  # type: ignore[no-any-return]
+
+
+def unmet(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """(code, rule) of each condition the lifecycle gate found unmet."""
+    return [(c["code"], c["rule"]) for c in body["unmet_conditions"]]
+
+
+def mismatches(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for c in body["unmet_conditions"] if c["code"] == "contract_mismatch"
+            for m in c["details"]["mismatches"]]
+
+
 def patch(client: FlaskClient, job: SimpleNamespace, record: dict[str, Any], content: dict[str, Any]) -> Any:
     current = client.get(f"/api/v1/records/{record['id']}", headers=job.auth).get_json()["lock_version"]
     return client.patch(f"/api/v1/records/{record['id']}", headers=job.auth,
@@ -61,13 +83,12 @@ def test_r_ins_3_api_signoff_refused_when_the_unit_differs_from_the_contract_wha
     says SN-1: the server compares with the contract and refuses the sign-off; the asset keeps its serial
     and stays awaiting installation (before: signed, and the asset's serial rewritten to SN-7)."""
     job = contract_job()
-    finish_visit(client, job)
-    record = create_record(client, job, "installation_sheet", contract_content(job, serial="SN-7", typed_serial="SN-7"))
+    record = finished_with(client, job, contract_content(job, serial="SN-7", typed_serial="SN-7"))
     before = count_rows()
     body = problem(sign(client, job, record["id"]), 409, "contract_mismatch")
-    assert body["mismatches"] == [{"item": "serial_number", "expected": "SN-1", "found": "SN-7",
-                                   "record_id": record["id"]}]
-    assert {"code": "contract_mismatch", "rule": "R-INS-3"}.items() <= body["problems"][0].items()
+    assert mismatches(body) == [{"item": "serial_number", "expected": "SN-1", "found": "SN-7",
+                                 "record_id": record["id"]}]
+    assert ("contract_mismatch", "R-INS-3") in unmet(body)
     assert count_rows()["signoffs"] == before["signoffs"] == 0
     asset = make.get(Asset, job.asset.id)
     assert asset.serial_number == "SN-1" and asset.status == "awaiting_installation" and asset.install_date is None
@@ -96,8 +117,8 @@ def test_r_ins_3_model_configuration_and_typed_expected_are_checked_against_the_
     content["contract_check"] = contract_content(job)["contract_check"][1:]
     assert patch(client, job, record, content).status_code == 200
     finish_visit(client, job)
-    body = problem(sign(client, job, record["id"]), 409, "contract_mismatch")
-    assert [p["code"] for p in body["problems"]] == ["contract_check_missing"]
+    body = problem(sign(client, job, record["id"]), 409, "contract_check_missing")
+    assert unmet(body) == [("contract_check_missing", "R-INS-3")]
 
 
 def test_r_ins_3_departure_refused_for_a_mismatch_only_the_server_sees(client: FlaskClient, contract_job: Job,
@@ -110,7 +131,7 @@ def test_r_ins_3_departure_refused_for_a_mismatch_only_the_server_sees(client: F
     assert client.post(f"{base}/arrival", json={}, headers=job.auth).status_code == 200
     body = problem(client.post(f"{base}/departure", json={"work_complete": True}, headers=job.auth), 409,
                    "contract_mismatch")
-    assert body["record_id"] == record["id"] and "SN-1" in body["detail"]
+    assert mismatches(body)[0]["record_id"] == record["id"] and "SN-1" in body["detail"]
     assert make.get(WorkOrder, job.order.id).status == "in_progress"
 
 
@@ -119,8 +140,7 @@ def test_r_ins_3_resolution_endpoint_roles_problems_and_audit(app: Flask, client
     """R-INS-3: only the back office resolves (403 for the technician), a blank reason is 422, a mismatch that
     is not open is 409, and a resolution is recorded with who, when and why and audited."""
     job = contract_job()
-    finish_visit(client, job)
-    record = create_record(client, job, "installation_sheet", contract_content(job, serial="SN-7", typed_serial="SN-7"))
+    record = finished_with(client, job, contract_content(job, serial="SN-7", typed_serial="SN-7"))
     url = resolutions_url(job)
     body = {"item": "serial_number", "resolution": "合同变更单 3：SN-7 替换 SN-1"}
     office = headers(make, "office")
@@ -157,8 +177,7 @@ def test_r_ins_6_signing_after_the_resolution_updates_the_asset_serial_with_the_
     """R-INS-3/6: once the back office resolved SN-1 -> SN-7, the sheet is signed and the unit enters the
     archive: in service, install date, warranty, serial SN-7, the change audited with the resolution's id."""
     job = contract_job()
-    finish_visit(client, job)
-    record = create_record(client, job, "installation_sheet", contract_content(job, serial="SN-7"))
+    record = finished_with(client, job, contract_content(job, serial="SN-7"))
     problem(sign(client, job, record["id"]), 409, "contract_mismatch")
     office = make.user("office")
     r = client.post(resolutions_url(job), json={"item": "serial_number", "resolution": "客户确认，合同变更单 3"},
@@ -234,20 +253,20 @@ def test_r_ins_4_every_parameter_measured_in_the_products_range_and_every_step_d
     """R-INS-4: to sign, every parameter of the product is measured within the product's range and every
     step of its checklist is done (before: nothing was checked against the product)."""
     job = job_of("installation")
-    finish_visit(client, job)
     steps = [{"step": CHECKLIST[0], "done": True}, {"step": CHECKLIST[1], "done": False, "note": "没有接地端子"}]
-    record = create_record(client, job, "installation_sheet", installation_content(install_steps=steps))
+    record = create_record(client, job, "installation_sheet", sheet_for(job, install_steps=steps))
+    finish_visit(client, job)
     before = count_rows()
-    body = problem(sign(client, job, record["id"]), 409, "installation_incomplete")
-    assert [(p["code"], p["rule"]) for p in body["problems"]] == [("install_step_not_done", "R-INS-4")]
+    body = problem(sign(client, job, record["id"]), 409, "install_step_not_done")
+    assert unmet(body) == [("install_step_not_done", "R-INS-4")]
     assert CHECKLIST[1] in body["detail"]
     assert count_rows()["signoffs"] == before["signoffs"]
-    out = installation_content(commissioning=[{"item": "输出压力", "measured": 5.5, "unit": "bar",
-                                               "expected_min": 4, "expected_max": 5}])
+    out = sheet_for(job, commissioning=[{"item": "输出压力", "measured": 5.5, "unit": "bar",
+                                         "expected_min": 4, "expected_max": 5}])
     assert patch(client, job, record, out).status_code == 200
     body = problem(sign(client, job, record["id"]), 409, "commissioning_out_of_range")
-    assert body["items"][0]["measured"] == 5.5
-    assert patch(client, job, record, installation_content()).status_code == 200
+    assert unmet(body) == [("commissioning_out_of_range", "R-INS-4")] and "5.5" in body["detail"]
+    assert patch(client, job, record, sheet_for(job)).status_code == 200
     assert sign(client, job, record["id"]).status_code == 201
 
 
@@ -256,27 +275,27 @@ def test_r_ins_4_a_parameter_added_to_the_product_must_be_measured(app: Flask, c
     """R-INS-4: the product's parameters at signing count: one added after the draft was written and not
     measured blocks the signature (installation_incomplete, commissioning_missing)."""
     job = job_of("installation")
+    record = create_record(client, job, "installation_sheet", sheet_for(job))
     finish_visit(client, job)
-    record = create_record(client, job, "installation_sheet", installation_content())
     parameters = [{"name": "输出压力", "unit": "bar", "min": 4, "max": 5}, {"name": "噪声", "unit": "dB", "min": 0, "max": 70}]
     r = client.patch(f"/api/v1/products/{job.product.id}", json={"commissioning_parameters": parameters},
                      headers=headers(make, "admin"))
     assert r.status_code == 200, r.get_data(as_text=True)
-    body = problem(sign(client, job, record["id"]), 409, "installation_incomplete")
-    assert [p["code"] for p in body["problems"]] == ["commissioning_missing"] and "噪声" in body["detail"]
+    body = problem(sign(client, job, record["id"]), 409, "commissioning_missing")
+    assert [code for code, _ in unmet(body)] == ["commissioning_missing"] and "噪声" in body["detail"]
 
 
 def test_r_ins_4_a_product_without_a_procedure_keeps_the_sheets_own_items_and_ranges(client: FlaskClient,
                                                                                     job_of: Job) -> None:
     """R-INS-4: a product that defines no parameters nor checklist: the sheet's items and ranges are used."""
     job = job_of("installation", procedure=False)
-    finish_visit(client, job)
     free = [{"item": "pressure", "measured": 6.5, "expected_min": 4, "expected_max": 5}, {"item": "noise", "measured": 60}]
     record = create_record(client, job, "installation_sheet",
-                           installation_content(commissioning=free, install_steps=[{"step": "自定步骤", "done": True}]))
+                           sheet_for(job, commissioning=free, install_steps=[{"step": "自定步骤", "done": True}]))
+    finish_visit(client, job)
     problem(sign(client, job, record["id"]), 409, "commissioning_out_of_range")
     free[0]["measured"] = 4.5
-    assert patch(client, job, record, installation_content(commissioning=free)).status_code == 200
+    assert patch(client, job, record, sheet_for(job, commissioning=free)).status_code == 200
     assert sign(client, job, record["id"]).status_code == 201
 
 
@@ -287,16 +306,16 @@ def test_r_ins_5_training_not_given_needs_a_recorded_reason_to_sign(client: Flas
     """R-INS-5: a draft may say training was not given; signing needs it given or the reason recorded
     (before: "not given" was signed as is)."""
     job = job_of("installation")
+    record = create_record(client, job, "installation_sheet", sheet_for(job, training={"given": False}))
     finish_visit(client, job)
-    record = create_record(client, job, "installation_sheet", installation_content(training={"given": False}))
     before = count_rows()
-    body = problem(sign(client, job, record["id"]), 409, "installation_incomplete")
-    assert [(p["code"], p["rule"]) for p in body["problems"]] == [("training_not_recorded", "R-INS-5")]
+    body = problem(sign(client, job, record["id"]), 409, "training_not_recorded")
+    assert unmet(body) == [("training_not_recorded", "R-INS-5")]
     assert count_rows()["signoffs"] == before["signoffs"]
-    blank = installation_content(training={"given": False, "not_given_reason": "  "})
+    blank = sheet_for(job, training={"given": False, "not_given_reason": "  "})
     assert patch(client, job, record, blank).status_code == 200
-    problem(sign(client, job, record["id"]), 409, "installation_incomplete")
-    excused = installation_content(training={"given": False, "not_given_reason": "客户操作员休假，约定 12 月 3 日补训"})
+    problem(sign(client, job, record["id"]), 409, "training_not_recorded")
+    excused = sheet_for(job, training={"given": False, "not_given_reason": "客户操作员休假，约定 12 月 3 日补训"})
     assert patch(client, job, record, excused).status_code == 200
     assert sign(client, job, record["id"]).status_code == 201
 

@@ -19,7 +19,7 @@ from tests.records.conftest import (
     contract_content,
     create_record,
     finish_visit,
-    installation_content,
+    sheet_for,
 )
 from tests.signing.conftest import create_link
 from tests.signing.test_signing_links import HTML, problem, sign_body
@@ -34,8 +34,13 @@ def test_r_ins_3_signing_link_refuses_a_sheet_whose_unit_differs_from_the_contra
     without a signature pad, a signature is refused (JSON and HTML form) and nothing is written; the link
     stays open and signs once the back office resolved it (before: signed, serial rewritten)."""
     job = contract_job()
+    record = create_record(client, job, "installation_sheet", contract_content(job))
     finish_visit(client, job)
-    record = create_record(client, job, "installation_sheet", contract_content(job, serial="SN-7", typed_serial="SN-7"))
+    # the draft is edited after the work was reported complete (the completion itself is refused for a mismatch)
+    r = client.patch(f"/api/v1/records/{record['id']}", headers=job.auth, json={
+        "content": contract_content(job, serial="SN-7", typed_serial="SN-7"), "lock_version": record["lock_version"]})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    record = r.get_json()
     link = create_link(client, record["id"], job.auth)
     page = client.get(link["path"], headers=HTML)
     html = page.get_data(as_text=True)
@@ -43,7 +48,8 @@ def test_r_ins_3_signing_link_refuses_a_sheet_whose_unit_differs_from_the_contra
     shown = client.get(f"/api/v1/records/{record['id']}/canonical", headers=job.auth).get_json()["content_sha256"]
     before = count_rows()
     body = problem(client.post(link["path"], json=sign_body(shown)), 409, "contract_mismatch")
-    assert body["mismatches"][0]["expected"] == "SN-1" and body["mismatches"][0]["found"] == "SN-7"
+    [mismatch] = [m for c in body["unmet_conditions"] if c["code"] == "contract_mismatch" for m in c["details"]["mismatches"]]
+    assert mismatch["expected"] == "SN-1" and mismatch["found"] == "SN-7"
     form = client.post(link["path"], data={"content_sha256": shown, "signer_name": "张经理",
                                            "strokes": '[[{"x": 1, "y": 2, "t": 0}]]'}, headers=HTML)
     assert form.status_code == 409 and "装机单暂不能签字" in form.get_data(as_text=True)
@@ -65,12 +71,12 @@ def test_r_ins_5_signing_link_refuses_an_installation_sheet_without_training_or_
         client: FlaskClient, job_of: Job, count_rows: Counts) -> None:
     """R-INS-5 through the link: training not given and no reason recorded: refused, nothing written."""
     job = job_of("installation")
+    record = create_record(client, job, "installation_sheet", sheet_for(job, training={"given": False}))
     finish_visit(client, job)
-    record = create_record(client, job, "installation_sheet", installation_content(training={"given": False}))
     link = create_link(client, record["id"], job.auth)
     assert "signature-pad" not in client.get(link["path"], headers=HTML).get_data(as_text=True)
     shown = client.get(f"/api/v1/records/{record['id']}/canonical", headers=job.auth).get_json()["content_sha256"]
     before = count_rows()
-    body = problem(client.post(link["path"], json=sign_body(shown)), 409, "installation_incomplete")
-    assert body["problems"][0]["code"] == "training_not_recorded"
+    body = problem(client.post(link["path"], json=sign_body(shown)), 409, "training_not_recorded")
+    assert [c["code"] for c in body["unmet_conditions"]] == ["training_not_recorded"]
     assert count_rows() == before

@@ -22,22 +22,35 @@ from tests.records.conftest import (
     contract_content,
     finish_visit,
     installation_content,
+    sheet_for,
 )
 from tests.sync.test_records_push import _draft, _hash, _rejections, _signoff
 
 Job = Callable[..., SimpleNamespace]
 
 
-def _sheet_then_signoff(client: FlaskClient, phone: Any, job: SimpleNamespace, content: dict[str, Any]) -> tuple[str, str]:
-    """The work is reported complete (API), the phone writes the sheet offline, syncs, and the customer signs
-    the server's canonical hash on the phone; returns (record id, sign-off id) after the sign-off's push."""
-    finish_visit(client, job)
+def _sheet_then_signoff(client: FlaskClient, phone: Any, job: SimpleNamespace, content: dict[str, Any], *,
+                        first: dict[str, Any] | None = None) -> tuple[str, str]:
+    """The phone writes the sheet offline (`first`, else `content`) and syncs; the work is reported complete
+    (API; the lifecycle gate wants the sheet written and no contract mismatch open); with `first`, the phone
+    then edits the draft to `content` and syncs; the customer signs the server's canonical hash on the phone.
+    Returns (record id, sign-off id), the sign-off not pushed yet."""
     phone.sync()
-    record_id = _draft(phone, job, "installation_sheet", content)
+    record_id = _draft(phone, job, "installation_sheet", first or content)
     result = phone.sync()
     assert result["accepted"] == 1 and result["rejected"] == 0, result
+    finish_visit(client, job)
+    if first is not None:
+        phone.sync()
+        phone.edit("service_records", record_id, content_json=json.dumps(content, ensure_ascii=False))
+        result = phone.sync()
+        assert result["accepted"] == 1 and result["rejected"] == 0, result
     signoff_id = _signoff(phone, record_id, _hash(client, phone, record_id), content=content)
     return record_id, signoff_id
+
+
+def _codes(rejection: Any) -> list[str]:
+    return [c["code"] for c in rejection.unmet_conditions or []]
 
 
 def test_r_ins_3_pushed_signoff_of_a_sheet_whose_unit_differs_from_the_contract_is_quarantined(
@@ -47,12 +60,14 @@ def test_r_ins_3_pushed_signoff_of_a_sheet_whose_unit_differs_from_the_contract_
     job = contract_job()
     phone = phone_for(job.technician)
     record_id, signoff_id = _sheet_then_signoff(client, phone, job,
-                                                contract_content(job, serial="SN-7", typed_serial="SN-7"))
+                                                contract_content(job, serial="SN-7", typed_serial="SN-7"),
+                                                first=contract_content(job))
     result = phone.sync()
     assert result["rejected"] == 1 and result["accepted"] == 0, result
     [rejection] = _rejections(app)
     assert (rejection.table_name, rejection.record_id) == ("signoffs", signoff_id)
-    assert rejection.reason_code == "contract_mismatch" and "SN-1" in rejection.reason and "SN-7" in rejection.reason
+    assert rejection.reason_code == "conditions_not_met" and "contract_mismatch" in _codes(rejection)
+    assert "SN-1" in rejection.reason and "SN-7" in rejection.reason
     assert rejection.payload["signature_png"]  # nothing lost
     with app.app_context():
         assert not db.session.get(ServiceRecord, uuid.UUID(record_id)).is_signed
@@ -87,12 +102,13 @@ def test_r_ins_4_5_pushed_signoff_with_steps_not_done_and_no_training_is_quarant
     quarantined as installation_incomplete, naming both (before: accepted)."""
     job = job_of("installation")
     phone = phone_for(job.technician)
-    content = installation_content(install_steps=[{"step": CHECKLIST[0], "done": True}], training={"given": False})
+    content = sheet_for(job, install_steps=[{"step": CHECKLIST[0], "done": True}], training={"given": False})
     record_id, signoff_id = _sheet_then_signoff(client, phone, job, content)
     result = phone.sync()
     assert result["rejected"] == 1, result
     [rejection] = _rejections(app)
-    assert rejection.record_id == signoff_id and rejection.reason_code == "installation_incomplete"
+    assert rejection.record_id == signoff_id and rejection.reason_code == "conditions_not_met"
+    assert _codes(rejection) == ["install_step_not_done", "training_not_recorded"]
     assert CHECKLIST[1] in rejection.reason and "training" in rejection.reason
     with app.app_context():
         assert not db.session.get(ServiceRecord, uuid.UUID(record_id)).is_signed
@@ -103,9 +119,9 @@ def test_r_ins_4_pushed_signoff_with_a_value_out_of_the_products_range_is_quaran
     """R-INS-4: out of the product's range on the sync path: quarantined as commissioning_out_of_range."""
     job = job_of("installation")
     phone = phone_for(job.technician)
-    content = installation_content(commissioning=[{"item": "输出压力", "measured": 7.5, "unit": "bar",
-                                                   "expected_min": 4, "expected_max": 5}])
+    content = sheet_for(job, commissioning=[{"item": "输出压力", "measured": 7.5, "unit": "bar",
+                                             "expected_min": 4, "expected_max": 5}])
     _, signoff_id = _sheet_then_signoff(client, phone, job, content)
     assert phone.sync()["rejected"] == 1
     [rejection] = _rejections(app)
-    assert rejection.record_id == signoff_id and rejection.reason_code == "commissioning_out_of_range"
+    assert rejection.record_id == signoff_id and _codes(rejection) == ["commissioning_out_of_range"]
