@@ -14,22 +14,9 @@ from flask_migrate import downgrade, upgrade
 from fieldservice import create_app
 from fieldservice.config import TestConfig
 from fieldservice.extensions import db
-from tests.conftest import is_postgres
+from tests.conftest import fresh_database, is_postgres
 
 REVISION = "b2a7c4e91d3f"
-
-
-def fresh_database(database_url: str, tmp_path: Any) -> str:
-    if not is_postgres(database_url):
-        return "sqlite:///" + str(tmp_path / "consents.sqlite3")
-    url = sa.make_url(database_url)
-    fresh = url.set(database=f"{url.database}_consent_migration")
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{fresh.database}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{fresh.database}"'))
-    admin.dispose()
-    return fresh.render_as_string(hide_password=False)
 
 
 def filler(column: dict[str, Any], sqlite: bool) -> Any:
@@ -64,7 +51,7 @@ def insert(conn: sa.Connection, table: str, sqlite: bool, **values: Any) -> None
 
 
 def test_dispatchers_old_device_consents_become_staff_consents(database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    url = fresh_database(database_url, tmp_path)
+    url = fresh_database(database_url, "consent_migration", tmp_path)
     sqlite = not is_postgres(url)
     app = create_app(TestConfig(url))
     with app.app_context():
