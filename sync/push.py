@@ -358,7 +358,9 @@ def upsert_quote_consent(ctx: PushContext, record: PushedRecord) -> Overrides:
 
 def upsert_visit_charge(ctx: PushContext, record: PushedRecord) -> Overrides:
     """Chargeable work recorded offline: refused (quarantined with the reason) on a chargeable job without
-    an accepted consent covering it (R-REP-4). Consents of the same push are applied first (APPLY_ORDER)."""
+    an accepted consent covering it (R-REP-4); a part that is not an approved catalog part, or not issued
+    from stock (R-REP-6: the charge names the issue line pushed with it in `stock_movement_id`, or recording it
+    issues the parts from the van). Consents and issues of the same push are applied first (APPLY_ORDER)."""
     import json
 
     from fieldservice.commerce import charges
@@ -370,7 +372,9 @@ def upsert_visit_charge(ctx: PushContext, record: PushedRecord) -> Overrides:
     if existing is not None and existing.technician_id != ctx.technician_id:
         raise NotFound(f"charge {record.id} not found")  # another technician's: not even "unchanged"
     if existing is not None:
-        changed = [k for k in ("visit_id", "kind", "code", "quantity_centi") if k in own and
+        # a phone that let the server issue the parts has no stock_movement_id yet: not a change
+        changed = [k for k in ("visit_id", "kind", "code", "quantity_centi", "stock_movement_id") if k in own and
+                   not (k == "stock_movement_id" and own[k] is None) and
                    encode(getattr(existing, k), record.table.column_map[k]) != encode(own[k], record.table.column_map[k])]
         if changed:
             raise Conflict(f"a recorded charge never changes ({', '.join(changed)}); record a new one")
@@ -392,7 +396,8 @@ def upsert_visit_charge(ctx: PushContext, record: PushedRecord) -> Overrides:
         if not isinstance(serials, list) or not all(isinstance(x, str) and 0 < len(x) <= 100 for x in serials):
             raise _invalid("serial_numbers must be a JSON list of serial strings")
     data = {"id": record.id, "visit_id": own["visit_id"], "kind": own["kind"], "code": own["code"],
-            "quantity_centi": int(quantity), "description": own.get("description") or None, "serial_numbers": serials}
+            "quantity_centi": int(quantity), "description": own.get("description") or None, "serial_numbers": serials,
+            "stock_movement_id": own.get("stock_movement_id") or None}
     charges.record_charge(ctx.actor, data, now=ctx.received_at, device_time=record.device_time)
     return None
 
@@ -411,10 +416,10 @@ HANDLERS: dict[str, TableHandler] = {
                                     refuse("stock ledger lines are never deleted; return the parts instead")),
 }
 # applied in this order: record drafts first (a fixed contract mismatch lets the visit complete, R-INS-3), a
-# visit's arrival before the work logged on it, its departure before the order's status; parts issued from the
-# van; a consent before the charges it covers (R-REP-4); sign-offs last, so that a completion pushed in the
-# same sync counts (R-SIG-2)
-APPLY_ORDER = ["service_records", "visits", "work_logs", "work_orders", "stock_movements", "quote_consents",
+# visit's arrival before the work logged on it, its departure before the order's status; a consent before the
+# parts issued under it and the charges it covers (R-REP-4); parts issued from the van before the charges that
+# name their ledger line (R-REP-6); sign-offs last, so that a completion pushed in the same sync counts (R-SIG-2)
+APPLY_ORDER = ["service_records", "visits", "work_logs", "work_orders", "quote_consents", "stock_movements",
                "visit_charges", "signoffs"]
 
 

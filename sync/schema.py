@@ -215,12 +215,17 @@ TABLES: dict[str, SyncTable] = {table.name: table for table in (
         s("quote_id", "technician"), s("decision", "technician"), s("content_sha256", "technician"),
         s("signer_name", "technician"), s("visit_id", "technician"), s("signature_png", "technician"),
         s("device", "technician", attr="device_id"), t("device_time", "technician"), s("channel"),
-        t("decided_at"), s("agreement_sha256", "technician"), *SYNC_STATUS, *STAMPS), pushable=True),
+        t("decided_at"), s("agreement_sha256", "technician"),
+        # R-REP-4: a consent a dispatcher recorded (channel staff) shows its evidence, never a signature
+        s("evidence_kind"), s("evidence_reference"), t("evidence_at"), *SYNC_STATUS, *STAMPS), pushable=True),
     SyncTable("visit_charges", VisitCharge, (
         s("visit_id", "technician"), s("kind", "technician"), s("code", "technician"),
         s("description", "technician"), n("quantity_centi", "technician"),
         s("serial_numbers", "technician", value=_serials_json), s("work_order_id"), s("technician_id"),
-        s("quote_line_id"), b("warranty"), n("unit_price_minor"), s("currency"), *SYNC_STATUS, *STAMPS),
+        s("quote_line_id"), b("warranty"), n("unit_price_minor"), s("currency"),
+        # R-REP-6: a part charge's issue ledger line (a stock_movements record pushed with it, or filled by the
+        # server when recording the charge issued the parts from the van)
+        s("stock_movement_id", "technician"), *SYNC_STATUS, *STAMPS),
         pushable=True),
     # van stock (docs/parts.md): the technician's van, what is in it, and the parts issued from it to their jobs
     SyncTable("parts", Part, (s("part_number"), s("name"), b("is_approved"), n("unit_cost_minor"), s("currency"),

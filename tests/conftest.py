@@ -33,6 +33,21 @@ def is_postgres(url: str) -> bool:
     return url.startswith(("postgresql", "postgres"))
 
 
+def fresh_database(database_url: str, name: str, tmp_path: Path) -> str:
+    """An empty database of the suite's kind for a migration test: `<worker database>_<name>` on the
+    PostgreSQL server (dropped and created again), or a SQLite file in `tmp_path`."""
+    if not is_postgres(database_url):
+        return "sqlite:///" + str(tmp_path / f"{name}.sqlite3")
+    url = sa.make_url(database_url)
+    fresh = url.set(database=f"{url.database}_{name}")
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{fresh.database}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{fresh.database}"'))
+    admin.dispose()
+    return fresh.render_as_string(hide_password=False)
+
+
 def _prepare_postgres(base_url: str) -> str:
     """One database per xdist worker on the same server: `<name>_<worker>`. Unreachable = fail in CI."""
     url = sa.make_url(normalise_database_url(base_url))

@@ -11,7 +11,7 @@ from fieldservice import create_app
 from fieldservice.config import TestConfig
 from fieldservice.db import render_migration_item
 from fieldservice.extensions import db
-from tests.conftest import is_postgres
+from tests.conftest import fresh_database
 
 
 def pending_diff(app: Flask) -> list:  # type: ignore[type-arg]
@@ -26,17 +26,7 @@ def test_models_and_migrations_agree(app: Flask) -> None:
 
 
 def test_upgrade_downgrade_upgrade_on_an_empty_database(app: Flask, database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    if is_postgres(database_url):
-        url = sa.make_url(database_url)
-        fresh = url.set(database=f"{url.database}_migrations")
-        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{fresh.database}"'))
-            conn.execute(sa.text(f'CREATE DATABASE "{fresh.database}"'))
-        admin.dispose()
-        fresh_url = fresh.render_as_string(hide_password=False)
-    else:
-        fresh_url = "sqlite:///" + str(tmp_path / "fresh.sqlite3")
+    fresh_url = fresh_database(database_url, "migrations", tmp_path)
     other = create_app(TestConfig(fresh_url))
     with other.app_context():
         upgrade()

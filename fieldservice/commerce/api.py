@@ -272,8 +272,12 @@ class QuoteConsentView(MethodView):
     @blp.arguments(ConsentInSchema)
     @blp.response(201, ConsentSchema)
     @blp.alt_response(409, description="quote_not_presented or content_hash_mismatch")
+    @blp.alt_response(422, description="a consent recorded by staff without its evidence, or with a signature")
     def post(self, data: dict[str, Any], quote_id: uuid.UUID) -> Any:
-        """The customer accepts or declines on the technician's device (technician's token) or signed in."""
+        """The customer accepts or declines: on the technician's device (technician; channel device) or signed
+        in (customer; channel portal). A dispatcher or admin records a consent the customer gave by phone,
+        email, a signed document or in person (channel staff, R-REP-4): it needs evidence_kind,
+        evidence_reference and evidence_at (optionally evidence_photo_id) and carries no signature."""
         with unit_of_work():
             return quotes.record_consent(current_actor(), quote_id, data)
 
@@ -323,9 +327,15 @@ class VisitCharges(MethodView):
     @requires(Role.TECHNICIAN, Role.DISPATCHER, Role.ADMIN)
     @blp.arguments(ChargeInSchema)
     @blp.response(201, ChargeSchema)
-    @blp.alt_response(409, description="consent_required: no accepted quote line covers this chargeable work")
+    @blp.alt_response(409, description="consent_required: no accepted quote line covers this chargeable work; "
+                                       "insufficient_stock: the van does not hold the parts")
+    @blp.alt_response(422, description="part_not_in_catalog, part_not_approved, a fraction of a part, or a "
+                                       "stock_movement_id that is not the issue of these parts")
     def post(self, data: dict[str, Any]) -> Any:
-        """Record chargeable work on a visit: a part with serials, labour hours or a fee (R-REP-4)."""
+        """Record chargeable work on a visit: a part with serials, labour hours or a fee (R-REP-4). Technician
+        (own visit), dispatcher or admin. A part is an approved catalog part issued from stock (R-REP-6): the
+        charge names its issue line (stock_movement_id) or recording it issues the parts from the van of the
+        visit's technician."""
         with unit_of_work():
             return charges.record_charge(current_actor(), data)
 

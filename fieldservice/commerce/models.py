@@ -197,9 +197,19 @@ class ConsentDecision(enum.StrEnum):
 
 
 class ConsentChannel(enum.StrEnum):
-    DEVICE = "device"       # on the technician's phone (API or sync push)
+    DEVICE = "device"       # the customer on the technician's phone (API or sync push)
     LINK = "link"           # the customer's own link
     PORTAL = "portal"       # a customer login
+    STAFF = "staff"         # recorded by a dispatcher/admin from evidence (a call, an email, a signed document)
+
+
+class ConsentEvidenceKind(enum.StrEnum):
+    """How the customer gave a consent that staff recorded (R-REP-4): never a device signature."""
+
+    PHONE_CALL = "phone_call"
+    EMAIL = "email"
+    SIGNED_DOCUMENT = "signed_document"
+    IN_PERSON = "in_person"
 
 
 class QuoteConsent(UUIDPrimaryKey, ChangeTracked, db.Model):
@@ -221,13 +231,22 @@ class QuoteConsent(UUIDPrimaryKey, ChangeTracked, db.Model):
     device_time: Mapped[datetime | None]
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)        # server time
     captured_by_user_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
+    # R-REP-4, channel `staff` only: how and when the customer gave the consent the staff member recorded, a
+    # reference to the record of it (call record number, email id, document number), optionally a scan of the
+    # signed document (a photo of the same work order)
+    evidence_kind: Mapped[ConsentEvidenceKind | None] = mapped_column(enum_column(ConsentEvidenceKind))
+    evidence_reference: Mapped[str | None] = mapped_column(sa.String(200))
+    evidence_at: Mapped[datetime | None]
+    evidence_photo_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("photos.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class VisitCharge(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     """Chargeable work recorded on a visit: a part (with serials), labour hours or a fee (R-REP-4).
-    On a chargeable job it must be covered by an accepted quote line; `quote_line_id` names that line."""
+    On a chargeable job it must be covered by an accepted quote line; `quote_line_id` names that line.
+    A part is an approved catalog part issued from stock (R-REP-6): `stock_movement_id` names its one issue
+    ledger line (unique: a ledger line backs one charge)."""
 
     __tablename__ = "visit_charges"
 
@@ -240,6 +259,7 @@ class VisitCharge(UUIDPrimaryKey, Timestamps, ChangeTracked, db.Model):
     quantity_centi: Mapped[int]
     serial_numbers: Mapped[list[Any] | None] = mapped_column(sa.JSON)
     quote_line_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("quote_lines.id"), index=True)
+    stock_movement_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("stock_movements.id"), unique=True)
     warranty: Mapped[bool] = mapped_column(default=False)       # free under warranty: no consent needed
     unit_price_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     currency: Mapped[str] = mapped_column(sa.String(3), default="CNY")

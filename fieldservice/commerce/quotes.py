@@ -27,7 +27,9 @@ from flask import current_app
 from fieldservice.audit import service as audit_service
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
+from fieldservice.commerce import consent as consent_rules
 from fieldservice.commerce import prices
+from fieldservice.commerce.consent import format_quantity
 from fieldservice.commerce.errors import (
     ApprovalRequired,
     ContentHashMismatch,
@@ -39,6 +41,7 @@ from fieldservice.commerce.models import (
     EDITABLE_QUOTE,
     ConsentChannel,
     ConsentDecision,
+    ConsentEvidenceKind,
     PriceItemKind,
     Quote,
     QuoteConsent,
@@ -50,6 +53,7 @@ from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.db import utcnow
 from fieldservice.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from fieldservice.extensions import db
+from fieldservice.photos.models import Photo
 from fieldservice.records import archive
 from fieldservice.records.canonical import canonical_bytes, canonical_sha256, sha256_hex
 from fieldservice.scoping import UNRESTRICTED, can_see_work_order, visible_work_order_ids
@@ -76,10 +80,6 @@ def line_amount(unit_price_minor: int, quantity_centi: int) -> int:
 def too_far_below(quoted: int, listed: int) -> bool:
     """More than MAX_DISCOUNT_PERCENT below the list price (exactly at the limit is allowed)."""
     return quoted * 100 < listed * (100 - MAX_DISCOUNT_PERCENT)
-
-
-def format_quantity(centi: int) -> str:
-    return f"{centi // 100}.{centi % 100:02d}"
 
 
 # ---- access --------------------------------------------------------------------------------------
@@ -289,9 +289,7 @@ def needs_agreement(quote: Quote) -> bool:
     """R-REP-8: a chargeable (out-of-warranty or undecided) job's quote whose total (with the accepted quotes
     it supplements) is above the threshold. A quote in another currency than the threshold's cannot be
     compared, so it needs the agreement too."""
-    from fieldservice.commerce.warranty import is_chargeable
-
-    if not is_chargeable(quote.work_order_id):
+    if not consent_rules.is_chargeable(quote.work_order_id):
         return False
     threshold, threshold_currency = agreement_threshold()
     return quote.currency != threshold_currency or job_total(quote) > threshold
@@ -301,9 +299,11 @@ def agreement_sha256(quote: Quote) -> str | None:
     return sha256_hex(quote.agreement_text.encode("utf-8")) if quote.agreement_text is not None else None
 
 
-def _check_agreement(quote: Quote, data: dict[str, Any]) -> str | None:
+def _check_agreement(quote: Quote, data: dict[str, Any], channel: ConsentChannel) -> str | None:
     """Accepting a quote that needs the written repair agreement must carry it: the SHA-256 of the agreement
-    text shown (the canonical JSON includes it) and the customer's signature. Declining needs neither."""
+    text shown (the canonical JSON includes it) and the customer's signature; recorded by staff, the
+    signature is on paper: evidence `signed_document` with the scan of it (evidence_photo_id). Declining
+    needs neither."""
     if not quote.agreement_required or data["decision"] != ConsentDecision.ACCEPTED.value:
         return None
     expected = agreement_sha256(quote)
@@ -321,7 +321,13 @@ def _check_agreement(quote: Quote, data: dict[str, Any]) -> str | None:
         raise RepairAgreementRequired(
             "the repair agreement the customer signed is not the one of this quote; show it again",
             reason="agreement_mismatch", client_agreement_sha256=given, **facts)
-    if not data.get("signature_png"):
+    if channel is ConsentChannel.STAFF:
+        if data.get("evidence_kind") != ConsentEvidenceKind.SIGNED_DOCUMENT or not data.get("evidence_photo_id"):
+            raise RepairAgreementRequired(
+                "the written repair agreement needs the customer's signature: recorded by staff, that is the "
+                "signed agreement (evidence_kind signed_document with its scan as evidence_photo_id)",
+                reason="signature_missing", **facts)
+    elif not data.get("signature_png"):
         raise RepairAgreementRequired("the written repair agreement needs the customer's signature (signature_png)",
                                       reason="signature_missing", **facts)
     return expected
@@ -380,19 +386,31 @@ def _decode_png(text: str) -> bytes:
     return decode(text)
 
 
+def _evidence_document(consent: QuoteConsent) -> dict[str, Any]:
+    """R-REP-4: a staff-recorded consent binds its evidence (the scan by its SHA-256) and who recorded it."""
+    photo = db.session.get(Photo, consent.evidence_photo_id) if consent.evidence_photo_id else None
+    return {"recorded_by_user_id": consent.captured_by_user_id, "evidence": {
+        "kind": consent.evidence_kind.value if consent.evidence_kind else None,
+        "reference": consent.evidence_reference, "at": consent.evidence_at,
+        "photo_id": consent.evidence_photo_id, "photo_sha256": photo.sha256 if photo else None}}
+
+
 def consent_document(consent: QuoteConsent) -> dict[str, Any]:
-    """What the archive log binds for a consent (the PNG by its hash)."""
+    """What the archive log binds for a consent (the PNG by its hash; a staff consent's evidence)."""
     return {"quote_id": consent.quote_id, "decision": consent.decision.value,
             "content_sha256": consent.content_sha256, "signer_name": consent.signer_name,
             "channel": consent.channel.value, "visit_id": consent.visit_id,
             "signature_png_sha256": consent.signature_png_sha256,
             **({"agreement_sha256": consent.agreement_sha256} if consent.agreement_sha256 else {}),
+            **(_evidence_document(consent) if consent.channel is ConsentChannel.STAFF else {}),
             "device_id": consent.device_id,
             "device_time": consent.device_time, "decided_at": consent.decided_at}
 
 
 def _check_consent_actor(actor: Actor, quote: Quote, data: dict[str, Any]) -> ConsentChannel:
-    """Technician: on a visit of the job (the customer uses the technician's device); customer: own quote."""
+    """Technician: on a visit of the job (the customer uses the technician's device); customer: own quote;
+    dispatcher/admin: channel `staff`, recording a consent the customer gave by phone, email, a signed
+    document or in person (its evidence is checked by _check_evidence)."""
     if actor.role is Role.CUSTOMER:
         data["visit_id"] = None
         return ConsentChannel.PORTAL
@@ -411,8 +429,62 @@ def _check_consent_actor(actor: Actor, quote: Quote, data: dict[str, Any]) -> Co
         if visit_id and (visit is None or visit.work_order_id != quote.work_order_id):
             raise ValidationFailed("visit_id: not a visit of this quote's work order",
                                    errors={"json": {"visit_id": ["not a visit of this work order"]}})
-        return ConsentChannel.DEVICE
+        return ConsentChannel.STAFF
     raise Forbidden(f"role {actor.role.value} may not record a customer's consent")
+
+
+EVIDENCE_INPUT = (*consent_rules.EVIDENCE_FIELDS, "evidence_photo_id")
+NOT_FROM_STAFF = ("signature_png", "device_id", "device_time")
+
+
+def _refuse(message: str, errors: dict[str, list[str]]) -> ValidationFailed:
+    return ValidationFailed(message, errors={"json": errors})
+
+
+def _check_evidence(quote: Quote, channel: ConsentChannel, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """R-REP-4: a consent recorded by staff is shown as such, never as a device signature. It carries no
+    signature or device, and needs its evidence: how (evidence_kind), a reference to the record of it
+    (evidence_reference), when the customer consented (evidence_at: not in the future, not before the quote
+    was presented), optionally the scan of the signed document (evidence_photo_id, a photo of the same work
+    order). The customer's own channels (device, link, portal) carry no evidence fields."""
+    given = {name: data.get(name) for name in EVIDENCE_INPUT if data.get(name) is not None}
+    if channel is not ConsentChannel.STAFF:
+        if given:
+            raise _refuse(f"{', '.join(given)}: evidence is only for a consent recorded by staff; the customer's "
+                          "own decision is bound to the quote by the device, link or portal",
+                          {name: ["only for a consent recorded by staff"] for name in given})
+        return {}
+    device = [name for name in NOT_FROM_STAFF if data.get(name)]
+    if device:
+        raise _refuse(f"{', '.join(device)}: a consent recorded by staff (R-REP-4) is not a signature on a device; "
+                      "it is recorded from its evidence (evidence_kind, evidence_reference, evidence_at)",
+                      {name: ["not for a consent recorded by staff"] for name in device})
+    reference = (given.get("evidence_reference") or "").strip()
+    missing = [name for name in consent_rules.EVIDENCE_FIELDS
+               if not (reference if name == "evidence_reference" else given.get(name))]
+    if missing:
+        raise _refuse(f"a consent recorded by staff needs its evidence (R-REP-4): {', '.join(missing)} missing: how "
+                      "the customer consented (phone_call, email, signed_document, in_person), the reference of "
+                      "that record (call record number, email id, document number) and when",
+                      {name: ["required for a consent recorded by staff"] for name in missing})
+    try:
+        kind = ConsentEvidenceKind(given["evidence_kind"])
+    except ValueError:
+        raise _refuse("evidence_kind: one of " + ", ".join(k.value for k in ConsentEvidenceKind),
+                      {"evidence_kind": ["unknown evidence kind"]}) from None
+    at = given["evidence_at"]
+    if at > now:
+        raise _refuse("evidence_at: the customer's consent cannot be in the future", {"evidence_at": ["in the future"]})
+    if quote.presented_at is not None and at < quote.presented_at:
+        raise _refuse(f"evidence_at: before quote {quote.number} was presented; the customer consents to what "
+                      "they were shown", {"evidence_at": ["before the quote was presented"]})
+    photo_id = given.get("evidence_photo_id")
+    if photo_id is not None and db.session.scalar(sa.select(Photo.id).where(
+            Photo.id == photo_id, Photo.work_order_id == quote.work_order_id)) is None:
+        raise _refuse("evidence_photo_id: not a photo of this quote's work order",
+                      {"evidence_photo_id": ["not a photo of this work order"]})
+    return {"evidence_kind": kind, "evidence_reference": reference, "evidence_at": at,
+            "evidence_photo_id": photo_id}
 
 
 def record_consent(actor: Actor, quote_id: uuid.UUID, data: dict[str, Any], *, now: datetime | None = None,
@@ -420,10 +492,12 @@ def record_consent(actor: Actor, quote_id: uuid.UUID, data: dict[str, Any], *, n
     """The customer accepts or declines a presented quote (R-REP-4), bound to its content SHA-256.
 
     Refused: 409 quote_not_presented (draft, awaiting approval, or already decided), 409
-    content_hash_mismatch (the customer saw other content), 422 for a signature that is not a bounded PNG.
+    content_hash_mismatch (the customer saw other content), 422 for a signature that is not a bounded PNG;
+    recorded by staff (channel `staff`): 422 without its evidence or with a signature (_check_evidence).
     """
     now = now or utcnow()
-    check_lengths(data, QuoteConsent, ("signer_name", "device_id"))  # a pushed consent skips the API schema
+    # a pushed consent skips the API schema
+    check_lengths(data, QuoteConsent, ("signer_name", "device_id", "evidence_reference"))
     # the quote row is locked first: two devices deciding at once are serialised, the second sees it decided
     locked = db.session.get(Quote, quote_id, with_for_update=True)
     quote = get_quote(actor, quote_id) if channel is not ConsentChannel.LINK else locked
@@ -440,7 +514,8 @@ def record_consent(actor: Actor, quote_id: uuid.UUID, data: dict[str, Any], *, n
         raise ContentHashMismatch("the hash of the quote the customer saw does not match the server's canonical "
                                   "JSON of this quote; reload it and ask again",
                                   server_sha256=server_hash, client_sha256=data["content_sha256"])
-    signed_agreement = _check_agreement(quote, data)
+    evidence = _check_evidence(quote, channel, data, now)
+    signed_agreement = _check_agreement(quote, data, channel)
     consent_id = data.get("id") or uuid.uuid4()
     if db.session.get(QuoteConsent, consent_id) is not None:
         raise Conflict(f"a consent with id {consent_id} exists")
@@ -452,14 +527,16 @@ def record_consent(actor: Actor, quote_id: uuid.UUID, data: dict[str, Any], *, n
         signature_png_sha256=sha256_hex(png) if png else None, agreement_sha256=signed_agreement,
         device_id=data.get("device_id"),
         device_time=data.get("device_time"), decided_at=now, captured_by_user_id=actor.user_id,
-        created_at=now, updated_at=now)
+        created_at=now, updated_at=now, **evidence)
     db.session.add(consent)
     quote.status = Q.ACCEPTED if consent.decision is ConsentDecision.ACCEPTED else Q.DECLINED
     quote.decided_at = now
     quote.link_token_sha256, quote.link_expires_at = None, None   # a link is single-use
     db.session.flush()
     audit_service.record(actor, f"quote.{consent.decision.value}", quote,
-                         {"content_sha256": server_hash, "channel": channel, "consent_id": consent.id}, at=now)
+                         {"content_sha256": server_hash, "channel": channel, "consent_id": consent.id,
+                          **({"evidence_kind": evidence["evidence_kind"],
+                              "evidence_reference": evidence["evidence_reference"]} if evidence else {})}, at=now)
     archive.append(actor, "quote.consent", "quote_consents", consent.id, consent_document(consent), at=now)
     log.info("quote %s %s (consent %s, %s)", quote.id, consent.decision.value, consent.id, channel.value)
     return consent

@@ -11,6 +11,7 @@ from fieldservice.commerce.models import (
     AdvisoryStatus,
     ConsentChannel,
     ConsentDecision,
+    ConsentEvidenceKind,
     Payer,
     PriceItemKind,
     PriceListStatus,
@@ -294,11 +295,21 @@ class ConsentInSchema(StrictSchema):
                        "a quote with agreement_required"})
     device_id = text(120)
     device_time = aware_datetime()
+    # R-REP-4: a consent a dispatcher/admin records (channel `staff`) needs its evidence; others carry none
+    evidence_kind = fields.Enum(ConsentEvidenceKind, by_value=True, metadata={
+        "description": "Staff only (required): how the customer consented"})
+    evidence_reference = text(200, metadata={
+        "description": "Staff only (required): the call record number, email id or document number"})
+    evidence_at = aware_datetime(metadata={
+        "description": "Staff only (required): when the customer consented (not in the future, not before the "
+                       "quote was presented)"})
+    evidence_photo_id = fields.UUID(metadata={
+        "description": "Staff only (optional): the scan of the signed document, a photo of the same work order"})
 
 
 class LinkConsentInSchema(ConsentInSchema):
     class Meta:
-        exclude = ("visit_id",)
+        exclude = ("visit_id", "evidence_kind", "evidence_reference", "evidence_at", "evidence_photo_id")
 
 
 class ConsentSchema(Schema):
@@ -307,13 +318,21 @@ class ConsentSchema(Schema):
     decision = fields.Enum(ConsentDecision, by_value=True)
     content_sha256 = fields.String()
     signer_name = fields.String()
-    channel = fields.Enum(ConsentChannel, by_value=True)
+    channel = fields.Enum(ConsentChannel, by_value=True, metadata={
+        "description": "device (the customer on the technician's phone), link, portal, or staff (recorded by a "
+                       "dispatcher from the evidence below; never a device signature)"})
     visit_id = fields.UUID(allow_none=True)
     signature_png_sha256 = fields.String(allow_none=True)
     agreement_sha256 = fields.String(allow_none=True)
     device_id = fields.String(allow_none=True)
     device_time = fields.AwareDateTime(allow_none=True)
     decided_at = fields.AwareDateTime()
+    recorded_by = fields.UUID(attribute="captured_by_user_id", allow_none=True,
+                              metadata={"description": "The user who recorded the consent"})
+    evidence_kind = fields.Enum(ConsentEvidenceKind, by_value=True, allow_none=True)
+    evidence_reference = fields.String(allow_none=True)
+    evidence_at = fields.AwareDateTime(allow_none=True)
+    evidence_photo_id = fields.UUID(allow_none=True)
 
 
 class LinkSchema(Schema):
@@ -333,6 +352,9 @@ class ChargeInSchema(StrictSchema):
     serial_numbers = fields.List(text(100, required=True), validate=validate.Length(max=1000))
     description = text(500)
     device_time = aware_datetime()
+    stock_movement_id = fields.UUID(metadata={
+        "description": "A part (R-REP-6): the issue ledger line of these parts to this job; without it, recording "
+                       "the charge issues them from the van of the visit's technician"})
 
 
 class ChargeSchema(Schema):
@@ -346,6 +368,7 @@ class ChargeSchema(Schema):
     quantity = Quantity(attribute="quantity_centi")
     serial_numbers = fields.List(fields.String(), allow_none=True)
     quote_line_id = fields.UUID(allow_none=True)
+    stock_movement_id = fields.UUID(allow_none=True)
     warranty = fields.Boolean()
     unit_price_minor = fields.Integer()
     currency = fields.String()

@@ -31,6 +31,7 @@ from fieldservice.audit import service as audit_service
 from fieldservice.auth.service import Actor
 from fieldservice.catalog.models import Product
 from fieldservice.commerce import report_dates
+from fieldservice.commerce.consent import is_chargeable as is_chargeable  # re-exported: the rule lives there
 from fieldservice.commerce.models import Payer, WarrantyDecision, WarrantyOption, WarrantyTerms
 from fieldservice.commerce.report_dates import ReportDate
 from fieldservice.common.lookup import get_or_404, get_ref
@@ -233,11 +234,3 @@ def get_decision(actor: Actor, work_order_id: uuid.UUID) -> WarrantyDecision:
     if decision is None:
         raise NotFound(f"work order {order.number} has no warranty decision yet")
     return decision
-
-
-def is_chargeable(work_order_id: uuid.UUID) -> bool:
-    """Whether work on the job is chargeable: yes unless a warranty decision says it is free. A job with no
-    decision is treated as chargeable (R-REP-4: no consent, no chargeable work)."""
-    chargeable = db.session.scalar(sa.select(WarrantyDecision.chargeable).where(
-        WarrantyDecision.work_order_id == work_order_id))
-    return True if chargeable is None else bool(chargeable)

@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from fieldservice.auth.models import Role
+from fieldservice.commerce import coverage
 from fieldservice.errors import Conflict, ValidationFailed
 from fieldservice.extensions import db
 from fieldservice.lifecycle.events import GateChecked, publish
@@ -140,7 +141,7 @@ def _mismatch_unmet(order: WorkOrder) -> list[Unmet]:
 
 def _charge_unmet(order: WorkOrder) -> list[Unmet]:
     """R-REP-4 / R-REP-6: what the job's charges and parts still lack (commerce.coverage)."""
-    return []  # wired to fieldservice.commerce.coverage.charge_problems when that lands
+    return [Unmet(p["code"], p["rule"], p["message"]) for p in coverage.charge_problems(order.id)]
 
 
 # ---- visits ------------------------------------------------------------------------------------

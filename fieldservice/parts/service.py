@@ -20,7 +20,7 @@ from fieldservice.audit import service as audit_service
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
 from fieldservice.changes import ensure_counter_locked
-from fieldservice.commerce import charges as commerce_charges
+from fieldservice.commerce import consent as commerce_consent
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.db import insert_unless_exists, utcnow
@@ -74,6 +74,12 @@ class PartNotApproved(DomainError):
     """R-REP-6: only genuine or company-approved parts are used on jobs."""
 
     status, code, title = 422, "part_not_approved", "Part not approved for use"
+
+
+class PartNotInCatalog(DomainError):
+    """R-REP-6: a part used on a job is a catalog part (its part number is known)."""
+
+    status, code, title = 422, "part_not_in_catalog", "No such part in the catalog"
 
 
 class SerialMismatch(DomainError):
@@ -184,7 +190,7 @@ def _lock_balance(part_id: uuid.UUID, location_id: uuid.UUID) -> StockBalance:
         .with_for_update().execution_options(populate_existing=True)).one()
 
 
-def _take_locks() -> None:
+def take_locks() -> None:
     """Writers of stock also number synced rows: take the change counter first, then balance rows, in one
     order for everybody (no deadlock between a balance lock and the counter lock)."""
     session = db.session()
@@ -282,6 +288,25 @@ def _part(part_id: uuid.UUID) -> Part:
     return get_ref(Part, part_id, "part_id")
 
 
+def check_usable(part: Part) -> None:
+    """R-REP-6: only genuine or company-approved parts, still in the catalog (active), are used on jobs."""
+    if not part.is_approved or not part.is_active:
+        raise PartNotApproved(f"{part.part_number} is not a genuine or company-approved part of the catalog "
+                              "(R-REP-6: only approved, active catalog parts are used on jobs)",
+                              part_number=part.part_number, is_approved=part.is_approved, is_active=part.is_active)
+
+
+def usable_part(part_number: str) -> Part:
+    """The approved, active catalog part with this part number (R-REP-6), or 422 part_not_in_catalog /
+    part_not_approved."""
+    part = db.session.scalar(sa.select(Part).where(Part.part_number == part_number))
+    if part is None:
+        raise PartNotInCatalog(f"{part_number!r} is not a part number of the parts catalog (R-REP-6: parts used "
+                               "on a job are genuine or company-approved catalog parts)", part_number=part_number)
+    check_usable(part)
+    return part
+
+
 def _loc(location_id: uuid.UUID, field: str = "location_id") -> StockLocation:
     location = get_ref(StockLocation, location_id, field, "stock location")
     if not location.is_active:
@@ -305,7 +330,7 @@ def receive_stock(actor: Actor, data: dict[str, Any], *, now: datetime | None = 
     """Goods in from a supplier into a warehouse (or van)."""
     actor.require(*STOCK_STAFF)
     now = now or utcnow()
-    _take_locks()
+    take_locks()
     part, location = _part(data["part_id"]), _loc(data["location_id"])
     if location.kind is LocationKind.QUARANTINE:
         raise ValidationFailed("receive into a warehouse or van; quarantine takes only defective returns")
@@ -322,7 +347,7 @@ def transfer_stock(actor: Actor, data: dict[str, Any], *, now: datetime | None =
     """Move stock between locations: two ledger lines sharing a group id (out, then in)."""
     actor.require(*STOCK_STAFF)
     now = now or utcnow()
-    _take_locks()
+    take_locks()
     part = _part(data["part_id"])
     source, target = _loc(data["from_location_id"], "from_location_id"), _loc(data["to_location_id"], "to_location_id")
     if source.id == target.id:
@@ -349,15 +374,22 @@ def transfer_stock(actor: Actor, data: dict[str, Any], *, now: datetime | None =
 
 
 def issue_to_job(actor: Actor, data: dict[str, Any], *, now: datetime | None = None,
-                 device_time: datetime | None = None) -> StockMovement:
+                 device_time: datetime | None = None, for_visit: Visit | None = None) -> StockMovement:
     """Parts used on a job (R-REP-6, R-PRT-1): a genuine/approved part, issued from the van of a technician
-    who has a visit on the work order (a technician only from their own van), with serials when tracked."""
+    who has a visit on the work order (a technician only from their own van), with serials when tracked.
+
+    `for_visit`: the parts of a charge recorded on that visit (commerce.charges.record_charge, which has
+    checked that the actor records work on it: its technician, or a dispatcher on their behalf). They are
+    issued to the visit's work order from the van of the visit's technician."""
     now = now or utcnow()
-    _take_locks()
+    take_locks()
     part = _part(data["part_id"])
-    if not part.is_approved or not part.is_active:
-        raise PartNotApproved(f"{part.part_number} is not a genuine or company-approved part (R-REP-6)")
-    order = _job(actor, data["work_order_id"])
+    check_usable(part)
+    if for_visit is not None:
+        order = get_ref(WorkOrder, for_visit.work_order_id, "work_order_id", "work order")
+        data = {**data, "visit_id": for_visit.id}
+    else:
+        order = _job(actor, data["work_order_id"])
     location_id = data.get("location_id")
     if actor.role is Role.TECHNICIAN:
         van = van_of(actor.technician_id) if actor.technician_id else None
@@ -365,6 +397,12 @@ def issue_to_job(actor: Actor, data: dict[str, Any], *, now: datetime | None = N
             raise Forbidden("you have no van stock location")
         if location_id is not None and location_id != van.id:
             raise Forbidden("technicians issue parts only from their own van")
+        location = van
+    elif for_visit is not None:
+        van = van_of(for_visit.technician_id) if for_visit.technician_id else None
+        if van is None:
+            raise ValidationFailed("the visit's technician has no van stock location: parts used on a job are "
+                                   "issued from the technician's van (R-PRT-1, R-REP-6)")
         location = van
     else:
         actor.require(*STOCK_STAFF)
@@ -383,7 +421,7 @@ def issue_to_job(actor: Actor, data: dict[str, Any], *, now: datetime | None = N
     if order.status not in ISSUABLE_ORDER_STATUSES:
         raise Conflict(f"work order {order.number} is {order.status.value}; parts are issued to a job under way")
     quantity = data["quantity"]
-    commerce_charges.require_consent_for_parts(order.id, part.part_number, quantity)   # R-REP-4
+    commerce_consent.require_consent_for_parts(order.id, part.part_number, quantity)   # R-REP-4
     serials = _serials(part, data.get("serial_numbers"), quantity)
     rows = _require_in_stock(part, location, serials)
     movement = _post(actor, part, location, -quantity, MovementKind.ISSUE, group_id=uuid.uuid4(), now=now,
@@ -402,7 +440,7 @@ def issue_to_job(actor: Actor, data: dict[str, Any], *, now: datetime | None = N
 def return_from_job(actor: Actor, data: dict[str, Any], *, now: datetime | None = None) -> StockMovement:
     """Unused parts back from a job into a location (not more than the job was issued, net of returns)."""
     now = now or utcnow()
-    _take_locks()
+    take_locks()
     part = _part(data["part_id"])
     order = _job(actor, data["work_order_id"])
     location = _loc(data["location_id"])
@@ -438,7 +476,7 @@ def adjust_stock(actor: Actor, data: dict[str, Any], *, now: datetime | None = N
     """A manual correction (damage, loss, found stock) with a reason; never below zero."""
     actor.require(*STOCK_STAFF)
     now = now or utcnow()
-    _take_locks()
+    take_locks()
     part, location = _part(data["part_id"]), _loc(data["location_id"])
     quantity = data["quantity"]
     serials = _serials(part, data.get("serial_numbers"), quantity)
@@ -522,7 +560,7 @@ def post_count(actor: Actor, count_id: uuid.UUID, *, now: datetime | None = None
     ledger said and the difference. Posting twice is refused."""
     actor.require(*STOCK_STAFF)
     now = now or utcnow()
-    _take_locks()
+    take_locks()
     count = get_or_404(StockCount, count_id, "stock count")
     if count.status is StockCountStatus.POSTED:
         raise InvalidTransition(f"stock count {count.id} is already posted")
@@ -564,7 +602,7 @@ def tag_defective(actor: Actor, data: dict[str, Any], *, now: datetime | None = 
     """A part removed under warranty is tagged (serial, work order, reason) and put into quarantine with a
     quarantine movement; it cannot be issued until quality control has assessed it."""
     now = now or utcnow()
-    _take_locks()
+    take_locks()
     part = _part(data["part_id"])
     order = _job(actor, data["work_order_id"])
     if actor.role is not Role.TECHNICIAN:
@@ -630,7 +668,7 @@ def dispose_defect(actor: Actor, defect_id: uuid.UUID, data: dict[str, Any], *,
     repair or a good finding (quarantine → a warehouse). Refused before the assessment and after closing."""
     actor.require(*QUALITY_CONTROL)
     now = now or utcnow()
-    _take_locks()
+    take_locks()
     defect = _defect(defect_id, data.get("version"))
     if defect.status is DefectStatus.QUARANTINED:
         raise InvalidTransition(f"defective return {defect.tag} is not assessed yet; quality control decides first",

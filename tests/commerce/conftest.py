@@ -8,15 +8,18 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from fieldservice.auth.service import SYSTEM
 from fieldservice.db import unit_of_work
+from fieldservice.extensions import db
 from tests.factories import Factory, snapshot
 from tests.sync.conftest import phone_for  # noqa: F401  (a phone for the technician)
 
 PART, LABOUR, FEE = "P-100", "LAB-STD", "FEE-ONSITE"
+BOARD = "P-200"          # serial-tracked in the catalog (the `van` fixture)
 ITEMS = [
     {"kind": "part", "code": PART, "name": "主轴轴承 spindle bearing", "unit": "each", "unit_price_minor": 10_000},
     {"kind": "part", "code": "P-200", "name": "控制板 control board", "unit": "each", "unit_price_minor": 50_000},
@@ -50,6 +53,39 @@ def job(make: Factory, price_list: SimpleNamespace) -> SimpleNamespace:
     return SimpleNamespace(order=order, visit=visit, technician=tech, product=product, customer=customer,
                            site=site, asset=asset, line=line,
                            tech_auth={"Authorization": f"Bearer {make.token(tech.user_id)}"})
+
+
+@pytest.fixture
+def stock_van(app: Flask) -> Callable[..., SimpleNamespace]:
+    """`stock_van(technician_id, bearings=5, boards=("CB-1", "CB-2"))`: the price list's parts as catalog parts
+    (R-REP-6: P-100 a bearing, P-200 a serial-tracked control board) in the technician's van. Returns the
+    part and van ids (`part_id` is the bearing's)."""
+    from fieldservice.parts import service as parts
+    from fieldservice.parts.models import LocationKind, Part
+
+    def build(technician_id: Any, bearings: int = 5, boards: tuple[str, ...] = ("CB-1", "CB-2")) -> SimpleNamespace:
+        with app.app_context(), unit_of_work():
+            ids = {}
+            for number, name, tracked in ((PART, "主轴轴承 spindle bearing", False), (BOARD, "控制板 control board", True)):
+                ids[number] = db.session.scalar(sa.select(Part.id).where(Part.part_number == number)) or parts.create_part(SYSTEM, {
+                    "part_number": number, "name": name, "is_approved": True, "unit_cost_minor": 6000,
+                    "currency": "CNY", "safety_stock": 0, "serial_tracked": tracked}).id
+            van = parts.create_location(SYSTEM, {"code": f"VAN-{uuid.uuid4().hex[:6]}", "name": "王师傅的车",
+                                                 "kind": LocationKind.VAN, "technician_id": technician_id})
+            if bearings:
+                parts.receive_stock(SYSTEM, {"part_id": ids[PART], "location_id": van.id, "quantity": bearings})
+            if boards:
+                parts.receive_stock(SYSTEM, {"part_id": ids[BOARD], "location_id": van.id, "quantity": len(boards),
+                                             "serial_numbers": list(boards)})
+            return SimpleNamespace(part_id=ids[PART], board_id=ids[BOARD], van_id=van.id)
+
+    return build
+
+
+@pytest.fixture
+def van(job: SimpleNamespace, stock_van: Callable[..., SimpleNamespace]) -> SimpleNamespace:
+    """The job technician's van: 5 bearings (P-100) and the control boards CB-1, CB-2 (P-200)."""
+    return stock_van(job.technician.id)
 
 
 @pytest.fixture

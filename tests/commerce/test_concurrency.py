@@ -32,7 +32,7 @@ def race(app: Flask, calls: list[Callable[[Any], Any]]) -> list[int]:
 
 
 @pytest.mark.postgres
-def test_two_charges_for_the_last_quoted_unit_one_succeeds(app: Flask, job, quote_for, consent) -> None:  # type: ignore[no-untyped-def]
+def test_two_charges_for_the_last_quoted_unit_one_succeeds(app: Flask, job, van, quote_for, consent) -> None:  # type: ignore[no-untyped-def]
     quote = quote_for(job, [line("part", PART, 1)])
     consent(job, quote)
     calls = [lambda c: c.post("/api/v1/visit-charges", headers=job.tech_auth, json=charge(job, "part", PART))

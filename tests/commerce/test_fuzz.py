@@ -23,7 +23,8 @@ json_values = st.recursive(scalars, lambda c: st.lists(c, max_size=4) | st.dicti
 KEYS = ["kind", "code", "quantity", "unit_price_minor", "lines", "work_order_id", "supplements_quote_id",
         "replaces_quote_id", "decision", "content_sha256", "signer_name", "signature_png", "device_id",
         "device_time", "visit_id", "serial_numbers", "fault_type", "reported_on", "product_ids", "title", "body",
-        "topic", "question", "items", "currency", "approve", "note", "id", "shipping_liability"]
+        "topic", "question", "items", "currency", "approve", "note", "id", "shipping_liability", "stock_movement_id",
+        "evidence_kind", "evidence_reference", "evidence_at", "evidence_photo_id"]
 
 
 def mutate(base: dict[str, Any]) -> st.SearchStrategy[Any]:
@@ -31,7 +32,7 @@ def mutate(base: dict[str, Any]) -> st.SearchStrategy[Any]:
         lambda extra: {**base, **extra})
 
 
-def test_commerce_endpoints_never_fail_with_5xx(app: Flask, client: FlaskClient, job, quote_for, headers) -> None:  # type: ignore[no-untyped-def]
+def test_commerce_endpoints_never_fail_with_5xx(app: Flask, client: FlaskClient, job, van, quote_for, headers) -> None:  # type: ignore[no-untyped-def]
     office = headers(role="office")
     presented = quote_for(job, [line("part", PART), line("labour", LABOUR, 2)])
     draft = quote_for(job, [line("part", PART)], present=False)
@@ -43,6 +44,10 @@ def test_commerce_endpoints_never_fail_with_5xx(app: Flask, client: FlaskClient,
         ("put", f"/api/v1/quotes/{draft['id']}", job.tech_auth, mutate({"lines": [line("fee", "FEE-ONSITE")]})),
         ("post", f"/api/v1/quotes/{presented['id']}/consent", job.tech_auth, mutate({
             "decision": "accepted", "content_sha256": "0" * 64, "signer_name": "王"})),
+        ("post", f"/api/v1/quotes/{presented['id']}/consent", headers(role="dispatcher"), mutate({
+            "decision": "accepted", "content_sha256": presented["content_sha256"], "signer_name": "王",
+            "evidence_kind": "phone_call", "evidence_reference": "CALL-1",
+            "evidence_at": "2026-11-23T10:00:00+08:00"})),   # before the quote was presented: never valid
         ("post", "/api/v1/visit-charges", job.tech_auth, mutate(charge(job, "part", PART))),
         ("put", f"/api/v1/work-orders/{job.order.id}/warranty-decision", job.tech_auth,
          mutate({"fault_type": "quality"})),

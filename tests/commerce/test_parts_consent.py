@@ -9,26 +9,11 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from fieldservice.auth.service import SYSTEM
-from fieldservice.db import unit_of_work
 from fieldservice.extensions import db
-from fieldservice.parts import service as parts
-from fieldservice.parts.models import LocationKind, StockBalance, StockMovement
+from fieldservice.parts.models import StockBalance, StockMovement
 from sync.models import SyncRejection
 from tests.commerce.conftest import PART, line
 from tests.factories import Factory
-
-
-def van_with(app: Flask, technician_id: Any, quantity: int = 5) -> SimpleNamespace:
-    """The technician's van holding `quantity` of the price list's part P-100 (a genuine part)."""
-    with app.app_context(), unit_of_work():
-        part = parts.create_part(SYSTEM, {"part_number": PART, "name": "主轴轴承 spindle bearing", "is_approved": True,
-                                          "unit_cost_minor": 6000, "currency": "CNY", "safety_stock": 0,
-                                          "serial_tracked": False})
-        van = parts.create_location(SYSTEM, {"code": "VAN-1", "name": "王师傅的车", "kind": LocationKind.VAN,
-                                             "technician_id": technician_id})
-        parts.receive_stock(SYSTEM, {"part_id": part.id, "location_id": van.id, "quantity": quantity})
-        return SimpleNamespace(part_id=part.id, van_id=van.id)
 
 
 def on_hand(app: Flask, stock: SimpleNamespace) -> tuple[int, int]:
@@ -47,8 +32,8 @@ def issue(api: Callable[..., Any], job: SimpleNamespace, stock: SimpleNamespace,
         "quantity": quantity})
 
 
-def test_parts_on_a_chargeable_repair_need_an_accepted_quote(app: Flask, api, job, quote_for, consent) -> None:  # type: ignore[no-untyped-def]
-    stock = van_with(app, job.technician.id)
+def test_parts_on_a_chargeable_repair_need_an_accepted_quote(app: Flask, api, job, stock_van, quote_for, consent) -> None:  # type: ignore[no-untyped-def]
+    stock = stock_van(job.technician.id, boards=())
     status, body = issue(api, job, stock, 1)
     assert status == 409 and body["type"].endswith("consent_required") and body["reason"] == "parts_not_quoted"
     assert PART in body["detail"] and "R-REP-4" in body["detail"]
@@ -63,17 +48,17 @@ def test_parts_on_a_chargeable_repair_need_an_accepted_quote(app: Flask, api, jo
     assert on_hand(app, stock) == (3, 1)
 
 
-def test_a_declined_quote_covers_nothing(app: Flask, api, job, quote_for, consent) -> None:  # type: ignore[no-untyped-def]
-    stock = van_with(app, job.technician.id)
+def test_a_declined_quote_covers_nothing(app: Flask, api, job, stock_van, quote_for, consent) -> None:  # type: ignore[no-untyped-def]
+    stock = stock_van(job.technician.id, boards=())
     quote = quote_for(job, [line("part", PART, 1)])
     assert consent(job, quote, "declined")[0] == 201
     assert issue(api, job, stock, 1)[0] == 409
     assert on_hand(app, stock) == (5, 0)
 
 
-def test_free_warranty_repairs_and_maintenance_jobs_need_no_quote(app: Flask, api, job, make: Factory,  # type: ignore[no-untyped-def]
+def test_free_warranty_repairs_and_maintenance_jobs_need_no_quote(app: Flask, api, job, stock_van, make: Factory,  # type: ignore[no-untyped-def]
                                                                   headers) -> None:
-    stock = van_with(app, job.technician.id)
+    stock = stock_van(job.technician.id, boards=())
     make.warranty_repair(job.order.id)
     assert issue(api, job, stock, 1)[0] == 201
     maintenance = make.work_order(customer_id=job.customer.id, site_id=job.site.id, product_id=job.product.id,
@@ -85,8 +70,8 @@ def test_free_warranty_repairs_and_maintenance_jobs_need_no_quote(app: Flask, ap
     assert on_hand(app, stock) == (3, 2)
 
 
-def test_sync_push_of_unquoted_parts_is_quarantined(app: Flask, job, phone_for, quote_for, consent) -> None:  # type: ignore[no-untyped-def]
-    stock = van_with(app, job.technician.id)
+def test_sync_push_of_unquoted_parts_is_quarantined(app: Flask, job, stock_van, phone_for, quote_for, consent) -> None:  # type: ignore[no-untyped-def]
+    stock = stock_van(job.technician.id, boards=())
     phone = phone_for(job.technician)
     phone.sync()
     base = {"part_id": str(stock.part_id), "work_order_id": str(job.order.id), "visit_id": str(job.visit.id)}

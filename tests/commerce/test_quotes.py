@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 from fieldservice.commerce.quotes import too_far_below
-from tests.commerce.conftest import COURIER_RECEIPT, FEE, ITEMS, LABOUR, PART, charge, line
+from tests.commerce.conftest import BOARD, COURIER_RECEIPT, FEE, ITEMS, LABOUR, PART, charge, line
 
 COMMERCE_TABLES = ("quotes", "quote_lines", "quote_consents", "visit_charges", "archive_log")
 
@@ -143,10 +143,12 @@ def test_canonical_json_hash_is_the_sha256_of_its_utf8_text(api, job, quote_for)
     assert canon["content_sha256"] == quote["content_sha256"]
 
 
-def test_chargeable_work_without_consent_is_refused(api, job, quote_for, count_rows) -> None:  # type: ignore[no-untyped-def]
+def test_chargeable_work_without_consent_is_refused(api, job, van, quote_for, count_rows) -> None:  # type: ignore[no-untyped-def]
     before = counts(count_rows)
-    status, body = api("post", "/api/v1/visit-charges", job.tech_auth, json=charge(job, "part", PART, serial_numbers=["SN1"]))
+    status, body = api("post", "/api/v1/visit-charges", job.tech_auth,
+                       json=charge(job, "part", BOARD, serial_numbers=["CB-1"]))
     assert status == 409 and body["type"] == "/problems/consent_required" and body["reason"] == "no_accepted_quote_line"
+    assert counts(count_rows) == before          # nothing charged, nothing issued from the van
     # presented but not yet accepted: still refused, and the reason says so
     quote = quote_for(job, [line("part", PART)])
     before = counts(count_rows)
@@ -155,32 +157,34 @@ def test_chargeable_work_without_consent_is_refused(api, job, quote_for, count_r
     assert counts(count_rows) == before
 
 
-def test_accepted_quote_covers_its_lines_and_no_more(api, job, quote_for, consent, count_rows) -> None:  # type: ignore[no-untyped-def]
-    quote = quote_for(job, [line("part", PART, 1), line("labour", LABOUR, 2), line("fee", FEE)])
+def test_accepted_quote_covers_its_lines_and_no_more(api, job, van, quote_for, consent, count_rows) -> None:  # type: ignore[no-untyped-def]
+    quote = quote_for(job, [line("part", BOARD, 1), line("labour", LABOUR, 2), line("fee", FEE)])
     status, body = consent(job, quote)
     assert status == 201 and body["decision"] == "accepted" and body["content_sha256"] == quote["content_sha256"]
     assert body["channel"] == "device" and body["visit_id"] == str(job.visit.id)
     status, part = api("post", "/api/v1/visit-charges", job.tech_auth,
-                       json=charge(job, "part", PART, serial_numbers=["BRG-2026-001"]))
-    assert status == 201 and part["unit_price_minor"] == 10_000 and part["serial_numbers"] == ["BRG-2026-001"]
+                       json=charge(job, "part", BOARD, serial_numbers=["CB-1"]))
+    assert status == 201 and part["unit_price_minor"] == 50_000 and part["serial_numbers"] == ["CB-1"]
     assert part["quote_line_id"] == quote["lines"][0]["id"] and part["warranty"] is False
+    assert part["stock_movement_id"]              # issued from the van (R-REP-6)
     status, _ = api("post", "/api/v1/visit-charges", job.tech_auth, json=charge(job, "labour", LABOUR, 1.5))
     assert status == 201
     # a second bearing and more hours than quoted need a supplementary quote
     before = counts(count_rows)
-    status, body = api("post", "/api/v1/visit-charges", job.tech_auth, json=charge(job, "part", PART))
+    status, body = api("post", "/api/v1/visit-charges", job.tech_auth,
+                       json=charge(job, "part", BOARD, serial_numbers=["CB-2"]))
     assert status == 409 and body["reason"] == "exceeds_accepted_quantity"
     status, body = api("post", "/api/v1/visit-charges", job.tech_auth, json=charge(job, "labour", LABOUR, 1))
     assert status == 409 and body["charged"] == "1.50" and body["quoted"] == "2.00"
     # a part not quoted at all
-    status, body = api("post", "/api/v1/visit-charges", job.tech_auth, json=charge(job, "part", "P-200"))
+    status, body = api("post", "/api/v1/visit-charges", job.tech_auth, json=charge(job, "part", PART))
     assert status == 409 and body["reason"] == "no_accepted_quote_line"
     assert counts(count_rows) == before
     status, listed = api("get", f"/api/v1/visit-charges?visit_id={job.visit.id}", job.tech_auth)
-    assert sorted(c["code"] for c in listed["items"]) == [LABOUR, PART] and listed["meta"]["total"] == 2
+    assert sorted(c["code"] for c in listed["items"]) == [LABOUR, BOARD] and listed["meta"]["total"] == 2
 
 
-def test_declined_quote_allows_no_chargeable_work(api, job, quote_for, consent, count_rows) -> None:  # type: ignore[no-untyped-def]
+def test_declined_quote_allows_no_chargeable_work(api, job, van, quote_for, consent, count_rows) -> None:  # type: ignore[no-untyped-def]
     quote = quote_for(job, [line("part", PART)])
     status, body = consent(job, quote, "declined")
     assert status == 201 and body["decision"] == "declined"
@@ -193,22 +197,24 @@ def test_declined_quote_allows_no_chargeable_work(api, job, quote_for, consent, 
     assert status == 409 and body["type"] == "/problems/quote_not_presented"
 
 
-def test_supplementary_quote_for_additional_problems(api, job, quote_for, consent) -> None:  # type: ignore[no-untyped-def]
+def test_supplementary_quote_for_additional_problems(api, job, van, quote_for, consent) -> None:  # type: ignore[no-untyped-def]
     original = quote_for(job, [line("part", PART)])
     # a supplement must reference an accepted original
     status, body = api("post", "/api/v1/quotes", job.tech_auth, json={
         "work_order_id": str(job.order.id), "supplements_quote_id": original["id"], "lines": [line("part", "P-200")]})
     assert status == 409
     consent(job, original)
-    api("post", "/api/v1/visit-charges", job.tech_auth, json=charge(job, "part", PART))
+    assert api("post", "/api/v1/visit-charges", job.tech_auth, json=charge(job, "part", PART))[0] == 201
     # during the work the technician finds a burnt control board: not covered until the customer agrees
-    status, body = api("post", "/api/v1/visit-charges", job.tech_auth, json=charge(job, "part", "P-200"))
+    status, body = api("post", "/api/v1/visit-charges", job.tech_auth,
+                       json=charge(job, "part", BOARD, serial_numbers=["CB-1"]))
     assert status == 409
     supplement = quote_for(job, [line("part", "P-200")], supplements_quote_id=original["id"])
     assert supplement["supplements_quote_id"] == original["id"]
     status, _ = consent(job, supplement)
     assert status == 201
-    status, body = api("post", "/api/v1/visit-charges", job.tech_auth, json=charge(job, "part", "P-200"))
+    status, body = api("post", "/api/v1/visit-charges", job.tech_auth,
+                       json=charge(job, "part", BOARD, serial_numbers=["CB-1"]))
     assert status == 201 and body["quote_line_id"] == supplement["lines"][0]["id"]
 
 
@@ -221,13 +227,14 @@ def test_revision_supersedes_the_presented_quote(api, job, quote_for, consent) -
     assert status == 409
 
 
-def test_in_warranty_job_records_free_work_without_consent(api, job, headers) -> None:  # type: ignore[no-untyped-def]
+def test_in_warranty_job_records_free_work_without_consent(api, job, van, headers) -> None:  # type: ignore[no-untyped-def]
     status, decision = api("put", f"/api/v1/work-orders/{job.order.id}/warranty-decision", headers(role="office"),
                            json={"fault_type": "quality", "reported_on": "2023-06-01",
                                  "reported_on_evidence": COURIER_RECEIPT})
     assert status == 200 and decision["option"] == "warranty_repair" and decision["chargeable"] is False
     status, body = api("post", "/api/v1/visit-charges", job.tech_auth, json=charge(job, "part", PART))
     assert status == 201 and body["warranty"] is True and body["unit_price_minor"] == 0
+    assert body["stock_movement_id"]              # free, but still issued from the van (R-REP-6)
 
 
 # ---- who sees what -------------------------------------------------------------------------------

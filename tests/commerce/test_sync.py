@@ -13,7 +13,7 @@ from flask import Flask
 from fieldservice.commerce.models import Quote, QuoteConsent, QuoteStatus, VisitCharge
 from fieldservice.extensions import db
 from sync.models import SyncRejection
-from tests.commerce.conftest import LABOUR, PART, line
+from tests.commerce.conftest import BOARD, LABOUR, PART, line
 from tests.factories import Factory
 
 
@@ -37,20 +37,20 @@ def test_quotes_pull_to_the_technicians_phone(app: Flask, job, quote_for, phone_
     assert other_phone.ids("quotes") == set()
 
 
-def test_charge_without_consent_is_quarantined_with_the_reason(app: Flask, job, quote_for, phone_for,
+def test_charge_without_consent_is_quarantined_with_the_reason(app: Flask, job, van, quote_for, phone_for,
                                                                headers, client) -> None:  # type: ignore[no-untyped-def]
-    quote_for(job, [line("part", PART)])
+    quote_for(job, [line("part", BOARD)])
     phone = phone_for(job.technician)
     phone.sync()
-    charge_id = phone.create("visit_charges", visit_id=str(job.visit.id), kind="part", code=PART,
-                             quantity_centi=100, serial_numbers=json.dumps(["BRG-1"]))
+    charge_id = phone.create("visit_charges", visit_id=str(job.visit.id), kind="part", code=BOARD,
+                             quantity_centi=100, serial_numbers=json.dumps(["CB-1"]))
     result = phone.sync()
     assert result["accepted"] == 0 and result["rejected"] == 1
     with app.app_context():
         assert db.session.get(VisitCharge, uuid.UUID(charge_id)) is None
         rejection = db.session.scalars(sa.select(SyncRejection)).one()
         assert rejection.reason_code == "consent_required" and rejection.table_name == "visit_charges"
-        assert rejection.payload["code"] == PART  # kept, not lost
+        assert rejection.payload["code"] == BOARD  # kept, not lost
     listed = client.get("/api/v1/sync/rejections", headers=headers(role="dispatcher")).get_json()
     assert [r["reason_code"] for r in listed["items"]] == ["consent_required"]
     phone.sync()
@@ -58,8 +58,8 @@ def test_charge_without_consent_is_quarantined_with_the_reason(app: Flask, job, 
     assert echoed["sync_status"] == "rejected" and "consent" in echoed["rejection_reason"]
 
 
-def test_consent_pushed_with_the_charges_it_covers_counts(app: Flask, job, quote_for, phone_for) -> None:  # type: ignore[no-untyped-def]
-    quote = quote_for(job, [line("part", PART), line("labour", LABOUR, 2)])
+def test_consent_pushed_with_the_charges_it_covers_counts(app: Flask, job, van, quote_for, phone_for) -> None:  # type: ignore[no-untyped-def]
+    quote = quote_for(job, [line("part", BOARD), line("labour", LABOUR, 2)])
     phone = phone_for(job.technician)
     phone.sync()
     sha = phone.get("quotes", quote["id"])["content_sha256"]
@@ -67,8 +67,8 @@ def test_consent_pushed_with_the_charges_it_covers_counts(app: Flask, job, quote
     consent_id = phone.create("quote_consents", quote_id=quote["id"], decision="accepted", content_sha256=sha,
                               signer_name="王经理", visit_id=str(job.visit.id), device="phone-7",
                               device_time=now_ms())
-    part_id = phone.create("visit_charges", visit_id=str(job.visit.id), kind="part", code=PART,
-                           quantity_centi=100, serial_numbers=json.dumps(["BRG-2026-9"]))
+    part_id = phone.create("visit_charges", visit_id=str(job.visit.id), kind="part", code=BOARD,
+                           quantity_centi=100, serial_numbers=json.dumps(["CB-2"]))
     labour_id = phone.create("visit_charges", visit_id=str(job.visit.id), kind="labour", code=LABOUR,
                              quantity_centi=200)
     result = phone.sync()
@@ -78,7 +78,8 @@ def test_consent_pushed_with_the_charges_it_covers_counts(app: Flask, job, quote
         assert consent.content_sha256 == sha and consent.device_id == "phone-7" and consent.device_time is not None
         assert db.session.get(Quote, consent.quote_id).status is QuoteStatus.ACCEPTED
         part = db.session.get(VisitCharge, uuid.UUID(part_id))
-        assert part.serial_numbers == ["BRG-2026-9"] and part.unit_price_minor == 10_000
+        assert part.serial_numbers == ["CB-2"] and part.unit_price_minor == 50_000
+        assert part.stock_movement_id is not None       # the board left the van (R-REP-6)
         assert db.session.get(VisitCharge, uuid.UUID(labour_id)).quote_line_id is not None
     # the re-push of the same records (lost answer) changes nothing
     phone.tables["visit_charges"][part_id].status = "created"
@@ -87,7 +88,7 @@ def test_consent_pushed_with_the_charges_it_covers_counts(app: Flask, job, quote
         assert db.session.scalar(sa.select(sa.func.count()).select_from(VisitCharge)) == 2
 
 
-def test_consent_with_a_wrong_hash_is_quarantined_and_covers_nothing(app: Flask, job, quote_for, phone_for) -> None:  # type: ignore[no-untyped-def]
+def test_consent_with_a_wrong_hash_is_quarantined_and_covers_nothing(app: Flask, job, van, quote_for, phone_for) -> None:  # type: ignore[no-untyped-def]
     quote = quote_for(job, [line("part", PART)])
     phone = phone_for(job.technician)
     phone.sync()
@@ -103,7 +104,7 @@ def test_consent_with_a_wrong_hash_is_quarantined_and_covers_nothing(app: Flask,
         assert db.session.get(Quote, uuid.UUID(quote["id"])).status is QuoteStatus.PRESENTED
 
 
-def test_declined_on_the_phone_then_charge_is_quarantined(app: Flask, job, quote_for, phone_for) -> None:  # type: ignore[no-untyped-def]
+def test_declined_on_the_phone_then_charge_is_quarantined(app: Flask, job, van, quote_for, phone_for) -> None:  # type: ignore[no-untyped-def]
     quote = quote_for(job, [line("part", PART)])
     phone = phone_for(job.technician)
     phone.sync()
@@ -133,7 +134,7 @@ def test_consents_apply_first_whatever_the_order_in_the_body(app: Flask, job, qu
     assert response.status_code == 200 and response.get_json()["rejected"] == 0
 
 
-def test_quarantined_charge_is_accepted_when_pushed_again_after_consent(app: Flask, job, quote_for, phone_for,
+def test_quarantined_charge_is_accepted_when_pushed_again_after_consent(app: Flask, job, van, quote_for, phone_for,
                                                                          consent) -> None:  # type: ignore[no-untyped-def]
     quote = quote_for(job, [line("part", PART)])
     phone = phone_for(job.technician)
