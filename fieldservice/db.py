@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -103,9 +104,7 @@ def unit_of_work() -> Iterator[Any]:
 
     Services flush but never commit; only entry points open a unit of work.
     """
-    from fieldservice.extensions import db
-
-    session = db.session
+    session = current_app.extensions["sqlalchemy"].session  # the app's Flask-SQLAlchemy (no import circle)
     try:
         yield session
         session.commit()

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from fieldservice.audit.models import AuditEvent
-from fieldservice.auth.service import Actor
+from fieldservice.auth.actor import Actor
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.db import utcnow
 from fieldservice.extensions import db

@@ -5,7 +5,6 @@ import hashlib
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,39 +12,17 @@ import sqlalchemy as sa
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from fieldservice.auth.actor import Actor
 from fieldservice.auth.models import ApiToken, Role, User
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.db import utcnow
-from fieldservice.errors import AuthenticationFailed, Conflict, Forbidden, NotFound, ValidationFailed
+from fieldservice.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
 from fieldservice.extensions import db
 
 log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "fs_"
 MIN_PASSWORD_LENGTH = 10
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is calling: passed to every service so rules and scoping are checked on the server."""
-
-    user_id: uuid.UUID | None
-    role: Role
-    display_name: str
-    technician_id: uuid.UUID | None = None
-    customer_id: uuid.UUID | None = None
-
-    @property
-    def is_technician(self) -> bool:
-        return self.role is Role.TECHNICIAN
-
-    @property
-    def is_customer(self) -> bool:
-        return self.role is Role.CUSTOMER
-
-    def require(self, *roles: Role) -> None:
-        if self.role not in roles:
-            raise Forbidden(f"role {self.role.value} may not do this; allowed: {', '.join(r.value for r in roles)}")
 
 
 SYSTEM = Actor(user_id=None, role=Role.ADMIN, display_name="system")

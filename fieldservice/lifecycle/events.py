@@ -18,7 +18,8 @@ Receivers are connected when their module is imported; `fieldservice.reactions` 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -53,6 +54,14 @@ def subscribe(event_type: type[E]) -> Callable[[Callable[[E], None]], Callable[[
         return receiver
 
     return connect
+
+
+@contextmanager
+def receiving(event_type: type[E]) -> Iterator[list[E]]:
+    """Collect the events of `event_type` published inside the block (tests, diagnostics)."""
+    got: list[E] = []
+    with _signal(event_type).connected_to(got.append):
+        yield got
 
 
 def receivers(event_type: type) -> list[Callable[..., Any]]:
