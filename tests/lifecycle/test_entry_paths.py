@@ -256,11 +256,16 @@ def _skip(w: World) -> Any:
                          headers=w.auth("dispatcher"), json={"reason": "客户停产检修 plant shutdown"})
 
 
+def _rewind(w: World, plan_id: Any) -> None:
+    """The plan's horizon moves back to today, so that the next generation run plans more visits."""
+    with w.app.app_context(), unit_of_work():
+        db.session.execute(sa.update(MaintenancePlan).where(MaintenancePlan.id == plan_id)
+                           .values(covered_through=datetime.now(UTC).date()))
+
+
 def _generation(w: World) -> Any:
     world = w.planned_maintenance()
-    with w.app.app_context(), unit_of_work():   # the plan's horizon moves back: the next run plans more
-        db.session.execute(sa.update(MaintenancePlan).where(MaintenancePlan.id == world.plan.id)
-                           .values(covered_through=datetime.now(UTC).date()))
+    _rewind(w, world.plan.id)
     return w.client.post("/api/v1/maintenance-occurrences/generation", json={"horizon_days": 21},
                          headers=w.auth("dispatcher"))
 
@@ -334,9 +339,7 @@ TABLES: dict[str, tuple[str, Callable[[World], Any]]] = {
 
 def _cli_generate(w: World) -> Any:
     world = w.planned_maintenance()
-    with w.app.app_context(), unit_of_work():
-        db.session.execute(sa.update(MaintenancePlan).where(MaintenancePlan.id == world.plan.id)
-                           .values(covered_through=datetime.now(UTC).date()))
+    _rewind(w, world.plan.id)
     return w.app.test_cli_runner().invoke(args=["maintenance", "generate", "--horizon-days", "21"])
 
 
@@ -346,9 +349,7 @@ def _cli_seed(w: World) -> Any:
 
 def _job_generation(w: World) -> Any:
     world = w.planned_maintenance()
-    with w.app.app_context(), unit_of_work():
-        db.session.execute(sa.update(MaintenancePlan).where(MaintenancePlan.id == world.plan.id)
-                           .values(covered_through=datetime.now(UTC).date()))
+    _rewind(w, world.plan.id)
     w.app.config["MAINTENANCE_HORIZON_DAYS"] = 21
     return jobs.generate_maintenance_visits(w.app)
 
