@@ -175,7 +175,8 @@ TABLES: dict[str, SyncTable] = {table.name: table for table in (
         s("work_order_id", "dispatcher"), s("technician_id", "dispatcher"), s("status", "technician"),
         t("scheduled_start", "dispatcher"), t("scheduled_end", "dispatcher"),
         b("customer_confirmed", "technician"), t("customer_confirmed_at", "technician"),
-        s("confirmation_note", "technician"), t("arrived_at", "technician"), t("departed_at", "technician"),
+        s("confirmation_note", "technician"), t("confirmation_waived_at", "dispatcher"),
+        s("confirmation_waiver_reason", "dispatcher"), t("arrived_at", "technician"), t("departed_at", "technician"),
         b("work_complete", "technician"), s("notes", "technician"), s("cancel_reason", "dispatcher"),
         b("is_read_only", value=_read_only), *SYNC_STATUS, *STAMPS), pushable=True),
     SyncTable("photos", Photo, (

@@ -19,6 +19,7 @@ from fieldservice.extensions import db
 from fieldservice.followups.models import FollowUpTask
 from fieldservice.lifecycle.gate import ConditionsNotMet
 from fieldservice.visits import service as visits
+from fieldservice.visits.models import Visit
 from tests.factories import Factory
 from tests.lifecycle.conftest import (
     ago,
@@ -294,3 +295,26 @@ def test_a_corrected_arrival_time_cannot_move_the_start_before_the_window(client
     with make.app.app_context(), pytest.raises(ConditionsNotMet) as refused, unit_of_work():
         visits.apply_field_changes(SYSTEM, job.visit.id, {"arrived_at": datetime.now(UTC) - timedelta(days=2)})
     assert unmet_codes(refused.value.extra) == ["before_visit_window"]
+
+
+def test_r_mnt_2_the_phone_sees_the_waiver_and_cannot_make_one(app: Flask, client: FlaskClient, make: Factory,
+                                                               phone_for) -> None:  # type: ignore[no-untyped-def]
+    """The waiver is the dispatcher's: the phone pulls it (so the app lets the technician start) and a phone
+    that pushes its own waiver is overridden (kept aside as not owned), the visit unchanged."""
+    job = make.dispatched_job(confirmed=False)
+    waived = client.post(f"/api/v1/visits/{job.visit.id}/confirmation-waiver", headers=dispatcher(make),
+                         json={"reason": "老客户长期约定，随到随修 standing agreement"})
+    assert waived.status_code == 200
+    phone = phone_for(job.technician)
+    phone.sync()
+    pulled = phone.get("visits", job.visit.id)
+    assert pulled["confirmation_waived_at"] and pulled["confirmation_waiver_reason"].startswith("老客户")
+    other = make.dispatched_job(confirmed=False, technician=job.technician,
+                                start=datetime.now(UTC) + timedelta(hours=3))
+    phone.sync()
+    phone.edit("visits", other.visit.id, confirmation_waived_at=ms(ago(1)), confirmation_waiver_reason="我说行")
+    answer = phone.sync()
+    assert answer["merged"] == 1 and answer["rejected"] == 0
+    with app.app_context():
+        visit = db.session.get(Visit, other.visit.id)
+        assert visit.confirmation_waived_at is None and visit.confirmation_waiver_reason is None
