@@ -2,9 +2,9 @@
 one call FOLLOWUP_REPAIR_DAYS later. Each call records whether the customer was reached, satisfaction (1-5)
 and remarks; an unreachable customer is called again FOLLOWUP_RETRY_DAYS later, up to FOLLOWUP_MAX_ATTEMPTS.
 
-Tasks are created when a work order of kind installation or repair is first signed or closed (the hook in
-`workorders.service.apply_transition`, so every path - API, sync push, records sign-off - creates them) and,
-as a backstop, by the scheduler job. They are unique per (work order, offset) and inserted with ON CONFLICT
+Tasks are created when a work order of kind installation or repair is first signed or closed (followups/
+reactions.py reacts to the lifecycle's WorkOrderStatusChanged, so every path - API, sync push, sign-off -
+creates them) and, as a backstop, by the scheduler job. They are unique per (work order, offset) and inserted with ON CONFLICT
 DO NOTHING, so neither a second sign-off, a re-run nor two processes make a task twice.
 """
 from __future__ import annotations

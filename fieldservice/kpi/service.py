@@ -135,7 +135,7 @@ def first_time_fix_query(r: Range, technician_id: uuid.UUID | None = None) -> sa
 
 def repair_success_query(r: Range, technician_id: uuid.UUID | None = None) -> sa.Select[Any]:
     """The repair work orders signed in the range (index on work_orders.signed_at) with the facts kept on
-    them (kpi/facts.py, workorders.service.apply_transition): technician at signing, rework count, repeat
+    them (kpi/facts.py, kpi/reactions.py): technician at signing, rework count, repeat
     repair on the asset. One range scan, like the first-time-fix rate."""
     success = sa.and_(WorkOrder.rework_count == 0, WorkOrder.repeat_repair_at.is_(None))
     stmt = (sa.select(WorkOrder.signed_technician_id.label("technician_id"), sa.func.count().label("denominator"),

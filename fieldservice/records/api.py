@@ -112,10 +112,11 @@ class RecordSignoff(MethodView):
     @requires(Role.TECHNICIAN)
     @blp.arguments(SignoffInSchema)
     @blp.response(201, SignoffSchema)
-    @blp.alt_response(409, description="work_not_complete, already_signed, content_hash_mismatch, "
-                                       "contract_mismatch (R-INS-3), commissioning_out_of_range (R-INS-4), "
-                                       "installation_incomplete (R-INS-4 checklist, R-INS-5 training; `problems` "
-                                       "lists each) or asset_serial_differs (R-INS-6)")
+    @blp.alt_response(409, description="conditions_not_met (the lifecycle gate; `unmet_conditions` lists each: "
+                                       "work_not_complete / visit_in_progress R-SIG-2, contract_mismatch R-INS-3, "
+                                       "commissioning and checklist R-INS-4, training R-INS-5, record_unsigned for "
+                                       "an acceptance), already_signed, content_hash_mismatch, or "
+                                       "asset_serial_differs (R-INS-6)")
     @blp.alt_response(422, description="The signature is not a bounded PNG, or strokes are malformed")
     def post(self, data: dict[str, Any], record_id: uuid.UUID) -> Any:
         """The customer signs this record version on the technician's device (technician's token)."""

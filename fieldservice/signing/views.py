@@ -26,9 +26,7 @@ bp = Blueprint("signing_page", __name__, url_prefix="/sign", static_folder="stat
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 ERROR_TEXT = {"signing_link_not_found": "link_unknown", "signing_link_used": "link_used",
-              "signing_link_expired": "link_expired", "work_not_complete": "work_not_complete",
-              "contract_mismatch": "installation_blocked", "commissioning_out_of_range": "installation_blocked",
-              "installation_incomplete": "installation_blocked"}
+              "signing_link_expired": "link_expired"}  # conditions_not_met: service.refusal_label
 
 
 @bp.after_request
