@@ -1,8 +1,8 @@
 """Service levels (R-SLA-1, R-SLA-2).
 
-Clocks start and stop with work-order and service-request events; the work-order, visit and service-request
-services call the small `on_*` functions here where those events happen, so the rules hold on the JSON API,
-sync push, CLI and scheduler alike.
+Clocks start and stop with work-order, visit and service-request events: sla/reactions.py subscribes to the
+lifecycle's domain events and calls the small `on_*` functions here, so the rules hold on the JSON API, sync
+push, signing links, CLI and scheduler alike (docs/workflow.md).
 
 Targets and what they count (docs/sla.md):
 - respond (default 30 min): work order opened -> a technician is assigned (dispatched) or work starts.
