@@ -1,6 +1,7 @@
 """Field-service backend: the application factory."""
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
@@ -73,6 +74,7 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     register_error_handlers(app)
     _init_media(app)
     _register_blueprints(app)
+    _register_web(app)
     _serve_swagger_ui(app)
     _register_cli(app)
 
@@ -148,6 +150,20 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(followup_pages)
     app.register_blueprint(health_bp)
     _register_signing(app)
+
+
+def _register_web(app: Flask) -> None:
+    """The office app's frame (language, static files, home, `/`) and the working pages added by issue 14: the
+    dispatch board, requests, work orders, visits, quotes, notifications, stock and the sync quarantine."""
+    from fieldservice.web import i18n, pages
+
+    i18n.init_app(app)
+    pages.init_app(app)
+    for module in WEB_PAGES:
+        app.register_blueprint(importlib.import_module(module).bp)
+
+
+WEB_PAGES = ()
 
 
 def _register_signing(app: Flask) -> None:

@@ -1,0 +1,159 @@
+"""What every office form needs: run one service call in one unit of work, and turn a refusal into something
+the page shows in place (its reason in the page's language, the rule id the gate or the service gives, each
+unmet condition of a lifecycle refusal, the fields at fault). No rules here: the services decide."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import marshmallow as ma
+from flask import request
+
+from fieldservice.db import unit_of_work
+from fieldservice.errors import DomainError, ValidationFailed
+from fieldservice.web import words
+from fieldservice.web.i18n import zone_of
+
+T = TypeVar("T")
+RULE_IN_TEXT = ("R-TEC-1", "R-REP-2", "R-REP-4", "R-REP-8", "R-SIG-2", "R-CMP-1", "R-MNT-2")
+
+
+@dataclass
+class Condition:
+    code: str
+    rule: str | None
+    text: str
+    message: str
+    overridable_by: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Refusal:
+    """A refused request as a page shows it: `status` is the HTTP status the page answers with."""
+
+    status: int
+    code: str
+    text: str
+    rule: str | None
+    detail: str
+    conditions: list[Condition] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def _messages(messages: Any) -> dict[str, str]:
+    if not isinstance(messages, Mapping):
+        return {"form": "; ".join(map(str, messages)) if isinstance(messages, list) else str(messages)}
+    out = {}
+    for name, value in messages.items():
+        if isinstance(value, Mapping) and name in ("json", "form", "query"):
+            out.update(_messages(value))
+        else:
+            out[str(name)] = "; ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return out
+
+
+def _rule_of(err: DomainError) -> str | None:
+    if err.code in words.RULES:
+        return words.RULES[err.code]
+    return next((rule for rule in RULE_IN_TEXT if rule in err.detail), None)
+
+
+def refusal(err: Exception) -> Refusal:
+    """A marshmallow or domain error as the page shows it."""
+    if isinstance(err, ma.ValidationError):
+        return Refusal(422, "validation_failed", words.word("refusal", "validation_failed"), None,
+                       "", fields=_messages(err.messages))
+    assert isinstance(err, DomainError)
+    conditions = [Condition(code=c.get("code", ""), rule=c.get("rule"), text=words.word("refusal", c.get("code")),
+                            message=c.get("message", ""), overridable_by=list(c.get("overridable_by") or []))
+                  for c in err.extra.get("unmet_conditions") or []]
+    fields = _messages(err.extra.get("errors") or {})
+    return Refusal(err.status, err.code, words.word("refusal", err.code), _rule_of(err), err.detail,
+                   conditions=conditions, fields=fields)
+
+
+def attempt(action: Callable[[], T]) -> tuple[T | None, Refusal | None]:
+    """Run `action` (one service call) in one unit of work: (its result, None), or (None, the refusal) after a
+    rollback."""
+    try:
+        with unit_of_work():
+            return action(), None
+    except (ma.ValidationError, DomainError) as err:
+        return None, refusal(err)
+
+
+# ---- reading form fields ---------------------------------------------------------------------------
+
+def text(name: str) -> str | None:
+    value = (request.form.get(name) or "").strip()
+    return value or None
+
+
+def uuid_field(name: str, *, required: bool = False) -> uuid.UUID | None:
+    """A UUID form field; blank is None (or a 422 naming the field when required), not a UUID is a 422."""
+    raw = text(name)
+    if raw is None:
+        if required:
+            raise ValidationFailed(f"{name}: required", errors={"form": {name: ["required"]}})
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name}: not a valid choice", errors={"form": {name: ["not a valid choice"]}}) from None
+
+
+def int_field(name: str) -> int | None:
+    raw = text(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name}: a whole number", errors={"form": {name: ["a whole number"]}}) from None
+
+
+def local_datetime(name: str, zone: str | ZoneInfo | None = None, *, required: bool = True) -> datetime | None:
+    """A `datetime-local` field (the site's or the company's wall time) as an aware datetime."""
+    raw = text(name)
+    if raw is None:
+        if required:
+            raise ValidationFailed(f"{name}: required", errors={"form": {name: ["required"]}})
+        return None
+    try:
+        naive = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name}: a date and time", errors={"form": {name: ["a date and time"]}}) from None
+    tz = zone if isinstance(zone, ZoneInfo) else zone_of(zone)
+    return naive.replace(tzinfo=tz) if naive.tzinfo is None else naive
+
+
+def day_and_time(day_name: str, time_name: str, zone: str | ZoneInfo | None = None) -> datetime:
+    """A date field and a time field (wall time in `zone`) as an aware datetime."""
+    try:
+        day = date.fromisoformat(text(day_name) or "")
+    except ValueError:
+        raise ValidationFailed(f"{day_name}: a date", errors={"form": {day_name: ["a date"]}}) from None
+    try:
+        at = time.fromisoformat(text(time_name) or "")
+    except ValueError:
+        raise ValidationFailed(f"{time_name}: a time", errors={"form": {time_name: ["a time"]}}) from None
+    tz = zone if isinstance(zone, ZoneInfo) else zone_of(zone)
+    return datetime.combine(day, at, tz)
+
+
+def local_input(value: datetime | None, zone: str | ZoneInfo | None = None) -> str:
+    """A datetime as a `datetime-local` field's value in `zone`."""
+    if value is None:
+        return ""
+    from fieldservice.web.i18n import local
+
+    return local(value, zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def wants_fragment() -> bool:
+    """An htmx request swaps a part of the page; a plain form post gets the whole page (or a redirect)."""
+    return request.headers.get("HX-Request") == "true"
