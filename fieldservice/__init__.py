@@ -159,11 +159,14 @@ def _register_web(app: Flask) -> None:
 
     i18n.init_app(app)
     pages.init_app(app)
-    for module in WEB_PAGES:
-        app.register_blueprint(importlib.import_module(module).bp)
+    for name in WEB_PAGES:
+        module, _, attribute = name.partition(":")
+        app.register_blueprint(getattr(importlib.import_module(module), attribute or "bp"))
 
 
-WEB_PAGES = ()
+WEB_PAGES = ("fieldservice.web.pickers", "fieldservice.dispatch.web", "fieldservice.workorders.web",
+             "fieldservice.servicerequests.web", "sync.web", "fieldservice.commerce.quote_pages",
+             "fieldservice.commerce.quote_pages:link_bp", "fieldservice.notifications.web", "fieldservice.parts.web")
 
 
 def _register_signing(app: Flask) -> None:

@@ -89,10 +89,9 @@ def _page_request() -> PageRequest:
 
 
 def _error_page(err: DomainError) -> tuple[str, int]:
-    from fieldservice.web.words import word
+    from fieldservice.web.forms import error_page
 
-    return render_template("office/error.html", status=err.status, title=err.title, message=word("refusal", err.code),
-                           detail=err.detail), err.status
+    return error_page(err)
 
 
 def _safe_next(target: str | None) -> str:

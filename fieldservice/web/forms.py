@@ -76,6 +76,14 @@ def refusal(err: Exception) -> Refusal:
                    conditions=conditions, fields=fields)
 
 
+def error_page(err: DomainError) -> tuple[str, int]:
+    """A page that cannot be shown (not found, not the caller's): the reason in the page's language."""
+    from flask import render_template
+
+    return render_template("office/error.html", status=err.status, title=err.title, message=refusal(err).text,
+                           detail=err.detail), err.status
+
+
 def attempt(action: Callable[[], T]) -> tuple[T | None, Refusal | None]:
     """Run `action` (one service call) in one unit of work: (its result, None), or (None, the refusal) after a
     rollback."""
@@ -104,6 +112,13 @@ def uuid_field(name: str, *, required: bool = False) -> uuid.UUID | None:
         return uuid.UUID(raw)
     except ValueError:
         raise ValidationFailed(f"{name}: not a valid choice", errors={"form": {name: ["not a valid choice"]}}) from None
+
+
+def uuid_or_none(raw: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw or "")
+    except ValueError:
+        return None
 
 
 def int_field(name: str) -> int | None:

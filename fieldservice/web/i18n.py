@@ -157,4 +157,4 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _language_globals() -> dict[str, Any]:
         return {"current_language": language, "language_url": language_url, "LANGUAGES": LANGUAGES,
-                "company_zone": lambda: str(company_zone())}
+                "company_zone": lambda: str(company_zone()), "now_time": lambda: format_time(datetime.now(UTC))}

@@ -37,16 +37,15 @@ NAV: tuple[NavItem, ...] = (
     NavItem("request_pages.requests", _l("Service requests"), STAFF, "/office/requests"),
     NavItem("work_order_pages.work_orders", _l("Work orders"), STAFF, "/office/work-orders"),
     NavItem("sync_pages.quarantine", _l("Sync quarantine"), (R.DISPATCHER, R.OFFICE, R.ADMIN), "/office/quarantine"),
-    NavItem("quote_pages.quotes", _l("Quotes"), STAFF, "/office/quotes"),
+    NavItem("quote_pages.quotes_list", _l("Quotes"), STAFF, "/office/quotes"),
     NavItem("office.archive", _l("Archive"), (R.OFFICE, R.ADMIN), "/office/archive"),
     NavItem("followup_pages.calls", _l("Follow-up calls"), STAFF, "/office/follow-ups"),
     NavItem("office_complaints.complaint_board", _l("Complaints"), STAFF, "/office/complaints"),
     NavItem("maintenance_pages.plans", _l("Maintenance plans"), STAFF, "/office/maintenance"),
     NavItem("return_pages.case_list", _l("Returns"), STAFF, "/office/returns"),
     NavItem("office_kpis.kpi_board", _l("KPIs"), (R.OFFICE, R.ADMIN), "/office/kpis"),
-    NavItem("stock_pages.stock", _l("Stock"), (R.PARTS_KEEPER, R.ADMIN), "/office/stock"),
-    NavItem("notification_pages.notifications", _l("Notifications"), (R.OFFICE, R.ADMIN, R.DISPATCHER,
-                                                                       R.PARTS_KEEPER), "/office/notifications"),
+    NavItem("stock_pages.stock", _l("Stock"), (R.PARTS_KEEPER, R.OFFICE, R.ADMIN), "/office/stock"),
+    NavItem("notification_pages.notifications", _l("Notifications"), (R.OFFICE, R.ADMIN), "/office/notifications"),
 )
 
 
