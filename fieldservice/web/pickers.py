@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, render_template, request
 
 from fieldservice.assets import service as assets
@@ -13,6 +14,7 @@ from fieldservice.auth.decorators import BACK_OFFICE, current_actor
 from fieldservice.catalog import service as catalog
 from fieldservice.common.pagination import PageRequest
 from fieldservice.customers import service as customers
+from fieldservice.extensions import db
 from fieldservice.web.auth import office_page
 
 bp = Blueprint("pickers", __name__, url_prefix="/office/pick")
@@ -50,6 +52,18 @@ def site_options(customer_id: uuid.UUID | None) -> list[tuple[str, str]]:
             for s in customers.list_sites(current_actor(), LIMIT, customer_id=customer_id).items]
 
 
+def contract_units(contract_id: uuid.UUID | None) -> list[tuple[str, str]]:
+    """The units delivered on a contract (a contract plan's units to choose from)."""
+    if contract_id is None:
+        return []
+    from fieldservice.assets.models import Asset
+    from fieldservice.contracts.models import SalesContractLine
+
+    units = db.session.scalars(sa.select(Asset).join(SalesContractLine, SalesContractLine.id == Asset.contract_line_id)
+                               .where(SalesContractLine.contract_id == contract_id).order_by(Asset.serial_number))
+    return [(str(a.id), f"{a.serial_number} · {a.product.name}") for a in units]
+
+
 def product_options(q: str | None) -> list[tuple[str, str]]:
     return [(str(p.id), f"{p.name} ({p.model_code})") for p in catalog.list_products(LIMIT, q=q or None).items]
 
@@ -63,6 +77,9 @@ def pick(kind: str) -> Any:
                "assets": lambda: asset_options(q, _uuid("customer_id")),
                "sites": lambda: site_options(_uuid("customer_id")),
                "products": lambda: product_options(q)}.get(kind)
+    if kind == "contract-units":
+        return render_template("office/_unit_checks.html", units=contract_units(_uuid("contract_id")),
+                               chosen=request.args.getlist("asset_ids"))
     if options is None:
         return "", 404
     return render_template("office/_options.html", options=options(), selected=request.args.get("selected", ""),
