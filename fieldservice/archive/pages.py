@@ -74,7 +74,12 @@ def page_actor() -> Actor | None:
 
 
 def _require_login() -> Actor | Response:
+    """The page session's user, or (scripts, tests) the bearer token's; nobody: the login form."""
     actor = page_actor()
+    if actor is None and request.headers.get("Authorization"):
+        from fieldservice.auth.decorators import current_actor
+
+        actor = current_actor()
     if actor is None:
         return redirect(url_for("office.login", next=request.full_path if request.query_string else request.path))
     return actor
@@ -275,7 +280,8 @@ def signing_link(record_id: uuid.UUID) -> Any:
     actor = _require_login()
     if not isinstance(actor, Actor):
         return actor
-    check_csrf()
+    if page_actor() is not None:
+        check_csrf()                               # a cookie-borne form; a bearer token needs no token
     data: dict[str, Any] = {}
     if request.form.get("language") in ("zh", "en"):
         data["language"] = request.form["language"]
