@@ -41,11 +41,7 @@ def _link(rejection: Any) -> str | None:
 
 def _page(*, refusal: forms.Refusal | None = None, failed: str | None = None, status: int = 200) -> Any:
     chosen = request.args.get("status", "open")
-    try:
-        page_no = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page_no = 1
-    page = service.list_rejections(PageRequest(page=page_no, page_size=50),
+    page = service.list_rejections(PageRequest(page=forms.page_number(), page_size=50),
                                    status=RejectionStatus(chosen) if chosen in ("open", "resolved", "superseded") else None)
     tech_ids = {r.technician_id for r in page.items}
     names = dict(db.session.execute(sa.select(Technician.id, Technician.name).where(Technician.id.in_(tech_ids))).all()) \

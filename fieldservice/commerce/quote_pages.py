@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 import marshmallow as ma
-from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, make_response, render_template, request, url_for
 from flask_babel import gettext
 
 from fieldservice.auth.decorators import BACK_OFFICE, current_actor, public
@@ -89,9 +89,8 @@ def quote(quote_id: uuid.UUID) -> Any:
 
 
 def _after(quote_id: uuid.UUID, refusal: forms.Refusal | None, saved: str) -> Any:
-    if refusal is not None:
-        return _office_quote(quote_id, refusal=refusal, status=refusal.status)
-    return redirect(url_for(".quote", quote_id=quote_id, saved=saved), code=303)
+    return forms.done_or_refused(refusal, lambda r: _office_quote(quote_id, refusal=r, status=r.status),
+                                 url_for(".quote", quote_id=quote_id, saved=saved))
 
 
 @bp.post("/<uuid:quote_id>/approval")

@@ -42,13 +42,6 @@ LABELS = {"status_labels": STATUS_LABELS, "outcome_labels": OUTCOME_LABELS, "opt
           "payer_labels": PAYER_LABELS, "fault_types": FAULT_TYPES}
 
 
-def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", "1")), 1_000_000))
-    except ValueError:
-        return 1
-
-
 @bp.get("")
 @office_page(*BACK_OFFICE)
 def case_list() -> Any:
@@ -57,7 +50,7 @@ def case_list() -> Any:
     status = request.args.get("status", "")
     chosen = [ReturnStatus(status)] if status in STATUS_LABELS else None
     q = request.args.get("q", "").strip()[:200]
-    page = returns.list_cases(current_actor(), PageRequest(page=_page_number(), page_size=PAGE_SIZE),
+    page = returns.list_cases(current_actor(), PageRequest(page=forms.page_number(), page_size=PAGE_SIZE),
                               status=chosen, q=q or None)
     return render_template("office/returns_list.html", page=page, status=status if chosen else "", q=q,
                            windows=returns.windows_for(page.items), labels=returns.labels_for(page.items),

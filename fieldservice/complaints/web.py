@@ -18,7 +18,7 @@ from fieldservice.complaints import service
 from fieldservice.complaints.models import ComplaintStatus
 from fieldservice.complaints.schemas import ComplaintInSchema
 from fieldservice.db import utcnow
-from fieldservice.errors import DomainError, NotFound, ValidationFailed
+from fieldservice.errors import DomainError, NotFound
 from fieldservice.web import forms, pickers
 from fieldservice.web.auth import office_page
 from fieldservice.web.pages import Tile, home_tile
@@ -89,24 +89,17 @@ def complaint(complaint_id: uuid.UUID) -> Any:
 STEPS = {
     "owner": lambda a, cid: service.assign_owner(a, cid, forms.uuid_field("owner_user_id", required=True),
                                                  version=forms.int_field("version")),
-    "unreachable": lambda a, cid: service.record_contact_failed(a, cid, _required("body"),
+    "unreachable": lambda a, cid: service.record_contact_failed(a, cid, forms.required_text("body"),
                                                                 version=forms.int_field("version")),
-    "response": lambda a, cid: service.record_first_response(a, cid, _required("body"),
+    "response": lambda a, cid: service.record_first_response(a, cid, forms.required_text("body"),
                                                              version=forms.int_field("version")),
-    "note": lambda a, cid: service.add_note(a, cid, _required("body")),
-    "resolve": lambda a, cid: service.resolve(a, cid, _required("body"), version=forms.int_field("version")),
-    "reopen": lambda a, cid: service.reopen(a, cid, _required("body"), version=forms.int_field("version")),
+    "note": lambda a, cid: service.add_note(a, cid, forms.required_text("body")),
+    "resolve": lambda a, cid: service.resolve(a, cid, forms.required_text("body"), version=forms.int_field("version")),
+    "reopen": lambda a, cid: service.reopen(a, cid, forms.required_text("body"), version=forms.int_field("version")),
     "feedback": lambda a, cid: service.record_feedback(
-        a, cid, _required("body"), {"yes": True, "no": False}.get(request.form.get("customer_satisfied", "")),
+        a, cid, forms.required_text("body"), {"yes": True, "no": False}.get(request.form.get("customer_satisfied", "")),
         version=forms.int_field("version")),
 }
-
-
-def _required(name: str) -> str:
-    value = forms.text(name)
-    if value is None:
-        raise ValidationFailed(f"{name}: required", errors={"form": {name: ["required"]}})
-    return value
 
 
 @bp.post("/complaints/<uuid:complaint_id>/<step>")

@@ -25,11 +25,7 @@ OUTBOX = (Role.OFFICE, Role.ADMIN)
 def _page(*, refusal: forms.Refusal | None = None, status: int = 200) -> Any:
     chosen = request.args.get("status", "failed")
     kind = (request.args.get("kind") or "").strip()[:60] or None
-    try:
-        page_no = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page_no = 1
-    page = service.list_notifications(PageRequest(page=page_no, page_size=50), kind=kind,
+    page = service.list_notifications(PageRequest(page=forms.page_number(), page_size=50), kind=kind,
                                       status=NotificationStatus(chosen) if chosen in NotificationStatus._value2member_map_
                                       else None)
     return make_response(render_template("office/notifications.html", page=page, status=chosen, kind=kind or "",

@@ -90,9 +90,8 @@ def request_page(request_id: uuid.UUID) -> Any:
 
 
 def _after(request_id: uuid.UUID, refusal: forms.Refusal | None, saved: str) -> Any:
-    if refusal is not None:
-        return _detail(request_id, refusal=refusal, status=refusal.status)
-    return redirect(url_for(".request_page", request_id=request_id, saved=saved), code=303)
+    return forms.done_or_refused(refusal, lambda r: _detail(request_id, refusal=r, status=r.status),
+                                 url_for(".request_page", request_id=request_id, saved=saved))
 
 
 @bp.post("/<uuid:request_id>/work-order")

@@ -101,17 +101,26 @@ def text(name: str) -> str | None:
     return value or None
 
 
+def _refuse(name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{name}: {message}", errors={"form": {name: [message]}})
+
+
+def required_text(name: str) -> str:
+    value = text(name)
+    if value is None:
+        raise _refuse(name, "required")
+    return value
+
+
 def uuid_field(name: str, *, required: bool = False) -> uuid.UUID | None:
     """A UUID form field; blank is None (or a 422 naming the field when required), not a UUID is a 422."""
-    raw = text(name)
+    raw = required_text(name) if required else text(name)
     if raw is None:
-        if required:
-            raise ValidationFailed(f"{name}: required", errors={"form": {name: ["required"]}})
         return None
     try:
         return uuid.UUID(raw)
     except ValueError:
-        raise ValidationFailed(f"{name}: not a valid choice", errors={"form": {name: ["not a valid choice"]}}) from None
+        raise _refuse(name, "not a valid choice") from None
 
 
 def uuid_or_none(raw: str | None) -> uuid.UUID | None:
@@ -128,22 +137,7 @@ def int_field(name: str) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise ValidationFailed(f"{name}: a whole number", errors={"form": {name: ["a whole number"]}}) from None
-
-
-def local_datetime(name: str, zone: str | ZoneInfo | None = None, *, required: bool = True) -> datetime | None:
-    """A `datetime-local` field (the site's or the company's wall time) as an aware datetime."""
-    raw = text(name)
-    if raw is None:
-        if required:
-            raise ValidationFailed(f"{name}: required", errors={"form": {name: ["required"]}})
-        return None
-    try:
-        naive = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed(f"{name}: a date and time", errors={"form": {name: ["a date and time"]}}) from None
-    tz = zone if isinstance(zone, ZoneInfo) else zone_of(zone)
-    return naive.replace(tzinfo=tz) if naive.tzinfo is None else naive
+        raise _refuse(name, "a whole number") from None
 
 
 def day_and_time(day_name: str, time_name: str, zone: str | ZoneInfo | None = None) -> datetime:
@@ -151,22 +145,30 @@ def day_and_time(day_name: str, time_name: str, zone: str | ZoneInfo | None = No
     try:
         day = date.fromisoformat(text(day_name) or "")
     except ValueError:
-        raise ValidationFailed(f"{day_name}: a date", errors={"form": {day_name: ["a date"]}}) from None
+        raise _refuse(day_name, "a date") from None
     try:
         at = time.fromisoformat(text(time_name) or "")
     except ValueError:
-        raise ValidationFailed(f"{time_name}: a time", errors={"form": {time_name: ["a time"]}}) from None
+        raise _refuse(time_name, "a time") from None
     tz = zone if isinstance(zone, ZoneInfo) else zone_of(zone)
     return datetime.combine(day, at, tz)
 
 
-def local_input(value: datetime | None, zone: str | ZoneInfo | None = None) -> str:
-    """A datetime as a `datetime-local` field's value in `zone`."""
-    if value is None:
-        return ""
-    from fieldservice.web.i18n import local
+def page_number() -> int:
+    """`?page=` of a list page (1 when absent or not a number)."""
+    try:
+        return max(1, min(int(request.args.get("page", "1")), 1_000_000))
+    except ValueError:
+        return 1
 
-    return local(value, zone).strftime("%Y-%m-%dT%H:%M")
+
+def done_or_refused(refusal: Refusal | None, show: Callable[[Refusal], Any], target: str) -> Any:
+    """After a form: the refusal shown in place (with its status), else a redirect (303) to `target`."""
+    if refusal is not None:
+        return show(refusal)
+    from flask import redirect
+
+    return redirect(target, code=303)
 
 
 def wants_fragment() -> bool:

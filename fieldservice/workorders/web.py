@@ -34,13 +34,6 @@ PAGE_SIZE = 30
 ALL = PageRequest(page=1, page_size=200)
 
 
-def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", "1")), 100_000))
-    except ValueError:
-        return 1
-
-
 @bp.get("")
 @office_page(*BACK_OFFICE)
 def work_orders() -> Any:
@@ -49,7 +42,7 @@ def work_orders() -> Any:
     kind = request.args.get("kind", "")
     q = (request.args.get("q") or "").strip()[:100]
     chosen = [WorkOrderStatus(status)] if status in WORDS["work_order_status"] else None
-    page = service.list_work_orders(current_actor(), PageRequest(page=_page_number(), page_size=PAGE_SIZE),
+    page = service.list_work_orders(current_actor(), PageRequest(page=forms.page_number(), page_size=PAGE_SIZE),
                                     status=chosen, open_only=status == "open",
                                     kind=WorkOrderKind(kind) if kind in WORDS["work_order_kind"] else None, q=q or None)
     return render_template("office/work_orders.html", page=page, status=status, kind=kind, q=q)

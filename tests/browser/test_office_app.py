@@ -26,9 +26,8 @@ from fieldservice.followups.models import FollowUpTask
 from fieldservice.maintenance.models import MaintenancePlan
 from fieldservice.visits.models import Visit
 from sync.models import RejectionStatus, SyncRejection
-from tests.commerce.conftest import FEE, LABOUR, PART, api, job, line, price_list, quote_for  # noqa: F401
+from tests.commerce.conftest import FEE, LABOUR, PART, line
 from tests.factories import Factory
-from tests.maintenance.conftest import equipment  # noqa: F401  (fixture)
 from tests.web.helpers import at_site, board_world, get_row, quarantined
 
 PASSWORD = "correct horse battery"

@@ -121,11 +121,10 @@ def test_failed_notifications_are_listed_and_sent_again(app: Flask, client: Flas
 
 def test_parts_keeper_receives_and_transfers_stock_and_sees_what_is_low(app: Flask, client: FlaskClient,
                                                                        make: Factory, headers: Headers) -> None:
+    from fieldservice.auth.service import SYSTEM
     from fieldservice.db import unit_of_work
     from fieldservice.parts import service as parts
     from fieldservice.parts.models import LocationKind
-
-    from fieldservice.auth.service import SYSTEM
 
     tech = make.technician(name="王建国")
     with app.app_context(), unit_of_work():

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
-
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
