@@ -150,14 +150,9 @@ def logout() -> Any:
 def home() -> Any:
     """The home page of each role: today's counts and what needs action (fieldservice/web/pages.py); an old
     search link (`/office/?q=`) goes to the archive search."""
-    from fieldservice.auth.models import Role as Roles
-    from fieldservice.web.auth import office_page
-
-    return office_page(*Roles)(_home)()
-
-
-def _home() -> Any:
-    actor = g.actor
+    actor = _require_login()
+    if not isinstance(actor, Actor):
+        return actor
     if request.args.get("q"):
         return redirect(url_for("office.archive", q=request.args["q"]))
     from fieldservice.web.pages import render_home
