@@ -11,7 +11,8 @@ PORT ?= 5000
 export FLASK_APP := wsgi
 export FIELDSERVICE_ENV ?= development
 
-.PHONY: run test test-sqlite test-postgres install install-dev install-system install-font lint migrate seed clean
+.PHONY: run test test-sqlite test-postgres install install-dev install-system install-font lint migrate seed clean \
+	translations catalogs vendor-assets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,31 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
+
+# Page texts (Flask-Babel): message ids are English; zh is the catalog. The compiled .mo files are committed;
+# `make catalogs` recompiles them after a .po edit (run/test do it when a .po is newer than its .mo).
+CATALOG_DIR := fieldservice/translations
+CATALOGS_MO := $(patsubst %.po,%.mo,$(wildcard $(CATALOG_DIR)/*/LC_MESSAGES/messages.po))
+
+$(CATALOG_DIR)/%/LC_MESSAGES/messages.mo: $(CATALOG_DIR)/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(BIN)/pybabel compile -d $(CATALOG_DIR) -l $*
+
+catalogs: $(CATALOGS_MO)
+
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o $(CATALOG_DIR)/messages.pot .
+	$(BIN)/pybabel update -i $(CATALOG_DIR)/messages.pot -d $(CATALOG_DIR) -l zh --no-fuzzy-matching --ignore-obsolete
+
+# The office pages' front-end packages (htmx), pinned by fieldservice/web/assets/package-lock.json and copied
+# into fieldservice/web/static/vendor (committed, so `make run` needs no Node); SHA256SUMS is checked by a test.
+ASSETS := fieldservice/web/assets
+VENDOR := fieldservice/web/static/vendor
+
+vendor-assets:
+	cd $(ASSETS) && npm ci --no-audit --no-fund --loglevel=error
+	cp $(ASSETS)/node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
+	cp $(ASSETS)/node_modules/htmx.org/LICENSE $(VENDOR)/htmx.LICENSE
+	cd $(VENDOR) && sha256sum htmx.min.js > SHA256SUMS
 
 NODE_E2E := tests/sync/node
 NODE_STAMP := $(NODE_E2E)/node_modules/.installed
@@ -53,7 +79,7 @@ install: $(STAMP)
 
 install-dev: $(DEV_STAMP)
 
-migrate: $(STAMP)
+migrate: $(STAMP) catalogs
 	$(BIN)/flask db upgrade
 
 # The demo once (seed-demo is idempotent), then what the scheduler process would do on its first tick:
@@ -73,10 +99,10 @@ run: seed install-font
 # The suite runs twice: on SQLite and on PostgreSQL. With CI=true an unreachable PostgreSQL fails the run.
 test: test-sqlite test-postgres
 
-test-sqlite: $(DEV_STAMP) $(NODE_STAMP) install-system
+test-sqlite: $(DEV_STAMP) $(NODE_STAMP) install-system catalogs
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile
 
-test-postgres: $(DEV_STAMP) $(NODE_STAMP) install-system
+test-postgres: $(DEV_STAMP) $(NODE_STAMP) install-system catalogs
 	TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile
 
 lint: $(DEV_STAMP)

@@ -1,6 +1,7 @@
 """Field-service backend: the application factory."""
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
@@ -73,6 +74,7 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     register_error_handlers(app)
     _init_media(app)
     _register_blueprints(app)
+    _register_web(app)
     _serve_swagger_ui(app)
     _register_cli(app)
 
@@ -148,6 +150,23 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(followup_pages)
     app.register_blueprint(health_bp)
     _register_signing(app)
+
+
+def _register_web(app: Flask) -> None:
+    """The office app's frame (language, static files, home, `/`) and the working pages added by issue 14: the
+    dispatch board, requests, work orders, visits, quotes, notifications, stock and the sync quarantine."""
+    from fieldservice.web import i18n, pages
+
+    i18n.init_app(app)
+    pages.init_app(app)
+    for name in WEB_PAGES:
+        module, _, attribute = name.partition(":")
+        app.register_blueprint(getattr(importlib.import_module(module), attribute or "bp"))
+
+
+WEB_PAGES = ("fieldservice.web.pickers", "fieldservice.dispatch.web", "fieldservice.workorders.web",
+             "fieldservice.servicerequests.web", "sync.web", "fieldservice.commerce.quote_pages",
+             "fieldservice.commerce.quote_pages:link_bp", "fieldservice.notifications.web", "fieldservice.parts.web")
 
 
 def _register_signing(app: Flask) -> None:

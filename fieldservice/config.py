@@ -126,6 +126,10 @@ class BaseConfig:
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = _bool_env("SESSION_COOKIE_SECURE", False)
+        # office pages: the company's time zone (days of the KPI page and API, times without a site) and how
+        # often the dispatch board asks whether something changed
+        self.COMPANY_TIMEZONE = os.environ.get("COMPANY_TIMEZONE") or "Asia/Shanghai"
+        self.BOARD_POLL_SECONDS = _int_env("BOARD_POLL_SECONDS", 10)
         # notification sender (docs/scheduler.md)
         self.NOTIFY_WEBHOOK_URL = os.environ.get("NOTIFY_WEBHOOK_URL") or None
         self.NOTIFY_WEBHOOK_SECRET = os.environ.get("NOTIFY_WEBHOOK_SECRET") or None

@@ -167,10 +167,10 @@ def test_office_pages_show_the_demo(app: Flask, client: FlaskClient) -> None:
     password = {u: p for u, p, _ in DEMO_LOGINS}["office"]
     assert page_login(client, "office", password).status_code == 302
     pages = {
-        "/office/?q=华东精密": HUADONG,
+        "/office/archive?q=华东精密": HUADONG,
         f"/office/records/{demo_id('record:lathe-coolant:repair')}": "冷却泵",
         "/office/complaints": "冷水机组噪音大",
-        "/office/follow-ups": str(demo_id("wo:lathe-coolant")),
+        "/office/follow-ups": HUADONG,                 # who to call, not the work order's UUID
         "/office/kpis": "",
         "/office/maintenance/plans": "冷水机组月度保养",
     }

@@ -15,9 +15,10 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 
 from fieldservice.archive import service
-from fieldservice.auth.models import User
+from fieldservice.auth.models import Role, User
 from fieldservice.auth.service import Actor, actor_for, check_password
 from fieldservice.common.pagination import PageRequest
 from fieldservice.db import unit_of_work
@@ -73,7 +74,12 @@ def page_actor() -> Actor | None:
 
 
 def _require_login() -> Actor | Response:
+    """The page session's user, or (scripts, tests) the bearer token's; nobody: the login form."""
     actor = page_actor()
+    if actor is None and request.headers.get("Authorization"):
+        from fieldservice.auth.decorators import current_actor
+
+        actor = current_actor()
     if actor is None:
         return redirect(url_for("office.login", next=request.full_path if request.query_string else request.path))
     return actor
@@ -88,7 +94,9 @@ def _page_request() -> PageRequest:
 
 
 def _error_page(err: DomainError) -> tuple[str, int]:
-    return render_template("office/error.html", status=err.status, title=err.title, detail=err.detail), err.status
+    from fieldservice.web.forms import error_page
+
+    return error_page(err)
 
 
 def _safe_next(target: str | None) -> str:
@@ -109,10 +117,13 @@ def login() -> Any:
             with unit_of_work():
                 user = check_password(request.form.get("username", ""), request.form.get("password", ""))
         except AuthenticationFailed:
-            error = "用户名或密码错误 / Invalid username or password"
+            error = gettext("Invalid username or password")
             log.info("office login refused")
         else:
+            lang = session.get("lang")
             session.clear()
+            if lang:
+                session["lang"] = lang
             session.permanent = True
             session["user_id"] = str(user.id)
             session["pw"] = user.password_hash[-16:]   # a password change ends the page session
@@ -126,7 +137,10 @@ def login() -> Any:
 @bp.post("/logout")
 def logout() -> Any:
     check_csrf()
+    lang = session.get("lang")
     session.clear()
+    if lang:
+        session["lang"] = lang          # the language chosen stays for the next login
     return redirect(url_for("office.login"))
 
 
@@ -134,7 +148,21 @@ def logout() -> Any:
 
 @bp.get("/")
 def home() -> Any:
-    """Search page (office/admin); a customer goes to their own archive, a technician to their records."""
+    """The home page of each role: today's counts and what needs action (fieldservice/web/pages.py); an old
+    search link (`/office/?q=`) goes to the archive search."""
+    actor = _require_login()
+    if not isinstance(actor, Actor):
+        return actor
+    if request.args.get("q"):
+        return redirect(url_for("office.archive", q=request.args["q"]))
+    from fieldservice.web.pages import render_home
+
+    return render_home(actor)
+
+
+@bp.get("/archive")
+def archive() -> Any:
+    """Archive search (office/admin/dispatcher); a customer goes to their own archive."""
     actor = _require_login()
     if not isinstance(actor, Actor):
         return actor
@@ -192,17 +220,73 @@ def serial(serial: str) -> Any:
     return render_template("office/asset.html", actor=actor, data=data, records=data["records"], serial=serial)
 
 
-@bp.get("/records/<uuid:record_id>")
-def record(record_id: uuid.UUID) -> Any:
-    actor = _require_login()
-    if not isinstance(actor, Actor):
-        return actor
+def _record_page(actor: Actor, record_id: uuid.UUID, *, link: dict[str, Any] | None = None,
+                 refusal: Any = None, status: int = 200) -> Any:
+    """The record as the signing page shows it: each field with its label in the page's language."""
+    from fieldservice.records import labels
+    from fieldservice.web.i18n import language
+
     try:
         with unit_of_work():
             entry = service.record_view(actor, record_id, via="page")
     except DomainError as err:
         return _error_page(err)
-    return render_template("office/record.html", actor=actor, r=entry)
+    lang = language()
+    return render_template("office/record.html", actor=actor, r=entry, rows=labels.rows(entry["content"], lang),
+                           kind=labels.kind_label(entry["kind"], lang), link=link, refusal=refusal,
+                           can_link=actor.role in (*service.ARCHIVE_STAFF, Role.DISPATCHER, Role.TECHNICIAN)), status
+
+
+@bp.get("/records/<uuid:record_id>")
+def record(record_id: uuid.UUID) -> Any:
+    actor = _require_login()
+    if not isinstance(actor, Actor):
+        return actor
+    return _record_page(actor, record_id)
+
+
+@bp.get("/records/<uuid:record_id>/pdf")
+def record_pdf(record_id: uuid.UUID) -> Any:
+    """The signed record's PDF in the page's language (the same document and read log as the API's)."""
+    from fieldservice.photos.adapters import current_media
+    from fieldservice.records import documents
+    from fieldservice.records.documents_api import pdf_response
+    from fieldservice.web.i18n import language
+
+    actor = _require_login()
+    if not isinstance(actor, Actor):
+        return actor
+    try:
+        with unit_of_work():
+            document = documents.record_pdf(actor, record_id, lang=language(), media=current_media())
+    except DomainError as err:
+        return _error_page(err)
+    return pdf_response(document)
+
+
+@bp.post("/records/<uuid:record_id>/signing-link")
+def signing_link(record_id: uuid.UUID) -> Any:
+    """Make a single-use signing link for this record version (same rules as POST /records/{id}/signing-links)
+    and show it once, to send to the customer; the link's page is in the customer's language."""
+    from fieldservice.signing import service as signing
+    from fieldservice.signing.api import link_url
+    from fieldservice.web.forms import attempt
+
+    actor = _require_login()
+    if not isinstance(actor, Actor):
+        return actor
+    if page_actor() is not None:
+        check_csrf()                               # a cookie-borne form; a bearer token needs no token
+    data: dict[str, Any] = {}
+    if request.form.get("language") in ("zh", "en"):
+        data["language"] = request.form["language"]
+    made, refusal = attempt(lambda: signing.create_link(actor, record_id, data))
+    if refusal is not None:
+        return _record_page(actor, record_id, refusal=refusal, status=refusal.status)
+    assert made is not None
+    token, link = made
+    return _record_page(actor, record_id, link={"url": link_url(token), "expires_at": link.expires_at,
+                                                "language": link.language})
 
 
 @bp.get("/photos/<uuid:photo_id>/<string:variant>")

@@ -566,7 +566,8 @@ def create_link(actor: Actor, quote_id: uuid.UUID, *, now: datetime | None = Non
     token = secrets.token_urlsafe(32)
     quote.link_token_sha256, quote.link_expires_at = _token_hash(token), now + LINK_TTL
     audit_service.record(actor, "quote.link", quote, {"expires_at": quote.link_expires_at}, at=now)
-    return {"token": token, "url": f"/api/v1/quote-links/{token}", "expires_at": quote.link_expires_at}
+    return {"token": token, "url": f"/api/v1/quote-links/{token}", "page_url": f"/quote/{token}",
+            "expires_at": quote.link_expires_at}
 
 
 def quote_by_link(token: str, *, now: datetime | None = None) -> Quote:

@@ -338,6 +338,7 @@ class ConsentSchema(Schema):
 class LinkSchema(Schema):
     token = fields.String()
     url = fields.String()
+    page_url = fields.String(metadata={"description": "The customer's page for the link (HTML, zh/en): send this"})
     expires_at = fields.AwareDateTime()
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import marshmallow as ma
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
 from fieldservice.auth.decorators import BACK_OFFICE, current_actor
@@ -19,47 +19,27 @@ from fieldservice.commerce.schemas import ReturnCaseOutcomeInSchema, ReturnInspe
 from fieldservice.common.pagination import PageRequest
 from fieldservice.db import unit_of_work, utcnow
 from fieldservice.errors import DomainError
+from fieldservice.web import forms
 from fieldservice.web.auth import office_page
 
 bp = Blueprint("return_pages", __name__, url_prefix="/office/returns")
 
 PAGE_SIZE = 25
-STATUS_LABELS = {"received": "已收货 received", "inspected": "已检验 inspected", "decided": "已处理 decided",
-                 "closed": "已关闭 closed"}
-OUTCOME_LABELS = {"refund": "退款 refund", "exchange": "换货 exchange", "repair": "维修 repair",
-                  "refused": "拒绝 refused"}
+STATUS_LABELS = {"received": _l("Received"), "inspected": _l("Inspected"), "decided": _l("Decided"),
+                 "closed": _l("Closed")}
+OUTCOME_LABELS = {"refund": _l("Refund"), "exchange": _l("Exchange"), "repair": _l("Repair"),
+                  "refused": _l("Refused")}
 OPTION_LABELS = {
-    "no_reason_return": "7天无理由退货 no-reason return (7 days)",
-    "quality_return_or_exchange": "质量问题一个月内退换（公司承担）quality return/exchange within 1 month",
-    "warranty_repair": "保修期内免费维修 free warranty repair",
-    "paid_repair": "有偿维修（客户承担维修及运费）paid repair",
+    "no_reason_return": _l("No-reason return (7 days)"),
+    "quality_return_or_exchange": _l("Quality return or exchange within 1 month (company pays)"),
+    "warranty_repair": _l("Free repair under warranty"),
+    "paid_repair": _l("Paid repair (customer pays repair and shipping)"),
 }
-PAYER_LABELS = {"company": "公司 company", "customer": "客户 customer"}
-FAULT_TYPES = {"quality": "质量问题 quality", "no_reason": "无理由 no reason", "misuse": "使用不当 misuse",
-               "wear": "正常磨损 wear", "transport_damage": "运输损坏 transport damage"}
+PAYER_LABELS = {"company": _l("Company"), "customer": _l("Customer")}
+FAULT_TYPES = {"quality": _l("Quality problem"), "no_reason": _l("No reason"), "misuse": _l("Misuse"),
+               "wear": _l("Normal wear"), "transport_damage": _l("Damaged in transport")}
 LABELS = {"status_labels": STATUS_LABELS, "outcome_labels": OUTCOME_LABELS, "option_labels": OPTION_LABELS,
           "payer_labels": PAYER_LABELS, "fault_types": FAULT_TYPES}
-
-
-def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", "1")), 1_000_000))
-    except ValueError:
-        return 1
-
-
-def _errors(err: Exception) -> dict[str, str]:
-    """Field -> message for the form (a marshmallow refusal or a domain error's field errors, else `form`)."""
-    if isinstance(err, ma.ValidationError):
-        messages = err.messages if isinstance(err.messages, dict) else {"form": err.messages}
-    else:
-        assert isinstance(err, DomainError)
-        messages = (err.extra.get("errors") or {}).get("json") or {"form": err.detail}
-    return {field: "; ".join(map(str, m)) if isinstance(m, list) else str(m) for field, m in messages.items()}
-
-
-def _status(err: Exception) -> int:
-    return err.status if isinstance(err, DomainError) else 422
 
 
 @bp.get("")
@@ -70,23 +50,22 @@ def case_list() -> Any:
     status = request.args.get("status", "")
     chosen = [ReturnStatus(status)] if status in STATUS_LABELS else None
     q = request.args.get("q", "").strip()[:200]
-    page = returns.list_cases(current_actor(), PageRequest(page=_page_number(), page_size=PAGE_SIZE),
+    page = returns.list_cases(current_actor(), PageRequest(page=forms.page_number(), page_size=PAGE_SIZE),
                               status=chosen, q=q or None)
     return render_template("office/returns_list.html", page=page, status=status if chosen else "", q=q,
                            windows=returns.windows_for(page.items), labels=returns.labels_for(page.items),
                            **LABELS)
 
 
-def _case_page(case_id: uuid.UUID, *, errors: dict[str, str] | None = None, form: str | None = None,
+def _case_page(case_id: uuid.UUID, *, refusal: forms.Refusal | None = None, form: str | None = None,
                values: MultiDict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
     actor = current_actor()
     try:
         with unit_of_work():                       # the read log row (R-ARC-3) is committed with the view
             data = returns.view_case(actor, case_id, via="page")
     except DomainError as err:
-        return render_template("office/error.html", status=err.status, title=err.title, detail=err.detail), \
-            err.status
-    return render_template("office/return_case.html", **data, errors=errors or {}, failed_form=form,
+        return forms.error_page(err)
+    return render_template("office/return_case.html", **data, refusal=refusal, failed_form=form,
                            values=values or MultiDict(), can_write=actor.role in returns.WRITERS,
                            saved=request.args.get("saved"), today=utcnow().date(), **LABELS), status
 
@@ -114,12 +93,9 @@ def _inspection_body(form: MultiDict[str, str]) -> dict[str, Any]:
 
 
 def _post(case_id: uuid.UUID, form_name: str, action: Any) -> Any:
-    try:
-        with unit_of_work():
-            action()
-    except (ma.ValidationError, DomainError) as err:
-        return _case_page(case_id, errors=_errors(err), form=form_name, values=request.form,
-                          status=_status(err))
+    _, refusal = forms.attempt(action)
+    if refusal is not None:
+        return _case_page(case_id, refusal=refusal, form=form_name, values=request.form, status=refusal.status)
     return redirect(url_for(".case_detail", case_id=case_id, saved=form_name), code=303)
 
 

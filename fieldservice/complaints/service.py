@@ -89,6 +89,18 @@ def list_complaints(actor: Actor, page: PageRequest, *, status: ComplaintStatus 
     return paginate(stmt, page)
 
 
+def possible_owners() -> list[User]:
+    """Who may own a complaint (R-CMP-1): active office, dispatcher and admin users, by name."""
+    return list(db.session.scalars(sa.select(User).where(User.role.in_(HANDLERS), User.is_active.is_(True))
+                                   .order_by(User.display_name, User.id)))
+
+
+def customer_names(complaints: list[Complaint]) -> dict[uuid.UUID, str]:
+    ids = {c.customer_id for c in complaints}
+    return dict(db.session.execute(sa.select(Customer.id, Customer.name).where(Customer.id.in_(ids))).all()) \
+        if ids else {}
+
+
 def _owner(user_id: uuid.UUID) -> User:
     user = get_ref(User, user_id, "owner_user_id", "user")
     if user.role not in HANDLERS or not user.is_active:

@@ -125,6 +125,25 @@ def list_tasks(actor: Actor, page: PageRequest, *, status: list[FollowUpStatus] 
     return paginate(stmt, page)
 
 
+def call_sheet(tasks: list[FollowUpTask]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Who to call for each task (R-FUP-1): the customer's name and phone, their primary contact, the job's
+    number and summary; a few queries for the lot."""
+    from fieldservice.customers.models import Contact, Customer
+
+    customer_ids = {t.customer_id for t in tasks}
+    order_ids = {t.work_order_id for t in tasks}
+    customers = {c.id: c for c in db.session.scalars(sa.select(Customer).where(Customer.id.in_(customer_ids)))} \
+        if customer_ids else {}
+    orders = {o.id: o for o in db.session.scalars(sa.select(WorkOrder).where(WorkOrder.id.in_(order_ids)))} \
+        if order_ids else {}
+    contacts: dict[uuid.UUID, Contact] = {}
+    for contact in db.session.scalars(sa.select(Contact).where(Contact.customer_id.in_(customer_ids))
+                                      .order_by(Contact.is_primary.desc(), Contact.name)) if customer_ids else []:
+        contacts.setdefault(contact.customer_id, contact)
+    return {t.id: {"customer": customers.get(t.customer_id), "contact": contacts.get(t.customer_id),
+                   "work_order": orders.get(t.work_order_id)} for t in tasks}
+
+
 def get_task(actor: Actor, task_id: uuid.UUID) -> FollowUpTask:
     return get_or_404(FollowUpTask, task_id, "follow-up task")
 

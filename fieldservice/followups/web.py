@@ -6,32 +6,36 @@ import uuid
 from datetime import date
 from typing import Any
 
-import marshmallow as ma
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from fieldservice.auth.decorators import BACK_OFFICE, current_actor
 from fieldservice.common.pagination import PageRequest
-from fieldservice.db import unit_of_work, utcnow
-from fieldservice.errors import DomainError
 from fieldservice.followups import service
 from fieldservice.followups.schemas import OutcomeSchema
+from fieldservice.web import forms
 from fieldservice.web.auth import office_page
+from fieldservice.web.i18n import company_today
+from fieldservice.web.pages import Tile, home_tile
 
 bp = Blueprint("followup_pages", __name__, url_prefix="/office/follow-ups")
 
 
-def _page(today: date, errors: dict[str, Any] | None = None, status: int = 200) -> tuple[str, int]:
+def _page(today: date, refusal: forms.Refusal | None = None, failed: str | None = None,
+          status: int = 200) -> tuple[str, int]:
     actor = current_actor()
     due = service.list_tasks(actor, PageRequest(page=1, page_size=200), due_by=today)
     return render_template("office/followups_list.html", tasks=due.items, total=due.total, today=today,
-                           errors=errors or {}, saved=request.args.get("saved")), status
+                           sheet=service.call_sheet(due.items), refusal=refusal, failed=failed,
+                           saved=request.args.get("saved")), status
 
 
 @bp.get("")
 @office_page(*BACK_OFFICE)
 def calls() -> Any:
-    """Today's follow-up calls: due today and overdue, oldest first."""
-    return _page(utcnow().date())
+    """Today's follow-up calls (today in the company's zone): due today and overdue, oldest first, each with
+    the customer's name and phone and the job."""
+    return _page(company_today())
 
 
 @bp.post("/<uuid:task_id>/outcome")
@@ -46,12 +50,14 @@ def outcome(task_id: uuid.UUID) -> Any:
         body["remarks"] = form["remarks"]
     if form.get("version", "").isdigit():
         body["version"] = int(form["version"])
-    try:
-        data = OutcomeSchema().load(body)
-        with unit_of_work():
-            service.record_outcome(current_actor(), task_id, data)
-    except ma.ValidationError as err:
-        return _page(utcnow().date(), {str(task_id): str(err.messages)}, 422)
-    except DomainError as err:
-        return _page(utcnow().date(), {str(task_id): err.detail}, err.status)
+    _, refusal = forms.attempt(lambda: service.record_outcome(current_actor(), task_id, OutcomeSchema().load(body)))
+    if refusal is not None:
+        return _page(company_today(), refusal, str(task_id), refusal.status)
     return redirect(url_for(".calls", saved=1), code=303)
+
+
+@home_tile(*BACK_OFFICE, order=25)
+def _call_tiles(actor: Any) -> list[Tile]:
+    due = service.due_summary(company_today())
+    return [Tile(gettext("Follow-up calls due today"), due.due_today, url_for("followup_pages.calls")),
+            Tile(gettext("Follow-up calls overdue"), due.overdue, url_for("followup_pages.calls"), alert=True)]

@@ -6,6 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import marshmallow as ma
+from flask import current_app
 from marshmallow import Schema, fields, validate
 
 from fieldservice.common.schemas import StrictSchema
@@ -15,8 +16,10 @@ class KpiQuerySchema(StrictSchema):
     from_ = fields.Date(data_key="from", metadata={"description": "First day (YYYY-MM-DD); default: 29 days before `to`"})
     to = fields.Date(metadata={"description": "Last day, inclusive; default: today in `tz`"})
     technician_id = fields.UUID(metadata={"description": "Only this technician in `technicians`"})
-    tz = fields.String(load_default="Asia/Shanghai", validate=validate.Length(max=64),
-                       metadata={"description": "Time zone of the days (IANA name)"})
+    tz = fields.String(load_default=lambda: current_app.config.get("COMPANY_TIMEZONE", "Asia/Shanghai"),
+                       validate=validate.Length(max=64),
+                       metadata={"description": "Time zone of the days (IANA name); default: the company's "
+                                                "(COMPANY_TIMEZONE, Asia/Shanghai), as the office page"})
 
     @ma.post_load
     def _default_range(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

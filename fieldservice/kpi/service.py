@@ -290,3 +290,16 @@ def compute_kpis(start: date, end: date, *, technician_id: uuid.UUID | None = No
     return {"from": start, "to": end, "timezone": tz, "technician_id": technician_id,
             "overall": overall.as_dict(), "technicians": technicians,
             "targets": {k: v.as_dict() for k, v in TARGETS.items()}, "definitions": DEFINITIONS}
+
+
+def weekly_trend(end: date, *, weeks: int = 8, tz: str = "Asia/Shanghai",
+                 now: datetime | None = None) -> list[dict[str, Any]]:
+    """The overall figures of each week (Monday to Sunday, whole days in `tz`) of the `weeks` weeks up to the
+    week of `end` (its last week ends on `end`), oldest first: the trend the office reads next to the targets."""
+    monday = end - timedelta(days=end.weekday())
+    out = []
+    for back in range(weeks - 1, -1, -1):
+        first = monday - timedelta(weeks=back)
+        last = min(first + timedelta(days=6), end)
+        out.append({"from": first, "to": last, "overall": compute_kpis(first, last, tz=tz, now=now)["overall"]})
+    return out

@@ -232,6 +232,23 @@ def _chosen_assets(contract: SalesContract, asset_ids: list[uuid.UUID]) -> list[
     return chosen
 
 
+def plan_product_lines(*, asset_id: uuid.UUID | None = None, contract_id: uuid.UUID | None = None,
+                       asset_ids: list[uuid.UUID] | None = None) -> set[uuid.UUID]:
+    """The product lines a plan's visits will be for: of its asset, of the chosen assets, else of every
+    product on the contract (ids that name nothing give nothing: the plan's own checks refuse them)."""
+    product_ids: set[uuid.UUID] = set()
+    for one in ([asset_id] if asset_id else []) + list(asset_ids or []):
+        asset = db.session.get(Asset, one)
+        if asset is not None:
+            product_ids.add(asset.product_id)
+    if contract_id and not asset_ids:
+        product_ids |= set(db.session.scalars(sa.select(SalesContractLine.product_id).where(
+            SalesContractLine.contract_id == contract_id)))
+    if not product_ids:
+        return set()
+    return set(db.session.scalars(sa.select(Product.product_line_id).where(Product.id.in_(product_ids))))
+
+
 def create_plan(actor: Actor, data: dict[str, Any], *, today: date | None = None,
                 now: datetime | None = None) -> MaintenancePlan:
     """A plan for one asset (`asset_id`) or for a contract's assets (`contract_id`, optionally `asset_ids`:

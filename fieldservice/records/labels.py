@@ -102,7 +102,7 @@ VALUES: dict[str, tuple[str, str]] = {
 KINDS: dict[str, tuple[str, str]] = {
     "installation_sheet": ("装机单", "Installation sheet"),
     "repair_record": ("维修记录", "Repair record"),
-    "maintenance_record": ("保护养护记录", "Maintenance record"),
+    "maintenance_record": ("保养记录", "Maintenance record"),
     "work_order_acceptance": ("工单验收", "Work-order acceptance"),
     "satisfaction_survey": ("满意度调查", "Satisfaction survey"),
     "service_report": ("售后服务报告单", "Service report"),

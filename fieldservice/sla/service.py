@@ -585,3 +585,24 @@ def list_breaches(page: PageRequest, *, target: SlaTarget | None = None, work_or
     if detected_to:
         stmt = stmt.where(SlaBreach.detected_at < detected_to)
     return paginate(stmt, page)
+
+
+def open_clocks(*, now: datetime | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """The running clocks, nearest deadline first (R-SLA-2: the dispatch board shows them while they run): each
+    clock's view, its work order or service request, and the seconds left (negative: past the deadline)."""
+    now = now or utcnow()
+    clocks = list(db.session.scalars(sa.select(SlaClock).where(
+        SlaClock.status == ClockStatus.RUNNING, SlaClock.due_at.is_not(None)).order_by(SlaClock.due_at).limit(limit)))
+    order_ids = {c.work_order_id for c in clocks if c.work_order_id}
+    request_ids = {c.service_request_id for c in clocks if c.service_request_id}
+    orders = {o.id: o for o in db.session.scalars(sa.select(WorkOrder).where(WorkOrder.id.in_(order_ids)))} \
+        if order_ids else {}
+    requests = {r.id: r for r in db.session.scalars(sa.select(ServiceRequest).where(
+        ServiceRequest.id.in_(request_ids)))} if request_ids else {}
+    out = []
+    for clock in clocks:
+        assert clock.due_at is not None
+        out.append({**clock_view(clock, now), "seconds_left": (clock.due_at - now).total_seconds(),
+                    "work_order": orders.get(clock.work_order_id) if clock.work_order_id else None,
+                    "service_request": requests.get(clock.service_request_id) if clock.service_request_id else None})
+    return out

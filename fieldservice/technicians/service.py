@@ -106,3 +106,15 @@ def require_certified(technician: Technician, product_line_id: uuid.UUID, start:
         f"technician {technician.name} {reason} for product line {line.code if line else product_line_id} "
         f"valid from {start.date()} to {end.date()} (R-TEC-1)",
         technician_id=str(technician.id), product_line_id=str(product_line_id))
+
+
+def certification_gaps(technician_id: uuid.UUID, product_line_ids: set[uuid.UUID], first: Any,
+                       last: Any) -> list[ProductLine]:
+    """R-TEC-1 ahead of time (a plan or a form warns with it): the product lines among `product_line_ids` for
+    which the technician has no certification valid over [first, last] (all of them for an inactive or
+    unknown technician). Assignment itself still refuses through require_certified."""
+    technician = db.session.get(Technician, technician_id)
+    lines = [line for line_id in sorted(product_line_ids, key=str) if (line := db.session.get(ProductLine, line_id))]
+    if technician is None or not technician.is_active:
+        return lines
+    return [line for line in lines if not any(c.covers(line.id, first, last) for c in technician.certifications)]

@@ -331,6 +331,17 @@ def record_arrival(actor: Actor, visit_id: uuid.UUID, *, arrived_at: datetime | 
     return visit
 
 
+def arrival_blockers(visit: Visit) -> list[gate.Unmet]:
+    """What the lifecycle gate would refuse if the technician arrived on time for this planned visit, so the
+    dispatch board can flag it ahead: no technician or no valid certification on the day (R-TEC-1), the time
+    not confirmed with the customer nor the confirmation waived (R-REP-2, R-MNT-2). Reads only: nothing is
+    published or changed."""
+    if visit.status is not VisitStatus.PLANNED:
+        return []
+    at = visit.scheduled_start
+    return gate.visit_start_conditions(visit, visit.work_order, arrived_at=at, now=at)
+
+
 def early_start_allowance() -> timedelta:
     """How long before its window a visit may start (VISIT_EARLY_START_MINUTES, default 120)."""
     minutes = current_app.config.get("VISIT_EARLY_START_MINUTES", 120) if has_app_context() else 120

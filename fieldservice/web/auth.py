@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import g, redirect, render_template, request, url_for
+from flask import g, redirect, request, url_for
 
 from fieldservice.auth.decorators import current_actor
 from fieldservice.auth.models import Role
@@ -38,9 +38,9 @@ def office_page(*roles: Role) -> Callable[[F], F]:
                 return redirect(url_for("office.login", next=target))
             g.actor = actor
             if actor.role not in roles:
-                return render_template("office/error.html", actor=actor, status=403, title="Forbidden",
-                                       detail=f"角色 {actor.role.value} 无权查看此页 / role "
-                                              f"{actor.role.value} may not open this page"), 403
+                from fieldservice.web.pages import forbidden_page
+
+                return forbidden_page(actor)
             return view(*args, **kwargs)
 
         wrapper.allowed_roles = tuple(roles)  # type: ignore[attr-defined]

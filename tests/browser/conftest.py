@@ -11,8 +11,15 @@ from typing import Any
 
 import pytest
 
-from tests.commerce.conftest import unit  # noqa: F401  (fixture: a unit delivered 2026-11-02 and its job)
+from tests.commerce.conftest import (  # noqa: F401  (fixtures: a quote to accept)
+    api,
+    job,
+    price_list,
+    quote_for,
+    unit,  # noqa: F401  (fixture: a unit delivered 2026-11-02 and its job)
+)
 from tests.conftest import IN_CI
+from tests.maintenance.conftest import equipment  # noqa: F401  (fixture: a unit to plan maintenance for)
 from tests.signing.conftest import chinese_job  # noqa: F401  (fixture)
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

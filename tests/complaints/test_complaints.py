@@ -161,7 +161,7 @@ def test_office_page_shows_overdue_complaints(client: FlaskClient, app: Flask, m
     page = client.get("/office/complaints", headers=office)
     assert page.status_code == 200 and "charset=utf-8" in page.content_type
     html = page.get_data(as_text=True)
-    assert html.count("逾期 overdue") == 1 and "新投诉 fresh one" in html
+    assert html.count('<span class="badge bad">逾期</span>') == 1 and "新投诉 fresh one" in html
     only = client.get("/office/complaints?overdue=1", headers=office).get_data(as_text=True)
-    assert "逾期 overdue" in only and "新投诉 fresh one" not in only
+    assert "逾期" in only and "新投诉 fresh one" not in only
     assert client.get("/office/complaints", headers=headers(role="technician")).status_code == 403

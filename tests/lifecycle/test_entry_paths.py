@@ -281,6 +281,42 @@ def _office_plan_page(w: World) -> Any:
         technician_id=str(world.tech.id), start_on=(datetime.now(UTC).date() + timedelta(days=1)).isoformat()))
 
 
+def _office_assign(w: World) -> Any:
+    job = w.job(technician=False)
+    return w.client.post(f"/office/visits/{job.visit.id}/assignment", headers=w.auth("dispatcher"),
+                         data={"technician_id": str(job.technician.id)})
+
+
+def _office_move(w: World) -> Any:
+    job = w.job(technician=False)
+    return w.client.post(f"/office/visits/{job.visit.id}/move", headers=w.auth("dispatcher"),
+                         data={"technician_id": str(job.technician.id)})
+
+
+def _office_cancel_visit(w: World) -> Any:
+    job = w.job()
+    return w.client.post(f"/office/visits/{job.visit.id}/cancel", headers=w.auth("dispatcher"),
+                         data={"reason": "客户改期 moved"})
+
+
+def _office_arrival(w: World) -> Any:
+    job = w.job()
+    return w.client.post(f"/office/visits/{job.visit.id}/arrival", headers=w.auth("dispatcher"), data={})
+
+
+def _office_plan_visit(w: World) -> Any:
+    order = w.make.work_order()
+    day = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    return w.client.post(f"/office/work-orders/{order.id}/plan", headers=w.auth("dispatcher"),
+                         data={"day": day, "start": "09:00", "end": "11:00"})
+
+
+def _office_transition(w: World) -> Any:
+    job = w.job()
+    return w.client.post(f"/office/work-orders/{job.order.id}/transition", headers=w.auth("dispatcher"),
+                         data={"to": "cancelled", "reason": "客户撤回 withdrawn"})
+
+
 def _phone(w: World, job: SimpleNamespace) -> Any:
     from tests.sync.phone import Phone
 
@@ -306,6 +342,13 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable[[World], Any]]] = {
     ("POST", "/api/v1/maintenance-occurrences/<uuid:occurrence_id>/skip"): ("work_order", _skip),
     ("POST", "/api/v1/maintenance-occurrences/generation"): ("work_order", _generation),
     ("POST", "/office/maintenance/plans/<uuid:plan_id>"): ("work_order", _office_plan_page),
+    # the office app (issue 14): the dispatch board's and the work-order page's forms
+    ("POST", "/office/visits/<uuid:visit_id>/assignment"): ("work_order", _office_assign),
+    ("POST", "/office/visits/<uuid:visit_id>/move"): ("work_order", _office_move),
+    ("POST", "/office/visits/<uuid:visit_id>/cancel"): ("work_order", _office_cancel_visit),
+    ("POST", "/office/visits/<uuid:visit_id>/arrival"): ("visit", _office_arrival),
+    ("POST", "/office/work-orders/<uuid:work_order_id>/plan"): ("work_order", _office_plan_visit),
+    ("POST", "/office/work-orders/<uuid:work_order_id>/transition"): ("work_order", _office_transition),
 }
 
 

@@ -1,0 +1,1 @@
+"""The dispatcher's board: read model (board.py) and pages (web.py)."""
