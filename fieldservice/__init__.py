@@ -209,7 +209,7 @@ def _register_cli(app: Flask) -> None:
     from fieldservice.cli import seed_demo_command, users_cli
     from fieldservice.maintenance.cli import maintenance_cli
     from fieldservice.photos.cli import media_cli
-    from fieldservice.records.cli import verify_archive_command
+    from fieldservice.records.cli import archive_cli, verify_archive_command
     from schedules.runner import scheduler_cli
 
     app.cli.add_command(users_cli)
@@ -218,6 +218,7 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(verify_archive_command)
+    app.cli.add_command(archive_cli)
     from fieldservice.notifications.cli import notifications_cli
 
     app.cli.add_command(notifications_cli)
