@@ -38,5 +38,5 @@ def test_anchors_go_to_an_object_locked_bucket_and_are_verified(app: Flask, s3_c
         db.session.execute(db.metadata.tables["audit_events"].delete())
         report = verify_archive()
         db.session.rollback()
-        assert any(p.startswith("audit_events seq ") and "anchored in s3:archive-anchors/" in p and
+        assert any(p.startswith("audit_events seq ") and "anchored in s3:" in p and
                    "were deleted" in p for p in report.problems), report.problems
