@@ -77,8 +77,12 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     _register_cli(app)
 
     from fieldservice.auth.decorators import forget_actor
+    from fieldservice.web.security import init_security
+    from fieldservice.web.throttle import init_throttling
 
     app.before_request(forget_actor)
+    init_throttling(app)
+    init_security(app)
     return app
 
 

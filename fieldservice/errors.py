@@ -164,7 +164,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(err: DomainError) -> Response:
-        return problem(err.status, err.title, err.detail, code=err.code, **err.extra)
+        response = problem(err.status, err.title, err.detail, code=err.code, **err.extra)
+        response.headers.update(getattr(err, "headers", None) or {})  # e.g. Retry-After of a 429
+        return response
 
     @app.errorhandler(MediaError)
     def _media(err: MediaError) -> Response:

@@ -130,6 +130,9 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
         app = request.getfixturevalue("app")
         truncate_all(app)
         empty_media_root(app)
+        from fieldservice.web.throttle import reset
+
+        reset(app)  # rate-limit counters (memory) belong to the test that made them
         app.config.clear()
         app.config.update(settings)
 
