@@ -12,6 +12,8 @@ after_request hook), and the page session cookie marked Secure whenever the requ
 """
 from __future__ import annotations
 
+import json
+
 from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
 
@@ -52,3 +54,29 @@ class SessionInterface(SecureCookieSessionInterface):
 def init_security(app: Flask) -> None:
     app.session_interface = SessionInterface()
     app.after_request(add_security_headers)
+    app.before_request(refuse_unusable_json)
+
+
+# ---- request bodies no endpoint can hold --------------------------------------------------------------
+
+RAW_JSON_ENDPOINTS = frozenset({"sync.Push"})  # reads and checks its own body, record by record (sync/push.py)
+
+
+def refuse_unusable_json() -> None:
+    """Before every JSON request: a body with a lone surrogate, nesting deeper than 64 levels (or so deep the
+    parser gives up) is a 400 problem naming where, before any view or schema sees it."""
+    from fieldservice.common import jsonsafety
+    from fieldservice.errors import UnusableJson
+
+    if not request.is_json or request.endpoint in RAW_JSON_ENDPOINTS or not request.content_length:
+        return
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except RecursionError:
+        found: str | None = f"$: nested deeper than {jsonsafety.MAX_DEPTH} levels"
+    except ValueError:
+        return  # not JSON at all: the schema's parser answers it (400 Invalid JSON body)
+    else:
+        found = jsonsafety.problem(body)
+    if found:
+        raise UnusableJson(f"the JSON body cannot be taken: {found}", errors={"json": [found]})
