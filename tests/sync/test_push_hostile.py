@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from fieldservice.extensions import db
 from sync.models import SyncRejection
 from tests.factories import Factory
-from tests.sync.test_bad_push import log_record, push, tech  # noqa: F401
+from tests.sync.test_bad_push import log_record, push, tech  # noqa: F401, F811
 
 DEEP = "{\"a\":" * 200 + "1" + "}" * 200
 TOO_DEEP = "[" * 100_000 + "]" * 100_000
@@ -57,7 +57,8 @@ def test_unusable_content_quarantines_only_its_record(app: Flask, client: FlaskC
         assert "nested too deep" in rows[too_deep["id"]].reason
 
 
-def test_the_quarantine_of_a_technician_is_bounded(app: Flask, client: FlaskClient, tech, count_rows) -> None:  # type: ignore[no-untyped-def]
+def test_the_quarantine_of_a_technician_is_bounded(app: Flask, client: FlaskClient, tech,  # noqa: F811
+                                                   count_rows) -> None:  # type: ignore[no-untyped-def]
     job, auth = tech
     app.config.update(SYNC_QUARANTINE_MAX_OPEN=3, SYNC_QUARANTINE_MAX_PAYLOAD_BYTES=2000)
     foreign = [log_record(uuid.uuid4(), description="x" * 5000) for _ in range(3)]  # visits that are not theirs
@@ -75,19 +76,13 @@ def test_the_quarantine_of_a_technician_is_bounded(app: Flask, client: FlaskClie
     assert "GET /api/v1/sync/rejections" in problem["detail"] and response.headers["Retry-After"]
     assert count_rows() == before
     # a dispatcher reviews one: the next push is kept again
-    headers = {"Authorization": f"Bearer {_dispatcher_token(app)}"}
+    make = Factory(app)
+    headers = {"Authorization": f"Bearer {make.token(make.user('dispatcher').id)}"}
     rejection = client.get("/api/v1/sync/rejections", headers=headers).get_json()["items"][0]
     assert client.post(f"/api/v1/sync/rejections/{rejection['id']}/resolve", json={"note": "checked"},
                        headers=headers).status_code == 200
     response = push(client, auth, {"changes": {"work_logs": {"created": more, "updated": [], "deleted": []}}})
     assert response.status_code == 200 and response.get_json()["rejected"] == 1
-
-
-def _dispatcher_token(app: Flask) -> str:
-    from tests.factories import Factory
-
-    make = Factory(app)
-    return make.token(make.user("dispatcher").id)
 
 
 def _reasons(app: Flask) -> list[str]:
