@@ -61,9 +61,10 @@ def test_scheduler_process_on_sqlite(tmp_path: Path, database_url: str) -> None:
         jobs = db.session.scalars(sa.text("SELECT id FROM apscheduler_jobs ORDER BY id")).all()
         [breach] = db.session.scalars(sa.select(SlaBreach)).all()
         [note] = db.session.scalars(sa.select(Notification)).all()
-        assert jobs == ["complaints.flag_overdue", "followups.create", "maintenance.generate_visits",
+        assert jobs == ["archive.anchor", "complaints.flag_overdue", "followups.create", "maintenance.generate_visits",
                         "notifications.send", "reminders.unconfirmed_visits", "sla.scan"]
         assert breach.work_order_id == order.id and breach.target.value == "respond"
         assert note.status is NotificationStatus.SENT and note.kind == "sla.breach"
         db.engine.dispose()
     assert [json.loads(r.body)["id"] for r in hook.received] == [str(note.id)]
+    assert list((tmp_path / "anchors").glob("*.json")), "the archive.anchor job wrote the chain heads"
