@@ -199,7 +199,7 @@ def measure_upload(megabytes: float, chunk: int, processing: str, seed: int) -> 
         jpeg_of_about(0.1, warm, seed + 1000)
         with gunicorn_server(work, processing) as (base, master):
             token = requests.post(f"{base}/api/v1/auth/token", timeout=30,
-                                  json={"username": "admin", "password": "admin-demo-pass"}).json()["access_token"]
+                                  json={"username": "admin", "password": "keys-demo-pass"}).json()["access_token"]
             auth = {"Authorization": f"Bearer {token}"}
             order = requests.get(f"{base}/api/v1/work-orders", headers=auth, timeout=30).json()["items"][0]["id"]
             tus_upload(base, auth, order, warm, chunk)  # imports Pillow & co, so the baseline includes them

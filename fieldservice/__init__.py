@@ -79,8 +79,12 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     _register_cli(app)
 
     from fieldservice.auth.decorators import forget_actor
+    from fieldservice.web.security import init_security
+    from fieldservice.web.throttle import init_throttling
 
     app.before_request(forget_actor)
+    init_throttling(app)
+    init_security(app)
     return app
 
 
@@ -228,7 +232,7 @@ def _register_cli(app: Flask) -> None:
     from fieldservice.cli import seed_demo_command, users_cli
     from fieldservice.maintenance.cli import maintenance_cli
     from fieldservice.photos.cli import media_cli
-    from fieldservice.records.cli import verify_archive_command
+    from fieldservice.records.cli import archive_cli, verify_archive_command
     from schedules.runner import scheduler_cli
 
     app.cli.add_command(users_cli)
@@ -237,6 +241,7 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(verify_archive_command)
+    app.cli.add_command(archive_cli)
     from fieldservice.notifications.cli import notifications_cli
 
     app.cli.add_command(notifications_cli)

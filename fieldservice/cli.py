@@ -66,13 +66,14 @@ def list_users_command() -> None:
 @users_cli.command("revoke-tokens")
 @click.argument("username")
 def revoke_tokens_command(username: str) -> None:
-    """Revoke every token of a login (lost phone, leaver)."""
+    """Revoke every token and end every office page session of a login (lost phone, leaver)."""
     with unit_of_work():
         user = db.session.scalar(sa.select(User).where(User.username == username.lower()))
         if user is None:
             raise click.ClickException(f"no user {username!r}")
         count = auth_service.revoke_all_tokens(user)
-    click.echo(f"revoked {count} token(s) of {username}")
+        sessions = auth_service.end_office_sessions(user, reason="revoked")
+    click.echo(f"revoked {count} token(s) and ended {sessions} office session(s) of {username}")
 
 
 @click.command("seed-demo")

@@ -123,6 +123,7 @@ class BaseConfig:
         self.PDF_CJK_FONT_INDEX = _int_env("PDF_CJK_FONT_INDEX", 0)
         # office pages (docs/archive.md): session cookie of the page login
         self.PERMANENT_SESSION_LIFETIME = timedelta(hours=_int_env("OFFICE_SESSION_HOURS", 8))
+        self.OFFICE_SESSION_IDLE_MINUTES = _int_env("OFFICE_SESSION_IDLE_MINUTES", 30)
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = _bool_env("SESSION_COOKIE_SECURE", False)
@@ -130,6 +131,20 @@ class BaseConfig:
         # often the dispatch board asks whether something changed
         self.COMPANY_TIMEZONE = os.environ.get("COMPANY_TIMEZONE") or "Asia/Shanghai"
         self.BOARD_POLL_SECONDS = _int_env("BOARD_POLL_SECONDS", 10)
+        # security (docs/security.md): the archive's chain key and anchors, login throttling, proxies
+        self.ARCHIVE_HMAC_KEY = os.environ.get("ARCHIVE_HMAC_KEY") or None
+        self.ARCHIVE_ANCHOR_DIR = os.environ.get("ARCHIVE_ANCHOR_DIR") or None
+        self.ARCHIVE_ANCHOR_S3_BUCKET = os.environ.get("ARCHIVE_ANCHOR_S3_BUCKET") or None
+        self.ARCHIVE_ANCHOR_S3_PREFIX = os.environ.get("ARCHIVE_ANCHOR_S3_PREFIX") or "archive-anchors/"
+        self.ARCHIVE_ANCHOR_RETENTION_DAYS = _int_env("ARCHIVE_ANCHOR_RETENTION_DAYS", 3650)
+        self.ARCHIVE_ANCHOR_EVERY_MINUTES = _int_env("ARCHIVE_ANCHOR_EVERY_MINUTES", 60)
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
+        self.LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT") or "10 per 15 minutes"
+        self.LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS") or "30 per 15 minutes"
+        self.PUBLIC_LINK_LIMIT_PER_ADDRESS = os.environ.get("PUBLIC_LINK_LIMIT_PER_ADDRESS") or "60 per minute"
+        self.TRUSTED_PROXY_COUNT = _int_env("TRUSTED_PROXY_COUNT", 0)
+        self.SYNC_QUARANTINE_MAX_OPEN = _int_env("SYNC_QUARANTINE_MAX_OPEN", 500)
+        self.SYNC_QUARANTINE_MAX_PAYLOAD_BYTES = _int_env("SYNC_QUARANTINE_MAX_PAYLOAD_BYTES", 64 * 1024)
         # notification sender (docs/scheduler.md)
         self.NOTIFY_WEBHOOK_URL = os.environ.get("NOTIFY_WEBHOOK_URL") or None
         self.NOTIFY_WEBHOOK_SECRET = os.environ.get("NOTIFY_WEBHOOK_SECRET") or None
@@ -181,6 +196,18 @@ class ProductionConfig(BaseConfig):
         self.SECRET_KEY = require_env("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(require_env("DATABASE_URL"))
         self.SESSION_COOKIE_SECURE = _bool_env("SESSION_COOKIE_SECURE", True)
+        # docs/security.md: no signing link built from a Host header, no unkeyed chain, no per-process counters,
+        # no archive without an anchor outside the database
+        self.PUBLIC_BASE_URL = require_env("PUBLIC_BASE_URL").rstrip("/")
+        if not self.PUBLIC_BASE_URL.startswith(("https://", "http://")):
+            raise ConfigError("PUBLIC_BASE_URL must be an absolute http(s) URL, e.g. https://service.example.com")
+        self.ARCHIVE_HMAC_KEY = require_env("ARCHIVE_HMAC_KEY")
+        if len(self.ARCHIVE_HMAC_KEY) < 32:
+            raise ConfigError("ARCHIVE_HMAC_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        self.RATELIMIT_STORAGE_URI = require_env("RATELIMIT_STORAGE_URI")
+        if not (self.ARCHIVE_ANCHOR_DIR or self.ARCHIVE_ANCHOR_S3_BUCKET):
+            raise ConfigError("environment variable ARCHIVE_ANCHOR_DIR or ARCHIVE_ANCHOR_S3_BUCKET must be set in "
+                              "production (where `flask archive anchor` writes the chain heads)")
 
 
 class DevelopmentConfig(BaseConfig):
@@ -190,6 +217,8 @@ class DevelopmentConfig(BaseConfig):
         super().__init__()
         Path(instance_path).mkdir(parents=True, exist_ok=True)
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or _instance_secret(Path(instance_path))
+        self.ARCHIVE_HMAC_KEY = self.ARCHIVE_HMAC_KEY or _instance_secret(Path(instance_path), "archive_hmac_key")
+        self.ARCHIVE_ANCHOR_DIR = self.ARCHIVE_ANCHOR_DIR or str(Path(instance_path) / "archive-anchors")
         default_db = "sqlite:///" + str(Path(instance_path) / "fieldservice.sqlite3")
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL") or default_db)
 
@@ -208,10 +237,13 @@ class TestConfig(BaseConfig):
         self.MEDIA_BACKEND = "local"
         self.MEDIA_ROOT = tempfile.mkdtemp(prefix="fieldservice-media-")
         atexit.register(shutil.rmtree, self.MEDIA_ROOT, ignore_errors=True)
+        self.ARCHIVE_HMAC_KEY = "test-archive-hmac-key-0123456789abcdef"
+        self.ARCHIVE_ANCHOR_DIR = tempfile.mkdtemp(prefix="fieldservice-anchors-")
+        atexit.register(shutil.rmtree, self.ARCHIVE_ANCHOR_DIR, ignore_errors=True)
 
 
-def _instance_secret(instance: Path) -> str:
-    path = instance / "secret_key"
+def _instance_secret(instance: Path, name: str = "secret_key") -> str:
+    path = instance / name
     if not path.exists():
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)

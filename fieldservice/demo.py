@@ -44,13 +44,13 @@ NAMESPACE = uuid.UUID("6f1c2d1e-4a59-4a0e-9a53-2f3c5d6e7f80")
 M = TypeVar("M")
 
 DEMO_LOGINS = [
-    ("admin", "admin-demo-pass", "admin"),
+    ("admin", "keys-demo-pass", "admin"),
     ("dispatcher", "dispatch-demo-pass", "dispatcher"),
-    ("office", "office-demo-pass", "office"),
-    ("parts", "parts-demo-pass", "parts_keeper"),
+    ("office", "desk-demo-pass", "office"),
+    ("parts", "stock-demo-pass", "parts_keeper"),
     ("tech.wang", "wang-demo-pass", "technician"),
     ("tech.li", "li-demo-pass", "technician"),
-    ("customer", "customer-demo-pass", "customer (华东精密制造有限公司)"),
+    ("customer", "client-demo-pass", "customer (华东精密制造有限公司)"),
 ]
 
 
@@ -129,11 +129,11 @@ def seed_demo(today: date | None = None) -> int:
                             install_date=today - timedelta(days=370), warranty_start=today - timedelta(days=370),
                             warranty_end=today + timedelta(days=360))
 
-    s.user("admin", "admin-demo-pass", Role.ADMIN, "系统管理员 Admin")
+    s.user("admin", "keys-demo-pass", Role.ADMIN, "系统管理员 Admin")
     s.user("dispatcher", "dispatch-demo-pass", Role.DISPATCHER, "调度 刘洋")
-    s.user("office", "office-demo-pass", Role.OFFICE, "客服主管 周敏")
-    s.user("parts", "parts-demo-pass", Role.PARTS_KEEPER, "备件管理 孙强")
-    s.user("customer", "customer-demo-pass", Role.CUSTOMER, "张伟 (华东精密)", customer_id=acme.id)
+    s.user("office", "desk-demo-pass", Role.OFFICE, "客服主管 周敏")
+    s.user("parts", "stock-demo-pass", Role.PARTS_KEEPER, "备件管理 孙强")
+    s.user("customer", "client-demo-pass", Role.CUSTOMER, "张伟 (华东精密)", customer_id=acme.id)
     wang_user = s.user("tech.wang", "wang-demo-pass", Role.TECHNICIAN, "王师傅")
     li_user = s.user("tech.li", "li-demo-pass", Role.TECHNICIAN, "李师傅")
     wang = s.ensure(Technician, "tech:wang", user_id=wang_user.id, name="王建国", phone="137-0000-1001",

@@ -92,6 +92,12 @@ class PhotoNotProcessed(Conflict):
     code, title = "photo_not_processed", "Photo not processed yet"
 
 
+class UnusableJson(DomainError):
+    """A JSON body with a lone UTF-16 surrogate or nested too deep (fieldservice/common/jsonsafety.py)."""
+
+    status, code, title = 400, "unusable_json", "Unusable JSON body"
+
+
 class AuthenticationFailed(DomainError):
     status, code, title = 401, "unauthenticated", "Authentication required"
 
@@ -111,7 +117,9 @@ def problem(status: int, title: str, detail: str | None = None, code: str | None
     if detail:
         body["detail"] = detail
     body.update(extra)
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    # a detail may quote the client's input: a lone surrogate in it is written as its JSON escape, never a 500
+    text = json.dumps(body).encode("utf-8", "backslashreplace")
+    response = Response(text, status=status, mimetype=PROBLEM_JSON)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="fieldservice"'
     return response
@@ -164,7 +172,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(err: DomainError) -> Response:
-        return problem(err.status, err.title, err.detail, code=err.code, **err.extra)
+        response = problem(err.status, err.title, err.detail, code=err.code, **err.extra)
+        response.headers.update(getattr(err, "headers", None) or {})  # e.g. Retry-After of a 429
+        return response
 
     @app.errorhandler(MediaError)
     def _media(err: MediaError) -> Response:

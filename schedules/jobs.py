@@ -124,6 +124,16 @@ def create_follow_ups(app: Flask) -> dict[str, int]:
     return counts
 
 
+def anchor_archive(app: Flask) -> dict[str, Any]:
+    """Write the heads of the archive's hash chains outside the database (docs/security.md), so a rewrite
+    or a truncation of the chains before this point shows in `flask verify-archive`."""
+    from fieldservice.integrity.anchors import write_anchor
+
+    result = _locked_run(app, "archive.anchor", write_anchor) or {"skipped_locked": 1}
+    log.info("archive anchor: %s", result)
+    return result
+
+
 @dataclass(frozen=True)
 class JobSpec:
     id: str
@@ -150,6 +160,8 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("complaints.flag_overdue", "flag overdue complaints (R-CMP-1)", flag_overdue_complaints,
             "COMPLAINTS_CHECK_EVERY_MINUTES"),
     JobSpec("followups.create", "follow-up call tasks (R-FUP-1)", create_follow_ups, "FOLLOWUPS_EVERY_MINUTES"),
+    JobSpec("archive.anchor", "anchor the archive's chain heads outside the database", anchor_archive,
+            "ARCHIVE_ANCHOR_EVERY_MINUTES"),
 )
 JOBS_BY_ID = {spec.id: spec for spec in JOBS}
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from fieldservice.common import jsonsafety
 from fieldservice.common.schemas import CONTROL_CHARACTERS
 from fieldservice.errors import ValidationFailed
 from sync.schema import TABLES, Column, SyncTable, from_millis
@@ -25,6 +26,7 @@ class PushedRecord:
     raw: dict[str, Any]                # as pushed, minus _status/_changed (kept in quarantine if refused)
     changed: frozenset[str]            # the columns the technician changed on the phone
     values: dict[str, Any] = field(default_factory=dict)   # decoded: UUIDs, datetimes, ...
+    unusable: str | None = None        # content no service can take (a lone surrogate): quarantined as is
 
     @property
     def device_time(self) -> datetime | None:
@@ -151,6 +153,10 @@ def _parse_record(table: SyncTable, operation: str, item: Any, path: str) -> Pus
     if changed - set(table.column_map):
         raise _fail(f"{path}._changed", f"names unknown columns {sorted(changed - set(table.column_map))}")
     raw = {k: v for k, v in item.items() if k not in SYNC_FIELDS}
+    unusable = jsonsafety.problem(raw)
+    if unusable:  # this record's content only: it is quarantined (scrubbed), the rest of the push applies
+        return PushedRecord(table, operation, record_id, jsonsafety.scrub(raw), changed, {},
+                            unusable=unusable.replace("$", path, 1))
     values = {name: _decode(table.column_map[name], value, f"{path}.{name}")
               for name, value in raw.items() if name != "id"}
     if operation == "created" or not changed:

@@ -18,3 +18,11 @@ class CursorFromTheFuture(DomainError):
 
 class ReadOnlyTable(DomainError):
     status, code, title = 403, "read_only_table", "Read-only table"
+
+
+class QuarantineFull(DomainError):
+    """The technician's quarantine holds SYNC_QUARANTINE_MAX_OPEN open records: a dispatcher must review them
+    (GET /api/v1/sync/rejections) before more refused records are kept. Nothing of the push is applied."""
+
+    status, code, title = 429, "quarantine_full", "Too many refused records awaiting review"
+    headers = {"Retry-After": "3600"}

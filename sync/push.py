@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from fieldservice.auth.service import Actor
 from fieldservice.changes import numbered_so_far, touch
+from fieldservice.common import jsonsafety
 from fieldservice.errors import DomainError, NotFound
 from fieldservice.records import service as records_service
 from fieldservice.records.models import Signoff
@@ -52,6 +53,9 @@ class PushContext:
     accepted: int = 0
     merged: int = 0
     rejected: dict[str, list[str]] = field(default_factory=dict)
+    quarantine_limit: int | None = None       # open quarantine rows one technician may have (None: no limit)
+    payload_limit: int | None = None          # bytes of a quarantined payload kept whole
+    quarantine_open: int | None = None        # counted when the first record of this push is quarantined
 
     @property
     def technician_id(self) -> uuid.UUID:
@@ -217,8 +221,11 @@ def _json_column(record: PushedRecord, name: str, *, kind: type) -> Any:
         return None
     try:
         value = json.loads(text)
-    except ValueError:
-        raise _invalid(f"{name} is not valid JSON text") from None
+    except (ValueError, RecursionError):
+        raise _invalid(f"{name} is not valid JSON text (or is nested too deep)") from None
+    found = jsonsafety.problem(value)
+    if found:
+        raise _invalid(f"{name} cannot be taken: {found}")
     if not isinstance(value, kind):
         raise _invalid(f"{name} must hold a JSON {'object' if kind is dict else 'array'}")
     return value
@@ -427,7 +434,7 @@ def _quarantine(ctx: PushContext, record: PushedRecord, kind: RejectionKind, cod
                 fields: dict[str, Any] | None = None, unmet: list[Any] | None = None) -> bool:
     """Keep the record (or the overridden fields) with the reason. A re-push of the same record with the
     same content and outcome adds nothing new. Returns whether a new entry was made."""
-    payload = dict(record.raw)
+    payload = _bounded(dict(record.raw), ctx.payload_limit)
     existing = ctx.session.scalars(sa.select(SyncRejection).where(
         SyncRejection.technician_id == ctx.technician_id, SyncRejection.table_name == record.table.name,
         SyncRejection.record_id == str(record.id), SyncRejection.status == RejectionStatus.OPEN)).all()
@@ -435,6 +442,7 @@ def _quarantine(ctx: PushContext, record: PushedRecord, kind: RejectionKind, cod
         if old.kind is kind and old.payload == payload and old.reason_code == code:
             return False
         old.status = RejectionStatus.SUPERSEDED
+    _count_against_limit(ctx, superseded=len(existing))
     ctx.session.add(SyncRejection(
         kind=kind, technician_id=ctx.technician_id, idempotency_key=ctx.idempotency_key,
         table_name=record.table.name, record_id=str(record.id), operation=record.operation, payload=payload,
@@ -442,6 +450,45 @@ def _quarantine(ctx: PushContext, record: PushedRecord, kind: RejectionKind, cod
         device_time=record.device_time, received_at=ctx.received_at,
         resolution_note=None if fields is None else f"fields kept at the server's value: {sorted(fields)}"))
     return True
+
+
+def _count_against_limit(ctx: PushContext, *, superseded: int) -> None:
+    """One more open quarantine row for this technician: past SYNC_QUARANTINE_MAX_OPEN the whole push is
+    refused (429 quarantine_full, nothing applied) until a dispatcher has reviewed the open ones."""
+    if ctx.quarantine_limit is None:
+        return
+    if ctx.quarantine_open is None:
+        ctx.quarantine_open = ctx.session.scalar(sa.select(sa.func.count()).select_from(SyncRejection).where(
+            SyncRejection.technician_id == ctx.technician_id, SyncRejection.status == RejectionStatus.OPEN)) or 0
+    else:
+        ctx.quarantine_open -= superseded
+    ctx.quarantine_open += 1
+    if ctx.quarantine_open > ctx.quarantine_limit:
+        from sync.errors import QuarantineFull
+
+        raise QuarantineFull(
+            f"technician {ctx.technician_id} already has {ctx.quarantine_limit} refused records awaiting review; "
+            f"a dispatcher must review them (GET /api/v1/sync/rejections?technician_id={ctx.technician_id}) "
+            f"before this push can be kept. Nothing of it was applied; push again afterwards.",
+            limit=ctx.quarantine_limit, technician_id=str(ctx.technician_id))
+
+
+def _bounded(payload: dict[str, Any], limit: int | None) -> dict[str, Any]:
+    """A quarantined payload of at most `limit` bytes (as JSON): longer texts are kept as their length and
+    SHA-256, so a huge push cannot fill the database through the quarantine."""
+    if limit is None or len(json.dumps(payload, ensure_ascii=False)) <= limit:
+        return payload
+    import hashlib
+
+    short = {}
+    for key, value in payload.items():
+        if isinstance(value, str) and len(value) > 256:
+            digest = hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()
+            value = f"[{len(value)} characters, sha256 {digest}, not kept]"
+        short[key] = value
+    if len(json.dumps(short, ensure_ascii=False)) > limit:
+        short = {"id": payload.get("id"), "_not_kept": f"{len(json.dumps(payload))} bytes"}
+    return short
 
 
 def _supersede_open(ctx: PushContext, record: PushedRecord) -> None:
@@ -473,7 +520,8 @@ def apply_change_set(ctx: PushContext, change_set: ChangeSet) -> None:
     for name in names:
         records = sorted(change_set.by_table(name), key=lambda r: r.operation == "deleted")
         handler = HANDLERS.get(name, _READ_ONLY)
-        done = {r.id for r in handler.bulk_create(ctx, records)} if handler.bulk_create and records else set()
+        usable = [r for r in records if not r.unusable]
+        done = {r.id for r in handler.bulk_create(ctx, usable)} if handler.bulk_create and usable else set()
         for record in records:
             if record.id not in done:
                 _apply_one(ctx, record)
@@ -487,6 +535,8 @@ def _apply_one(ctx: PushContext, record: PushedRecord) -> None:
     numbered_before = numbered_so_far(ctx.session)
     try:
         with ctx.session.begin_nested():
+            if record.unusable:
+                raise _invalid(f"the record's content cannot be taken: {record.unusable}")
             overridden = apply(ctx, record)
             ctx.session.flush()
     except DomainError as err:

@@ -140,7 +140,9 @@ def push(actor: Actor, *, idempotency_key: uuid.UUID, body: Any, last_pulled_at:
     stored = session.get(PushLog, idempotency_key, populate_existing=True)
     if stored is not None:  # the same key committed while we waited for the lock
         return _replay(stored, technician_id, digest), True
-    ctx = PushContext(session=session, actor=actor, idempotency_key=idempotency_key, received_at=now)
+    ctx = PushContext(session=session, actor=actor, idempotency_key=idempotency_key, received_at=now,
+                      quarantine_limit=current_app.config.get("SYNC_QUARANTINE_MAX_OPEN"),
+                      payload_limit=current_app.config.get("SYNC_QUARANTINE_MAX_PAYLOAD_BYTES"))
     apply_change_set(ctx, change_set)
     response = {"ok": True, "received_at": now.isoformat(), "accepted": ctx.accepted, "merged": ctx.merged,
                 "rejected": sum(len(v) for v in ctx.rejected.values()), "rejected_ids": ctx.rejected}

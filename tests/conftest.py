@@ -114,9 +114,10 @@ def empty_media_root(app: Flask) -> None:
     """Stored files live under the session app's MEDIA_ROOT: every test leaves it empty, like the tables."""
     import shutil
 
-    root = Path(app.config["MEDIA_ROOT"]) if app.config.get("MEDIA_ROOT") else None
-    for child in root.iterdir() if root and root.exists() else []:
-        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    for name in ("MEDIA_ROOT", "ARCHIVE_ANCHOR_DIR"):  # the archive's anchors belong to the emptied tables
+        root = Path(app.config[name]) if app.config.get(name) else None
+        for child in root.iterdir() if root and root.exists() else []:
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
 
 
 @pytest.fixture(autouse=True)
@@ -129,6 +130,9 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
         app = request.getfixturevalue("app")
         truncate_all(app)
         empty_media_root(app)
+        from fieldservice.web.throttle import reset
+
+        reset(app)  # rate-limit counters (memory) belong to the test that made them
         app.config.clear()
         app.config.update(settings)
 

@@ -103,7 +103,7 @@ def test_demo_signed_records_verify(app: Flask) -> None:
     seed(app)
     result = app.test_cli_runner().invoke(args=["verify-archive"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("OK:") and "4 signed record versions verified" in result.output
+    assert result.stdout.startswith("OK:") and "4 signed record versions verified" in result.stdout
 
 
 def test_office_finds_the_demo_customer_by_chinese_name(app: Flask, client: FlaskClient) -> None:

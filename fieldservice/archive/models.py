@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from fieldservice.db import UUIDPrimaryKey, utcnow
 from fieldservice.extensions import db
+from fieldservice.integrity.links import ChainLinks
 
 VIA = ("api", "page")   # through which door: the JSON API, or a server-rendered page (office or signing link)
 # what a read log row names (R-ARC-3); `GET /api/v1/archive/reads?entity_type=` accepts exactly these
@@ -16,8 +17,9 @@ ENTITY_TYPES = ("search", "customer", "asset", "serial", "service_record", "reco
                 "signoff", "photo", "work_order_report", "return_case")
 
 
-class ArchiveRead(UUIDPrimaryKey, db.Model):
-    """Who read what, when, and through which door (api or page). Rows are only ever inserted."""
+class ArchiveRead(UUIDPrimaryKey, ChainLinks, db.Model):
+    """Who read what, when, and through which door (api or page). Rows are only ever inserted, and are
+    hash-chained at commit (fieldservice/integrity/links.py)."""
 
     __tablename__ = "archive_reads"
     __table_args__ = (sa.Index("ix_archive_reads_entity", "entity_type", "entity_id"),)

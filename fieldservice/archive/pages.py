@@ -19,11 +19,18 @@ from flask_babel import gettext
 
 from fieldservice.archive import service
 from fieldservice.auth.models import Role, User
-from fieldservice.auth.service import Actor, actor_for, check_password
+from fieldservice.auth.service import (
+    Actor,
+    actor_for,
+    check_password,
+    end_office_session,
+    office_session_user,
+    start_office_session,
+)
 from fieldservice.common.pagination import PageRequest
 from fieldservice.db import unit_of_work
 from fieldservice.errors import AuthenticationFailed, DomainError, Forbidden
-from fieldservice.extensions import db
+from fieldservice.web import throttle
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +62,21 @@ def _template_globals() -> dict[str, Any]:
 
 
 def page_actor() -> Actor | None:
-    """The logged-in user of the page session (re-read on every request: a disabled user is logged out)."""
+    """The logged-in user of the page session: the cookie holds a random session id whose hash names a
+    server-side row (auth.service.office_session_user: logout, revoke-tokens, a password change, a disabled
+    user, the absolute and the idle timeout all end it)."""
     if "page_actor" in g:
         return g.page_actor  # type: ignore[no-any-return]
     actor = None
-    user_id = session.get("user_id")
-    if user_id:
-        try:
-            user = db.session.get(User, uuid.UUID(user_id))
-        except ValueError:
-            user = None
-        if user is not None and user.is_active and session.get("pw") == user.password_hash[-16:]:
-            actor = actor_for(user)
-        else:
+    sid = session.get("sid")
+    if isinstance(sid, str) and sid:
+        with unit_of_work():
+            user = office_session_user(sid)
+            actor = actor_for(user) if user is not None else None
+        if actor is None:
             session.clear()
+    elif session.get("user_id"):
+        session.clear()  # a cookie of the earlier kind (user id, password hash suffix): log in again
     g.page_actor = actor
     return actor
 
@@ -100,7 +108,10 @@ def _error_page(err: DomainError) -> tuple[str, int]:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/office/") and not target.startswith("//"):
+    """Only a path of this site's office pages (no scheme, host, backslash or control characters such as
+    CR/LF, which would split the Location header): anything else goes to the home page."""
+    if (target and target.startswith("/office/") and not target.startswith("//") and "\\" not in target
+            and target.isprintable() and len(target) <= 2000):
         return target
     return url_for("office.home")
 
@@ -110,34 +121,49 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     """Office login form (username + password, CSRF token)."""
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
         check_csrf()
+        username = request.form.get("username", "")
         try:
-            with unit_of_work():
-                user = check_password(request.form.get("username", ""), request.form.get("password", ""))
+            throttle.check_login_allowed(username)
+            try:
+                with unit_of_work():
+                    user = check_password(username, request.form.get("password", ""))
+                    sid = start_office_session(user, address=throttle.client_address(),
+                                               user_agent=request.headers.get("User-Agent"))
+            except AuthenticationFailed:
+                throttle.login_failed(username)
+                raise
         except AuthenticationFailed:
-            error = gettext("Invalid username or password")
+            error, status = gettext("Invalid username or password"), 401
             log.info("office login refused")
+        except throttle.TooManyAttempts as err:
+            error = gettext("Too many failed logins; try again in %(seconds)s seconds",
+                            seconds=err.extra["retry_after"])
+            status, headers = 429, err.headers
         else:
             lang = session.get("lang")
-            session.clear()
+            session.clear()                            # a new session id at login (no fixation)
             if lang:
                 session["lang"] = lang
             session.permanent = True
-            session["user_id"] = str(user.id)
-            session["pw"] = user.password_hash[-16:]   # a password change ends the page session
+            session["sid"] = sid                       # random; the server keeps only its hash
             csrf_token()
             log.info("office login of user %s", user.id)
             return redirect(_safe_next(request.form.get("next")))
-    return render_template("office/login.html", error=error, next=request.args.get("next", "")), \
-        (401 if error else 200)
+    return render_template("office/login.html", error=error, next=request.args.get("next", "")), status, headers
 
 
 @bp.post("/logout")
 def logout() -> Any:
+    """End the server-side session (a copy of the cookie no longer works), then clear the cookie."""
     check_csrf()
     lang = session.get("lang")
+    sid = session.get("sid")
+    if isinstance(sid, str) and sid:
+        with unit_of_work():
+            end_office_session(sid)
     session.clear()
     if lang:
         session["lang"] = lang          # the language chosen stays for the next login
@@ -324,9 +350,3 @@ def signature(signoff_id: uuid.UUID) -> Any:
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, no-store",
                                                         "X-Content-Type-Options": "nosniff"})
 
-
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    response.headers.setdefault("Cache-Control", "private, no-store")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    return response

@@ -15,6 +15,7 @@ photos with one query each, whatever the page size.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from datetime import date, datetime
@@ -33,7 +34,7 @@ from fieldservice.common.search import contains
 from fieldservice.contracts.models import SalesContract, SalesContractLine
 from fieldservice.customers.models import Contact, Customer
 from fieldservice.db import utcnow
-from fieldservice.errors import Forbidden, NotFound, ValidationFailed
+from fieldservice.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.extensions import db
 from fieldservice.photos.models import Photo
 from fieldservice.records.canonical import photo_ids_in
@@ -44,6 +45,12 @@ from fieldservice.visits.models import Visit
 from fieldservice.workorders.models import WorkOrder
 
 log = logging.getLogger(__name__)
+
+
+class SignatureTampered(Conflict):
+    """R-SIG-3: the stored signature image no longer hashes to the signed image's hash; it is not served."""
+
+    code, title = "signature_tampered", "The stored signature image was changed"
 
 ARCHIVE_STAFF = (Role.OFFICE, Role.ADMIN)
 ARCHIVE_READERS = (*ARCHIVE_STAFF, Role.TECHNICIAN, Role.CUSTOMER)
@@ -358,5 +365,11 @@ def signoff_png(actor: Actor, signoff_id: uuid.UUID, *, via: str) -> bytes:
     signoff = db.session.get(Signoff, signoff_id)
     if signoff is None or signoff.signature_png is None or not can_read_record(actor, signoff.record):
         raise NotFound(f"signature {signoff_id} not found")
+    png = base64.b64decode(signoff.signature_png)
+    if hashlib.sha256(png).hexdigest() != signoff.signature_png_sha256:  # R-SIG-3: never serve a swapped image
+        log.error("signoff %s: the stored signature image does not match its signed hash", signoff.id)
+        raise SignatureTampered(f"the signature image of sign-off {signoff_id} does not match the signed image; "
+                                f"it is not shown (run `flask verify-archive`)")
     log_read(actor, "signoff", signoff.id, via=via)
-    return base64.b64decode(signoff.signature_png)
+    return png
+

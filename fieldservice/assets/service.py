@@ -14,6 +14,7 @@ from fieldservice.auth.service import Actor
 from fieldservice.catalog.models import Product
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.common.search import contains
 from fieldservice.contracts.models import SalesContract, SalesContractLine
 from fieldservice.customers.models import Customer
 from fieldservice.customers.service import site_ref
@@ -40,7 +41,7 @@ def list_assets(actor: Actor, page: PageRequest, *, customer_id: uuid.UUID | Non
         if value:
             stmt = stmt.where(column == value)
     if serial_number:
-        stmt = stmt.where(Asset.serial_number.ilike(f"%{serial_number.strip()}%"))
+        stmt = stmt.where(contains(Asset.serial_number, serial_number.strip()))
     return paginate(stmt, page)
 
 

@@ -10,9 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from fieldservice.db import UUIDPrimaryKey, utcnow
 from fieldservice.extensions import db
+from fieldservice.integrity.links import ChainLinks
 
 
-class AuditEvent(UUIDPrimaryKey, db.Model):
+class AuditEvent(UUIDPrimaryKey, ChainLinks, db.Model):
+    """Hash-chained at commit (fieldservice/integrity/links.py); `flask verify-archive` checks the chain."""
+
     __tablename__ = "audit_events"
     __table_args__ = (sa.Index("ix_audit_events_entity", "entity_type", "entity_id"),)
 

@@ -13,6 +13,7 @@ from fieldservice.auth.actor import Actor
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.db import utcnow
 from fieldservice.extensions import db
+from fieldservice.integrity.links import remember
 
 
 def _jsonable(value: Any) -> Any:
@@ -45,10 +46,12 @@ def record_many(actor: Actor, action: str, entity_type: str, entries: list[tuple
                 *, at: datetime | None = None) -> None:
     """Append one audit event per (entity id, details) in one bulk insert (batch use cases)."""
     at = at or utcnow()
+    ids = [uuid.uuid4() for _ in entries]
+    remember(db.session(), "audit_events", ids)  # linked to the hash chain at commit
     db.session.execute(sa.insert(AuditEvent), [
-        {"id": uuid.uuid4(), "at": at, "actor_user_id": actor.user_id, "actor_role": actor.role.value,
+        {"id": event_id, "at": at, "actor_user_id": actor.user_id, "actor_role": actor.role.value,
          "actor_name": actor.display_name, "action": action, "entity_type": entity_type, "entity_id": entity_id,
-         "details": _jsonable(details)} for entity_id, details in entries])
+         "details": _jsonable(details)} for event_id, (entity_id, details) in zip(ids, entries, strict=True)])
 
 
 def changes(entity: Any, data: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,8 @@ from fieldservice.auth.schemas import (
 from fieldservice.common.blueprint import Blueprint
 from fieldservice.common.schemas import page_of
 from fieldservice.db import unit_of_work
+from fieldservice.errors import AuthenticationFailed
+from fieldservice.web import throttle
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Bearer tokens")
 users_blp = Blueprint("users", __name__, url_prefix="/api/v1", description="User accounts (admin)")
@@ -35,11 +37,19 @@ class Token(MethodView):
     @blp.arguments(TokenRequestSchema)
     @blp.response(201, TokenSchema)
     @blp.alt_response(401, description="Wrong username or password")
+    @blp.alt_response(429, description="Too many failed logins for this account or from this address "
+                                       "(`Retry-After` says when to try again)")
     def post(self, data: dict[str, Any]) -> Any:
-        """Exchange username and password for a bearer token (send it as `Authorization: Bearer <token>`)."""
-        with unit_of_work():
-            raw, token = service.issue_token(data["username"], data["password"], label=data.get("label"))
-            return {"access_token": raw, "token_type": "Bearer", "expires_at": token.expires_at}
+        """Exchange username and password for a bearer token (send it as `Authorization: Bearer <token>`).
+        Failed attempts are throttled per account and per client address (docs/security.md)."""
+        throttle.check_login_allowed(data["username"])
+        try:
+            with unit_of_work():
+                raw, token = service.issue_token(data["username"], data["password"], label=data.get("label"))
+                return {"access_token": raw, "token_type": "Bearer", "expires_at": token.expires_at}
+        except AuthenticationFailed:
+            throttle.login_failed(data["username"])
+            raise
 
     @requires(*EVERYONE)
     @blp.response(204)

@@ -55,3 +55,24 @@ class ApiToken(UUIDPrimaryKey, db.Model):
 
     def is_valid(self, now: datetime) -> bool:
         return self.revoked_at is None and self.expires_at > now
+
+
+class OfficeSession(UUIDPrimaryKey, db.Model):
+    """A login to the office pages. The browser holds a random session id in its (signed) session cookie;
+    only the id's SHA-256 is stored. Logout, `flask users revoke-tokens`, a password change and disabling
+    the user end it (revoked_at); it also ends OFFICE_SESSION_HOURS after login (expires_at) and after
+    OFFICE_SESSION_IDLE_MINUTES without a request (last_seen_at)."""
+
+    __tablename__ = "office_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(40))
+    address: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(200))
+
+    user: Mapped[User] = relationship()

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from fieldservice.auth import passwords
 from fieldservice.auth.actor import Actor
-from fieldservice.auth.models import ApiToken, Role, User
+from fieldservice.auth.models import ApiToken, OfficeSession, Role, User
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.db import utcnow
 from fieldservice.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
@@ -22,7 +23,7 @@ from fieldservice.extensions import db
 log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "fs_"
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
 
 
 SYSTEM = Actor(user_id=None, role=Role.ADMIN, display_name="system")
@@ -44,9 +45,7 @@ def create_user(username: str, password: str, role: Role, display_name: str | No
     from fieldservice.audit import service as audit_service
 
     username = username.strip().lower()
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(f"password must be at least {MIN_PASSWORD_LENGTH} characters",
-                               errors={"password": ["too short"]})
+    passwords.check(password, username)
     if db.session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"username {username!r} is taken")
     if role is Role.CUSTOMER and customer_id is None:
@@ -123,10 +122,11 @@ def list_users(page: PageRequest, *, role: Role | None = None, is_active: bool |
 
 
 def set_password(user: User, password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(f"password must be at least {MIN_PASSWORD_LENGTH} characters",
-                               errors={"password": ["too short"]})
+    """A new password (the policy of auth/passwords.py); every session and token of the user ends."""
+    passwords.check(password, user.username)
     user.password_hash = hash_password(password)
+    revoke_all_tokens(user)
+    end_office_sessions(user, reason="password_changed")
 
 
 def issue_token(username: str, password: str, *, label: str | None = None,
@@ -211,6 +211,56 @@ def revoke_all_tokens(user: User, *, now: datetime | None = None) -> int:
     return count
 
 
+# ---- office page sessions (docs/security.md) ----------------------------------------------------------
+
+IDLE_TOUCH_SECONDS = 60  # last_seen_at is written at most once a minute per session
+
+
+def start_office_session(user: User, *, address: str | None = None, user_agent: str | None = None,
+                         now: datetime | None = None) -> str:
+    """A new server-side session for the office pages; returns the random session id for the cookie (only
+    its SHA-256 is stored). It ends OFFICE_SESSION_HOURS after login whatever the activity."""
+    now = now or utcnow()
+    raw = secrets.token_urlsafe(32)
+    db.session.add(OfficeSession(user_id=user.id, token_hash=hash_token(raw), created_at=now, last_seen_at=now,
+                                 expires_at=now + current_app.config["PERMANENT_SESSION_LIFETIME"],
+                                 address=(address or "")[:64] or None, user_agent=(user_agent or "")[:200] or None))
+    db.session.flush()
+    return raw
+
+
+def office_session_user(raw: str, *, now: datetime | None = None) -> User | None:
+    """The active user of a live session, else None. A session past its absolute end (expires_at) or idle
+    longer than OFFICE_SESSION_IDLE_MINUTES is ended here; a live one has its last_seen_at moved on."""
+    now = now or utcnow()
+    row = db.session.scalar(sa.select(OfficeSession).where(OfficeSession.token_hash == hash_token(raw)))
+    if row is None or row.revoked_at is not None:
+        return None
+    idle = timedelta(minutes=current_app.config["OFFICE_SESSION_IDLE_MINUTES"])
+    reason = ("expired" if now >= row.expires_at else "idle" if now - row.last_seen_at >= idle
+              else "user_disabled" if not row.user.is_active else None)
+    if reason:
+        row.revoked_at, row.revoked_reason = now, reason
+        return None
+    if (now - row.last_seen_at).total_seconds() >= IDLE_TOUCH_SECONDS:
+        row.last_seen_at = now
+    return row.user
+
+
+def end_office_session(raw: str, *, reason: str = "logout", now: datetime | None = None) -> None:
+    row = db.session.scalar(sa.select(OfficeSession).where(OfficeSession.token_hash == hash_token(raw)))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at, row.revoked_reason = now or utcnow(), reason
+
+
+def end_office_sessions(user: User, *, reason: str, now: datetime | None = None) -> int:
+    """End every live office session of a user (revoke-tokens, password change, disabled login)."""
+    result = db.session.execute(sa.update(OfficeSession).where(
+        OfficeSession.user_id == user.id, OfficeSession.revoked_at.is_(None)).values(
+        revoked_at=now or utcnow(), revoked_reason=reason))
+    return int(result.rowcount or 0)
+
+
 def get_user(user_id: uuid.UUID) -> User:
     user = db.session.get(User, user_id)
     if user is None:
@@ -224,13 +274,13 @@ def update_user(actor: Actor, user_id: uuid.UUID, data: dict[str, object]) -> Us
     user = get_user(user_id)
     password = data.pop("password", None)
     if password is not None:
-        set_password(user, str(password))
-        revoke_all_tokens(user)
+        set_password(user, str(password))  # ends its tokens and office sessions
     if data.get("supervisor_id") is not None:
         check_supervisor(user.id, data["supervisor_id"])  # type: ignore[arg-type]
     diff = audit_service.changes(user, data)
     if data.get("is_active") is False:
         revoke_all_tokens(user)
+        end_office_sessions(user, reason="user_disabled")
     if diff or password is not None:
         audit_service.record(actor, "user.update", user, {**diff, **({"password": "changed"} if password else {})})
     return user

@@ -11,6 +11,7 @@ from fieldservice.auth.service import Actor
 from fieldservice.catalog.models import Product, ProductLine
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.common.search import contains
 from fieldservice.errors import Conflict
 from fieldservice.extensions import db
 
@@ -49,8 +50,7 @@ def list_products(page: PageRequest, *, product_line_id: uuid.UUID | None = None
     if product_line_id:
         stmt = stmt.where(Product.product_line_id == product_line_id)
     if q:
-        like = f"%{q.strip()}%"
-        stmt = stmt.where(sa.or_(Product.model_code.ilike(like), Product.name.ilike(like)))
+        stmt = stmt.where(sa.or_(contains(Product.model_code, q.strip()), contains(Product.name, q.strip())))
     return paginate(stmt, page)
 
 

@@ -135,6 +135,10 @@ def _build_lines(quote: Quote, lines: list[dict[str, Any]]) -> None:
         unit = data.get("unit_price_minor")
         unit = item.unit_price_minor if unit is None else unit
         quantity = data["quantity_centi"]
+        if item.kind is PriceItemKind.PART and quantity % 100:  # R-REP-6: parts are counted in whole units
+            raise ValidationFailed(
+                f"lines[{position - 1}]: part {item.code!r} is quoted in whole units, not {quantity / 100:g}",
+                errors={"json": {"lines": {str(position - 1): {"quantity": ["a whole number of parts"]}}}})
         built.append(QuoteLine(position=position, kind=item.kind, code=item.code,
                                description=data.get("description") or item.name, quantity_centi=quantity,
                                list_unit_price_minor=item.unit_price_minor, unit_price_minor=unit,

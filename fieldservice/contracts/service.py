@@ -12,6 +12,7 @@ from fieldservice.auth.service import Actor
 from fieldservice.catalog.models import Product
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.common.search import contains
 from fieldservice.contracts.models import ContractStatus, SalesContract, SalesContractLine
 from fieldservice.customers.models import Customer
 from fieldservice.db import utcnow
@@ -30,7 +31,7 @@ def list_contracts(actor: Actor, page: PageRequest, *, customer_id: uuid.UUID | 
     if customer_id:
         stmt = stmt.where(SalesContract.customer_id == customer_id)
     if number:
-        stmt = stmt.where(SalesContract.number.ilike(f"%{number.strip()}%"))
+        stmt = stmt.where(contains(SalesContract.number, number.strip()))
     if serial_number:
         stmt = stmt.where(SalesContract.id.in_(
             sa.select(SalesContractLine.contract_id).where(SalesContractLine.serial_number == serial_number.strip())))

@@ -10,6 +10,7 @@ from fieldservice.audit import service as audit_service
 from fieldservice.auth.service import Actor
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.common.search import contains
 from fieldservice.customers.models import Contact, Customer, Site
 from fieldservice.errors import ValidationFailed
 from fieldservice.extensions import db
@@ -22,8 +23,8 @@ def list_customers(actor: Actor, page: PageRequest, *, q: str | None = None, is_
     if visible is not None:
         stmt = stmt.where(Customer.id.in_(visible))
     if q:
-        like = f"%{q.strip()}%"
-        stmt = stmt.where(sa.or_(Customer.name.ilike(like), Customer.phone.ilike(like), Customer.email.ilike(like)))
+        q = q.strip()
+        stmt = stmt.where(sa.or_(contains(Customer.name, q), contains(Customer.phone, q), contains(Customer.email, q)))
     if is_active is not None:
         stmt = stmt.where(Customer.is_active == is_active)
     return paginate(stmt, page)
@@ -100,8 +101,8 @@ def list_sites(actor: Actor, page: PageRequest, *, customer_id: uuid.UUID | None
     if customer_id:
         stmt = stmt.where(Site.customer_id == customer_id)
     if q:
-        like = f"%{q.strip()}%"
-        stmt = stmt.where(sa.or_(Site.name.ilike(like), Site.address.ilike(like), Site.city.ilike(like)))
+        q = q.strip()
+        stmt = stmt.where(sa.or_(contains(Site.name, q), contains(Site.address, q), contains(Site.city, q)))
     return paginate(stmt, page)
 
 

@@ -23,6 +23,7 @@ from fieldservice.changes import ensure_counter_locked
 from fieldservice.commerce import consent as commerce_consent
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.common.search import contains
 from fieldservice.db import insert_unless_exists, utcnow
 from fieldservice.errors import (
     Conflict,
@@ -115,8 +116,7 @@ def get_part(actor: Actor, part_id: uuid.UUID) -> Part:
 def list_parts(actor: Actor, page: PageRequest, *, q: str | None = None, approved: bool | None = None) -> Page:
     stmt = sa.select(Part).order_by(Part.part_number, Part.id)
     if q:
-        like = f"%{q}%"
-        stmt = stmt.where(sa.or_(Part.part_number.ilike(like), Part.name.ilike(like)))
+        stmt = stmt.where(sa.or_(contains(Part.part_number, q), contains(Part.name, q)))
     if approved is not None:
         stmt = stmt.where(Part.is_approved.is_(approved))
     return paginate(stmt, page)

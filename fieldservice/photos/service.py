@@ -134,10 +134,23 @@ def resolve_target(actor: Actor, *, visit_id: uuid.UUID | None, work_order_id: u
                            errors={where: {"visit_id": ["visit_id or work_order_id is required"]}})
 
 
-def _check_links(data: dict[str, Any], where: str) -> None:
+def _check_links(data: dict[str, Any], target: Target, where: str) -> None:
+    """A photo's record and carrier claim must be of the photo's own work order: a technician cannot tag
+    a photo onto another customer's record or claim (it would list there). Unknown or foreign: 422."""
+    from fieldservice.claims.models import CarrierClaim
+    from fieldservice.records.models import ServiceRecord
+
     if data.get("damage_claim_id") and data["kind"] is not PhotoKind.PACKAGING_DAMAGE:
         raise ValidationFailed("damage_claim_id is only for packaging_damage photos (R-INS-2)",
                                errors={where: {"damage_claim_id": ["only with kind packaging_damage"]}})
+    for name, model, what in (("record_id", ServiceRecord, "service record"),
+                              ("damage_claim_id", CarrierClaim, "carrier claim")):
+        value = data.get(name)
+        if value is None:
+            continue
+        owner = db.session.scalar(sa.select(model.work_order_id).where(model.id == value))
+        if owner != target.work_order_id:
+            raise _unknown(name, f"{what} of this photo's work order", value, where)
 
 
 def session_bytes(user_id: uuid.UUID | None, work_order_id: uuid.UUID, *, now: datetime,
@@ -248,7 +261,7 @@ def create_upload(actor: Actor, data: dict[str, Any], *, length: int, raw_metada
     check_allowed_declaration(data.get("content_type"), data.get("filename"), settings.allowed_formats)
     target = resolve_target(actor, visit_id=data.get("visit_id"), work_order_id=data.get("work_order_id"),
                             where="metadata")
-    _check_links(data, "metadata")
+    _check_links(data, target, "metadata")
     photo_id = data.get("photo_id") or uuid.uuid4()
     _check_photo_id(photo_id, target)
     _check_quota(actor, target, length, media, now=now)
@@ -423,7 +436,7 @@ def create_photo_from_file(actor: Actor, data: dict[str, Any], stream: IO[bytes]
     check_allowed_declaration(content_type, filename, settings.allowed_formats)
     target = resolve_target(actor, visit_id=data.get("visit_id"), work_order_id=data.get("work_order_id"),
                             where="form")
-    _check_links(data, "form")
+    _check_links(data, target, "form")
     photo_id = data.get("photo_id") or uuid.uuid4()
     with media.uploads.spool(stream, limit=settings.max_form_bytes) as (path, sha, size):
         if size == 0:

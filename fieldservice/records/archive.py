@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from fieldservice.auth.service import Actor
 from fieldservice.db import utcnow
 from fieldservice.extensions import db
+from fieldservice.integrity.links import hmac_key, row_mac
 from fieldservice.records.canonical import GENESIS_HASH, canonical_bytes, sha256_hex
 from fieldservice.records.models import ArchiveEntry
 
@@ -55,30 +55,8 @@ def append(actor: Actor, action: str, entity_type: str, entity_id: uuid.UUID, pa
                          actor_name=actor.display_name[:120], action=action, entity_type=entity_type,
                          entity_id=entity_id, payload_sha256=sha256_hex(canonical_bytes(payload)), prev_hash=prev)
     entry.hash = entry_hash(prev, entry)
+    key = hmac_key()
+    entry.mac = row_mac(key, "archive_log", seq, entry.hash) if key else None
     db.session.add(entry)
     db.session.flush()
     return entry
-
-
-@dataclass
-class VerifyReport:
-    entries: int = 0
-    signed_records: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def verify_chain(report: VerifyReport) -> None:
-    prev, expected_seq = GENESIS_HASH, 1
-    for entry in db.session.scalars(sa.select(ArchiveEntry).order_by(ArchiveEntry.seq)).yield_per(1000):
-        report.entries += 1
-        if entry.seq != expected_seq:
-            report.problems.append(f"archive_log seq {entry.seq}: expected seq {expected_seq} (rows missing)")
-        if entry.prev_hash != prev:
-            report.problems.append(f"archive_log seq {entry.seq}: prev_hash does not match the previous entry")
-        if entry_hash(entry.prev_hash, entry) != entry.hash:
-            report.problems.append(f"archive_log seq {entry.seq}: hash does not match its content (tampered)")
-        prev, expected_seq = entry.hash, entry.seq + 1

@@ -134,3 +134,4 @@ class ArchiveEntry(db.Model):
     payload_sha256: Mapped[str] = mapped_column(sa.String(64))
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    mac: Mapped[str | None] = mapped_column(sa.String(64))  # HMAC-SHA256 with ARCHIVE_HMAC_KEY (integrity/links.py)

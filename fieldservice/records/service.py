@@ -695,33 +695,3 @@ def _register_asset(actor: Actor, order: WorkOrder, content: dict[str, Any], now
     if order.asset_id != asset.id:
         order.asset_id = asset.id
     return asset
-
-
-def verify_archive() -> archive.VerifyReport:
-    """Recompute the archive log's chain and every signed version's canonical hash (`flask verify-archive`)."""
-    report = archive.VerifyReport()
-    archive.verify_chain(report)
-    for record in db.session.scalars(sa.select(ServiceRecord).where(ServiceRecord.status == RecordStatus.SIGNED)
-                                     .order_by(ServiceRecord.created_at, ServiceRecord.id)):
-        report.signed_records += 1
-        try:
-            actual = content_hash(record)
-        except Exception as err:  # e.g. content edited into something unreadable, or a photo row removed
-            report.problems.append(f"service_records {record.id}: content cannot be rendered ({err.__class__.__name__})")
-            continue
-        signoff = db.session.scalar(sa.select(Signoff).where(Signoff.record_id == record.id))
-        if actual != record.content_sha256:
-            report.problems.append(f"service_records {record.id}: content hash {actual} differs from the signed "
-                                   f"hash {record.content_sha256} (tampered)")
-        if signoff is None:
-            report.problems.append(f"service_records {record.id}: signed but its signoff row is missing")
-            continue
-        if signoff.content_sha256 != actual:
-            report.problems.append(f"signoffs {signoff.id}: bound to {signoff.content_sha256}, content hashes to {actual}")
-        entry = db.session.scalar(sa.select(archive.ArchiveEntry).where(
-            archive.ArchiveEntry.entity_id == signoff.id, archive.ArchiveEntry.action == "record.sign"))
-        if entry is None:
-            report.problems.append(f"signoffs {signoff.id}: no archive log entry")
-        elif entry.payload_sha256 != canonical_sha256(signoff_document(signoff)):
-            report.problems.append(f"signoffs {signoff.id}: differs from its archive log entry seq {entry.seq} (tampered)")
-    return report

@@ -68,16 +68,19 @@ def _error_page(err: DomainError) -> Any:
     """HTML for a browser, problem+json for the page's script (same status either way). A used link
     (410 signing_link_used) still offers the signed PDF while its PDF window is open (`pdf_url`)."""
     pdf_url = _pdf_url(err)
+    headers = getattr(err, "headers", None) or {}  # e.g. Retry-After of a 429
     if _wants_json():
-        return problem(err.status, err.title, err.detail, code=err.code, **err.extra,
-                       **({"pdf_url": pdf_url} if pdf_url else {}))
+        response = problem(err.status, err.title, err.detail, code=err.code, **err.extra,
+                           **({"pdf_url": pdf_url} if pdf_url else {}))
+        response.headers.update(headers)
+        return response
     lang = _language(getattr(err, "language", None))
     key = ERROR_TEXT.get(err.code)
     if err.code == "conditions_not_met":
         key = service.refusal_label([c["code"] for c in err.extra.get("unmet_conditions", [])])
     message = labels.text(key, lang) if key else str(err)
     return render_template("sign/error.html", lang=lang, t=lambda k: labels.text(k, lang), message=message,
-                           detail=str(err), code=err.code, pdf_url=pdf_url), err.status
+                           detail=str(err), code=err.code, pdf_url=pdf_url), err.status, headers
 
 
 @bp.get("/<token>")

@@ -10,6 +10,7 @@ from fieldservice.audit import service as audit_service
 from fieldservice.auth.service import Actor
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.common.search import contains
 from fieldservice.errors import Conflict, ValidationFailed
 from fieldservice.extensions import db
 from fieldservice.teams.models import Team, TeamMember
@@ -46,7 +47,7 @@ def create_team(actor: Actor, data: dict[str, Any]) -> Team:
 def list_teams(actor: Actor, page: PageRequest, *, q: str | None = None) -> Page:
     stmt = sa.select(Team).order_by(Team.name, Team.id)
     if q:
-        stmt = stmt.where(Team.name.ilike(f"%{q.strip()}%"))
+        stmt = stmt.where(contains(Team.name, q.strip()))
     return paginate(stmt, page)
 
 

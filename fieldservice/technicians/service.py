@@ -13,6 +13,7 @@ from fieldservice.auth.service import Actor
 from fieldservice.catalog.models import ProductLine
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.common.search import contains
 from fieldservice.db import utcnow
 from fieldservice.errors import Conflict, NotCertified, NotFound, ValidationFailed
 from fieldservice.extensions import db
@@ -23,7 +24,7 @@ def list_technicians(page: PageRequest, *, q: str | None = None, is_active: bool
                      product_line_id: uuid.UUID | None = None, certified_on: datetime | None = None) -> Page:
     stmt = sa.select(Technician).order_by(Technician.name, Technician.id)
     if q:
-        stmt = stmt.where(Technician.name.ilike(f"%{q.strip()}%"))
+        stmt = stmt.where(contains(Technician.name, q.strip()))
     if is_active is not None:
         stmt = stmt.where(Technician.is_active == is_active)
     if product_line_id:

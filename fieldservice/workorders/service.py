@@ -22,6 +22,7 @@ from fieldservice.auth.service import Actor
 from fieldservice.catalog.models import Product
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.common.search import contains
 from fieldservice.common.versioning import check_version
 from fieldservice.customers.models import Customer
 from fieldservice.customers.service import site_ref
@@ -111,8 +112,8 @@ def list_work_orders(actor: Actor, page: PageRequest, *, status: list[WorkOrderS
     if technician_id:
         stmt = stmt.where(WorkOrder.id.in_(sa.select(Visit.work_order_id).where(Visit.technician_id == technician_id)))
     if q:
-        like = f"%{q.strip()}%"
-        stmt = stmt.where(sa.or_(WorkOrder.number.ilike(like), WorkOrder.summary.ilike(like)))
+        q = q.strip()
+        stmt = stmt.where(sa.or_(contains(WorkOrder.number, q), contains(WorkOrder.summary, q)))
     if created_from:
         stmt = stmt.where(WorkOrder.created_at >= created_from)
     if created_to:

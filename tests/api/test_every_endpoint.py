@@ -23,10 +23,19 @@ WRONG_TYPES = {"id": "not-a-uuid", "customer_id": 12, "site_id": ["x"], "asset_i
                "starts_at": "yesterday", "due_on": "2026-02-30", "quantity": -1, "status": {"a": 1},
                "items": "x", "lines": 5, "amount_minor": "ten", "currency": 7, "lock_version": "v1",
                "rating": 99, "reason": None}
+# issue 15: JSON that parses but no endpoint can hold (a lone UTF-16 surrogate in every field, nesting deeper
+# than the schemas or than Python's parser go) and CR/LF in every text field
+SURROGATES = ("{" + ", ".join(f'"{k}": "\\ud800{k}"' for k in (*WRONG_TYPES, "username", "password", "q", "note",
+                                                                 "description", "content", "signer_name"))
+              + ', "\\udfff": 1}').encode()
+CRLF = {k: f"a\r\nSet-Cookie: x={k}\r\n" for k in (*WRONG_TYPES, "username", "password", "note", "description")}
 BODIES: tuple[tuple[str, Any], ...] = (("malformed", b"{\"a\": "), ("array", []), ("scalar", "文本"),
-                                       ("wrong types", WRONG_TYPES), ("empty", {}))
+                                       ("wrong types", WRONG_TYPES), ("empty", {}), ("lone surrogates", SURROGATES),
+                                       ("deep nesting", b'{"a":' * 200 + b"1" + b"}" * 200),
+                                       ("too deep to parse", b"[" * 100_000 + b"]" * 100_000), ("CR/LF", CRLF))
 QUERY = {"page": "-1", "per_page": "abc", "limit": "1e9", "from": "not-a-date", "to": "2026-13-45",
-         "since": "x", "status": "nope", "q": "%\x00'", "sort": "; drop table users", "kind": "[]"}
+         "since": "x", "status": "nope", "q": "%\x00'", "sort": "; drop table users", "kind": "[]",
+         "next": "/office/\r\nSet-Cookie: x=1"}
 LOGOUT = ("DELETE", "/api/v1/auth/token")  # revokes the caller's own token whatever the body: not swept
 # where every field has a default, an empty object is a whole request: run the generation for the default
 # horizon; configure the company-wide warranty terms

@@ -25,6 +25,9 @@ from tests.conftest import is_postgres
 from tests.factories import Factory
 from tests.notifications.servers import webhook_server
 
+# what production requires besides SECRET_KEY and DATABASE_URL (docs/security.md)
+SECURITY_ENV = {"PUBLIC_BASE_URL": "https://service.example.com", "ARCHIVE_HMAC_KEY": "scheduler-test-" * 3,
+                "RATELIMIT_STORAGE_URI": "memory://"}
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -34,7 +37,8 @@ def test_scheduler_process_on_sqlite(tmp_path: Path, database_url: str) -> None:
         pytest.skip("the SQLite single-process run; the PostgreSQL pass runs test_two_schedulers")
     url = "sqlite:///" + str(tmp_path / "scheduler.sqlite3")
     env = {**os.environ, "FIELDSERVICE_ENV": "production", "SECRET_KEY": "scheduler-test", "DATABASE_URL": url,
-           "MEDIA_ROOT": str(tmp_path / "media"), "SCHEDULER_INTERVAL_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
+           "MEDIA_ROOT": str(tmp_path / "media"), "SCHEDULER_INTERVAL_SECONDS": "2", "PYTHONUNBUFFERED": "1",
+           **SECURITY_ENV, "ARCHIVE_ANCHOR_DIR": str(tmp_path / "anchors")}
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
     subprocess.run([*flask, "db", "upgrade"], cwd=REPO, env=env, check=True, capture_output=True)
 
@@ -57,7 +61,7 @@ def test_scheduler_process_on_sqlite(tmp_path: Path, database_url: str) -> None:
         jobs = db.session.scalars(sa.text("SELECT id FROM apscheduler_jobs ORDER BY id")).all()
         [breach] = db.session.scalars(sa.select(SlaBreach)).all()
         [note] = db.session.scalars(sa.select(Notification)).all()
-        assert jobs == ["complaints.flag_overdue", "followups.create", "maintenance.generate_visits",
+        assert jobs == ["archive.anchor", "complaints.flag_overdue", "followups.create", "maintenance.generate_visits",
                         "notifications.send", "reminders.unconfirmed_visits", "sla.scan"]
         assert breach.work_order_id == order.id and breach.target.value == "respond"
         assert note.status is NotificationStatus.SENT and note.kind == "sla.breach"

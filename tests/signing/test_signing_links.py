@@ -121,7 +121,8 @@ def test_page_shows_the_record_in_chinese_and_english(client: FlaskClient, chine
     # no CDN: the script and style come from our own static folder
     assert "https://" not in html and "http://" not in html.replace("http://localhost", "")
     with client.application.app_context():         # R-ARC-3: each view of the page is logged with its link
-        views = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "signing_link.viewed")).all()
+        views = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "signing_link.viewed")
+                                   .order_by(AuditEvent.chain_seq)).all()
         assert [e.details["language"] for e in views] == ["zh", "en"]
         assert {str(e.entity_id) for e in views} == {ready.link["id"]}
     js = client.get("/sign/static/sign.js")

@@ -47,6 +47,8 @@ ENUM_WORDS = ["planned", "in_progress", "completed", "cancelled", "work_complete
               "signed", "repair_record", "installation_record", "accepted", "declined", "part", "labour", "fee",
               "customer", "issue", "synced", "rejected"]
 NOW = datetime.now(UTC)
+DEEP_JSON = "{\"a\":" * 200 + "1" + "}" * 200          # parses, but deeper than anything may be
+TOO_DEEP_JSON = "[" * 100_000 + "]" * 100_000           # Python's parser gives up (RecursionError)
 
 
 def ms(dt: datetime) -> int:
@@ -98,6 +100,10 @@ def hostile_strings(limit: int) -> st.SearchStrategy[str]:
                          json.dumps(repair_content(), ensure_ascii=False)]),
         # at the column's limit (a huge name or note must not overflow a database column)
         st.just("长" * min(limit, 50_000)), st.just("x" * min(limit, 10_000)),
+        # issue 15: a lone UTF-16 surrogate (quarantines that record only), CR/LF, JSON text nested deeper than
+        # the schemas (and than Python's parser) go: never a 500, never the whole push refused
+        st.sampled_from(["\ud800", "a\udfffb", "回\r\n车 CR/LF\r\n",
+                         *(text for text in (DEEP_JSON, TOO_DEEP_JSON) if len(text) <= limit)]),
     )
 
 

@@ -1,0 +1,150 @@
+"""Hash-chain links of the append-only logs, keyed with ARCHIVE_HMAC_KEY (never stored in the database).
+
+Every chained row carries `chain_seq` (1, 2, 3, ... without gaps), `prev_hash`, `hash` =
+sha256(prev_hash + canonical JSON of the row with its seq) and `mac` = HMAC-SHA256(key, table, seq, hash).
+Without the key nobody can recompute a valid chain after editing, inserting or deleting a row; the anchors
+(fieldservice/integrity/anchors.py) catch a truncated tail and a rewrite by someone who has the key too.
+
+`archive_log` links each entry as it is appended (records.archive.append). `audit_events` and
+`archive_reads` are written by nearly every request, so their rows are linked at commit: the rows a
+transaction added are remembered, and just before it commits it takes the chain's lock (a PostgreSQL
+transaction-scoped advisory lock; SQLite has a single writer), reads the head, and links them. The lock is
+held only for that last step, in which the transaction takes no other lock, so it cannot deadlock.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from fieldservice.records.canonical import GENESIS_HASH, canonical_bytes, sha256_hex
+
+PENDING = "fieldservice.chain_pending"
+
+
+class ChainLinks:
+    """The link columns of a row chained at commit (audit_events, archive_reads)."""
+
+    chain_seq: Mapped[int | None] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    hash: Mapped[str | None] = mapped_column(sa.String(64))
+    mac: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+def hmac_key() -> bytes | None:
+    """ARCHIVE_HMAC_KEY as bytes (None outside an app or when unset: rows are then chained unkeyed)."""
+    if not has_app_context():
+        return None
+    key = current_app.config.get("ARCHIVE_HMAC_KEY")
+    return key.encode("utf-8") if key else None
+
+
+def row_mac(key: bytes, table: str, seq: int, hash_: str) -> str:
+    return hmac.new(key, f"{table}\n{seq}\n{hash_}".encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def link_hash(prev_hash: str, document: dict[str, Any]) -> str:
+    return sha256_hex(prev_hash.encode("ascii") + canonical_bytes(document))
+
+
+@dataclass(frozen=True)
+class CommitChain:
+    """A table chained at commit: its name, advisory lock key and the document each row is hashed as."""
+
+    table: str
+    lock_key: int
+    columns: tuple[str, ...]
+
+    def document(self, row: Any, seq: int) -> dict[str, Any]:
+        return {"table": self.table, "seq": seq, **{name: getattr(row, name) for name in self.columns}}
+
+
+AUDIT_CHAIN = CommitChain("audit_events", 0x46534155,  # "FSAU"
+                          ("id", "at", "actor_user_id", "actor_role", "actor_name", "action", "entity_type",
+                           "entity_id", "details"))
+READS_CHAIN = CommitChain("archive_reads", 0x46535244,  # "FSRD"
+                          ("id", "at", "actor_user_id", "actor_name", "actor_role", "entity_type", "entity_id", "via"))
+COMMIT_CHAINS = {chain.table: chain for chain in (AUDIT_CHAIN, READS_CHAIN)}
+
+
+def remember(session: Session, table: str, ids: list[uuid.UUID]) -> None:
+    """Rows of `table` this transaction added, to be linked when it commits."""
+    session.info.setdefault(PENDING, {}).setdefault(table, []).extend(ids)
+
+
+def _table(name: str) -> sa.Table:
+    from fieldservice.extensions import db
+
+    return db.metadata.tables[name]
+
+
+def lock(session: Session, key: int) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def link_pending(session: Session) -> None:
+    """Link the rows this transaction added to their chains (called just before it commits)."""
+    if session.in_nested_transaction():
+        return  # a savepoint's release: the outermost commit links
+    session.flush()
+    pending: dict[str, list[uuid.UUID]] = session.info.pop(PENDING, {})
+    if not any(pending.values()):
+        return
+    key = hmac_key()
+    for name, ids in pending.items():
+        if not ids:
+            continue
+        chain, table = COMMIT_CHAINS[name], _table(name)
+        order = {row_id: i for i, row_id in enumerate(dict.fromkeys(ids))}
+        rows: list[Any] = []
+        for start in range(0, len(order), 500):
+            batch = list(order)[start:start + 500]
+            rows += session.execute(sa.select(table).where(table.c.id.in_(batch), table.c.chain_seq.is_(None))).all()
+        if not rows:
+            continue  # every row was rolled back with its savepoint
+        rows.sort(key=lambda r: order[r.id])
+        lock(session, chain.lock_key)
+        head = session.execute(sa.select(table.c.chain_seq, table.c.hash).where(table.c.chain_seq.is_not(None))
+                               .order_by(table.c.chain_seq.desc()).limit(1)).first()
+        seq, prev = (head.chain_seq, head.hash) if head else (0, GENESIS_HASH)
+        updates = []
+        for row in rows:
+            seq += 1
+            digest = link_hash(prev, chain.document(row, seq))
+            updates.append({"_id": row.id, "chain_seq": seq, "prev_hash": prev, "hash": digest,
+                            "mac": row_mac(key, name, seq, digest) if key else None})
+            prev = digest
+        session.execute(sa.update(table).where(table.c.id == sa.bindparam("_id"))
+                        .values(chain_seq=sa.bindparam("chain_seq"), prev_hash=sa.bindparam("prev_hash"),
+                                hash=sa.bindparam("hash"), mac=sa.bindparam("mac")), updates)
+
+
+def _forget(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(PENDING, None)
+
+
+def _remember_new(session: Session, flush_context: Any) -> None:
+    for obj in session.new:
+        name = getattr(obj, "__tablename__", None)
+        if name in COMMIT_CHAINS:
+            remember(session, name, [obj.id])
+
+
+def install(on: type[Session] | Callable[..., Any] = Session) -> None:
+    """Register the session hooks (once, for every session)."""
+    if not sa.event.contains(on, "before_commit", link_pending):
+        sa.event.listen(on, "after_flush", _remember_new)
+        sa.event.listen(on, "before_commit", link_pending)
+        sa.event.listen(on, "after_transaction_end", _forget)
+
+
+install()
