@@ -18,7 +18,7 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, requ
 from flask_babel import gettext
 
 from fieldservice.archive import service
-from fieldservice.auth.models import Role, User
+from fieldservice.auth.models import Role
 from fieldservice.auth.service import (
     Actor,
     actor_for,
@@ -31,6 +31,7 @@ from fieldservice.common.pagination import PageRequest
 from fieldservice.db import unit_of_work
 from fieldservice.errors import AuthenticationFailed, DomainError, Forbidden
 from fieldservice.web import throttle
+from fieldservice.web.params import safe_next
 
 log = logging.getLogger(__name__)
 
@@ -107,15 +108,6 @@ def _error_page(err: DomainError) -> tuple[str, int]:
     return error_page(err)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path of this site's office pages (no scheme, host, backslash or control characters such as
-    CR/LF, which would split the Location header): anything else goes to the home page."""
-    if (target and target.startswith("/office/") and not target.startswith("//") and "\\" not in target
-            and target.isprintable() and len(target) <= 2000):
-        return target
-    return url_for("office.home")
-
-
 # ---- login -----------------------------------------------------------------------------------------
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -151,7 +143,7 @@ def login() -> Any:
             session["sid"] = sid                       # random; the server keeps only its hash
             csrf_token()
             log.info("office login of user %s", user.id)
-            return redirect(_safe_next(request.form.get("next")))
+            return redirect(safe_next(request.form.get("next")))
     return render_template("office/login.html", error=error, next=request.args.get("next", "")), status, headers
 
 

@@ -16,6 +16,7 @@ from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
 from fieldservice.web import words
 from fieldservice.web.i18n import LANGUAGES
+from fieldservice.web.params import safe_next
 
 bp = Blueprint("web", __name__, static_folder="static", static_url_path="/office/static")
 
@@ -127,10 +128,7 @@ def switch_language(lang: str) -> Any:
     """Show the pages in `lang` (zh, en) from now on, and go back to the page the switch was clicked on."""
     if lang in LANGUAGES:
         session["lang"] = lang
-    target = request.args.get("next") or ""
-    if not (target.startswith("/office/") or target == "/office") or target.startswith("//"):
-        target = url_for("office.home")
-    return redirect(target)
+    return redirect(safe_next(request.args.get("next")))
 
 
 def kind_label(kind: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 from typing import overload
 
-from flask import request
+from flask import request, url_for
 
 from fieldservice.errors import ValidationFailed
 
@@ -24,3 +24,13 @@ def query_day(name: str, default: date | None = None) -> date | None:
         return date.fromisoformat(raw)
     except ValueError:
         raise ValidationFailed(f"{name}: a date YYYY-MM-DD", errors={"query": {name: ["not a date"]}}) from None
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go back to after a login or a language switch: only a path of this site's office pages (no
+    scheme, host, backslash or control characters such as CR/LF, which would split the Location header);
+    anything else goes to the home page."""
+    if (target and (target.startswith("/office/") or target == "/office") and not target.startswith("//")
+            and "\\" not in target and target.isprintable() and len(target) <= 2000):
+        return target
+    return url_for("office.home")

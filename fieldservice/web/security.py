@@ -3,7 +3,7 @@ after_request hook), and the page session cookie marked Secure whenever the requ
 
 | header | value |
 |---|---|
-| Content-Security-Policy | HTML pages: `OFFICE_CSP` (no script at all; inline style allowed, the office templates use it); the API documentation pages: `DOCS_CSP` (Swagger UI's inline start-up script); everything else (JSON, images, PDFs): `default-src 'none'`. A view's own policy wins: the signing page's stricter one (fieldservice/signing/views.py). |
+| Content-Security-Policy | HTML pages: `OFFICE_CSP` (scripts and styles only from the app's own files: no inline script, style or event handler in any template; htmx runs without eval); the API documentation pages: `DOCS_CSP` (Swagger UI's inline start-up script); everything else (JSON, images, PDFs): `default-src 'none'`. A view's own policy wins: the signing page's stricter one (fieldservice/signing/views.py). |
 | X-Content-Type-Options | nosniff |
 | X-Frame-Options | DENY (and `frame-ancestors 'none'` in every CSP) |
 | Referrer-Policy | no-referrer (page URLs can carry a link token or a search for a customer's name) |
@@ -17,7 +17,7 @@ import json
 from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
 
-OFFICE_CSP = ("default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+OFFICE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
               "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")

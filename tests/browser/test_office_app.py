@@ -212,12 +212,12 @@ ROLE_PAGES = {
                                            "/office/work-orders", "/office/quarantine", "/office/quotes",
                                            "/office/follow-ups", "/office/complaints", "/office/maintenance/plans",
                                            "/office/maintenance/plans/new", "/office/returns"],
-    ("office", "office-demo-pass"): ["/office/", "/office/quotes", "/office/archive?q=华东精密", "/office/kpis",
+    ("office", "desk-demo-pass"): ["/office/", "/office/quotes", "/office/archive?q=华东精密", "/office/kpis",
                                      "/office/follow-ups", "/office/complaints", "/office/notifications",
                                      "/office/stock"],
-    ("parts", "parts-demo-pass"): ["/office/", "/office/stock"],
+    ("parts", "stock-demo-pass"): ["/office/", "/office/stock"],
     ("tech.wang", "wang-demo-pass"): ["/office/"],
-    ("customer", "customer-demo-pass"): ["/office/"],
+    ("customer", "client-demo-pass"): ["/office/"],
 }
 
 
