@@ -121,13 +121,44 @@ class ProblemApi(Api):
     """flask-smorest Api whose HTTP errors (404, 405, 422 from webargs, ...) are problem responses."""
 
     class ProblemSchema(ma.Schema):
-        type = ma.fields.String()
-        title = ma.fields.String()
-        status = ma.fields.Integer()
+        """RFC 9457 problem details; refusals add members of their own (e.g. `allowed_transitions`,
+        `unmet_conditions`, `current_version`)."""
+
+        class Meta:
+            unknown = ma.INCLUDE  # documented as additionalProperties: true
+
+        type = ma.fields.String(required=True, metadata={"description": "`/problems/<code>`"})
+        title = ma.fields.String(required=True)
+        status = ma.fields.Integer(required=True)
         detail = ma.fields.String()
         errors = ma.fields.Dict(metadata={"description": "Field errors, by location then field"})
 
     ERROR_SCHEMA = ProblemSchema
+
+    def _init_spec(self, **kwargs: Any) -> None:  # type: ignore[override]
+        """The contract plugin and the nullable-field rule (fieldservice/common/openapi.py)."""
+        from fieldservice.common.openapi import ContractPlugin, nullable_attribute
+
+        kwargs["extra_plugins"] = [*(kwargs.get("extra_plugins") or ()), ContractPlugin(self._app)]
+        super()._init_spec(**kwargs)
+        self.ma_plugin.converter.add_attribute_function(nullable_attribute)
+        self.spec.components.schema("Problem", schema=self.ERROR_SCHEMA)
+
+    def _register_responses(self) -> None:
+        """The shared error responses are problem+json (flask-smorest would say application/json)."""
+        import http as _http
+
+        from fieldservice.common.openapi import ERRORS, PROBLEM_JSON, PROBLEM_REF
+
+        for status in _http.HTTPStatus:
+            if status < 400:
+                continue
+            response = {"description": ERRORS.get(str(int(status)), status.phrase),
+                        "content": {PROBLEM_JSON: {"schema": dict(PROBLEM_REF)}}}
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response("DEFAULT_ERROR", {
+            "description": "Default error response", "content": {PROBLEM_JSON: {"schema": dict(PROBLEM_REF)}}},
+            lazy=True)
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         status = error.code or 500
