@@ -23,6 +23,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 NODE_E2E := tests/sync/node
 NODE_STAMP := $(NODE_E2E)/node_modules/.installed
+NODE_CLIENTS := tests/clients/node
+CLIENTS_STAMP := $(NODE_CLIENTS)/node_modules/.installed
 
 $(DEV_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -31,6 +33,11 @@ $(DEV_STAMP): pyproject.toml $(STAMP)
 # WatermelonDB for the end-to-end sync test, pinned by the lock file
 $(NODE_STAMP): $(NODE_E2E)/package.json $(NODE_E2E)/package-lock.json
 	cd $(NODE_E2E) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# tus-js-client, openapi-typescript and tsc for the client tests (tests/clients), pinned by the lock file
+$(CLIENTS_STAMP): $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json
+	cd $(NODE_CLIENTS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Debian system packages: Chromium for the browser test (Playwright is only the driver: never
@@ -73,10 +80,10 @@ run: seed install-font
 # The suite runs twice: on SQLite and on PostgreSQL. With CI=true an unreachable PostgreSQL fails the run.
 test: test-sqlite test-postgres
 
-test-sqlite: $(DEV_STAMP) $(NODE_STAMP) install-system
+test-sqlite: $(DEV_STAMP) $(NODE_STAMP) $(CLIENTS_STAMP) install-system
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile
 
-test-postgres: $(DEV_STAMP) $(NODE_STAMP) install-system
+test-postgres: $(DEV_STAMP) $(NODE_STAMP) $(CLIENTS_STAMP) install-system
 	TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile
 
 lint: $(DEV_STAMP)

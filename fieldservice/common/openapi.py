@@ -78,6 +78,21 @@ TUS_RESPONSE_HEADERS = {
 }
 
 
+# the older spellings of a time range, before `from`/`to` (common/schemas.py TimeRangeArgs)
+DEPRECATED_PARAMETERS = {"created_from": "from", "created_to": "to", "starts_from": "from", "starts_before": "to",
+                         "received_from": "from", "received_to": "to", "detected_from": "from",
+                         "detected_to": "to", "since": "from", "until": "to"}
+
+
+def _deprecate_parameters(operation: dict[str, Any]) -> None:
+    names = {p.get("name") for p in operation.get("parameters", []) if isinstance(p, dict)}
+    for param in operation.get("parameters", []):
+        if isinstance(param, dict) and param.get("in") == "query" and param.get("name") in DEPRECATED_PARAMETERS \
+                and DEPRECATED_PARAMETERS[param["name"]] in names:
+            param["deprecated"] = True
+            param["description"] = f"Deprecated: use `{DEPRECATED_PARAMETERS[param['name']]}`"
+
+
 def snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -106,6 +121,7 @@ class ContractPlugin(BasePlugin):
                 continue
             self._operation_id(operation, method, blueprint, view)
             _move_form_data(operation, self._component)
+            _deprecate_parameters(operation)
             public = _is_public(self.app, rule, method)
             if not public:
                 operation.setdefault("security", [{"bearerAuth": []}])
@@ -143,7 +159,7 @@ class ContractPlugin(BasePlugin):
         if path.startswith("/api/v1/uploads"):
             for param in TUS_REQUEST_HEADERS.get(method, []):
                 add(param)
-            for code, response in operation.get("responses", {}).items():
+            for response in operation.get("responses", {}).values():
                 if isinstance(response, dict):
                     headers = response.setdefault("headers", {})
                     for name, text in TUS_RESPONSE_HEADERS.items():
