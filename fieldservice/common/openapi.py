@@ -18,6 +18,8 @@ from typing import Any
 import marshmallow as ma
 from apispec import BasePlugin
 
+from fieldservice.errors import ProblemApi
+
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -243,21 +245,20 @@ def _errors(operation: dict[str, Any], method: str, *, public: bool, has_path_pa
 
 # --- nullable output fields ------------------------------------------------------------------------------
 
-def _model_columns() -> dict[str, Any]:
-    """Mapped class name → its mapper (for reading column nullability)."""
-    from fieldservice.extensions import db
-
-    return {m.class_.__name__: m for m in db.Model.registry.mappers}  # type: ignore[attr-defined]
+def _model_columns(app: Any) -> dict[str, Any]:
+    """Mapped class name → its mapper (for reading column nullability), from the app's Flask-SQLAlchemy."""
+    model = app.extensions["sqlalchemy"].Model
+    return {m.class_.__name__: m for m in model.registry.mappers}
 
 
 # output schemas whose name does not say their model
 SCHEMA_MODELS = {"Record": "ServiceRecord", "RecordSummary": "ServiceRecord", "Me": "User"}
 
 
-def _model_for(schema: ma.Schema) -> Any:
+def _model_for(app: Any, schema: ma.Schema) -> Any:
     """The model an output schema dumps: `<Model>Schema` (or a subclass of one), by name only, so a schema
     that merely starts like a model (`TechnicianKpiSchema`) is not taken for it."""
-    mappers = _model_columns()
+    mappers = _model_columns(app)
     for cls in type(schema).__mro__:
         name = cls.__name__.removesuffix("Schema")
         name = SCHEMA_MODELS.get(name, name)
@@ -267,13 +268,13 @@ def _model_for(schema: ma.Schema) -> Any:
 
 
 def _is_output(schema: Any) -> bool:
-    from fieldservice.common.schemas import StrictSchema
+    """Output schemas are plain ones; input schemas derive from common.schemas.StrictSchema (by name here, so
+    this module imports no domain code and the import graph stays one-way)."""
+    return isinstance(schema, ma.Schema) and schema.opts.unknown != ma.EXCLUDE and \
+        not any(cls.__name__ == "StrictSchema" for cls in type(schema).__mro__)
 
-    return isinstance(schema, ma.Schema) and not isinstance(schema, StrictSchema) and \
-        schema.opts.unknown != ma.EXCLUDE
 
-
-def field_can_be_null(field: ma.fields.Field) -> bool:
+def field_can_be_null(app: Any, field: ma.fields.Field) -> bool:
     """An output field is nullable unless it dumps a NOT NULL column of its schema's model (or says
     `metadata={"nullable": False}`, or is `required`)."""
     if "nullable" in field.metadata:
@@ -285,7 +286,7 @@ def field_can_be_null(field: ma.fields.Field) -> bool:
     parent = field.parent
     if not _is_output(parent):
         return False
-    mapper = _model_for(parent)  # type: ignore[arg-type]
+    mapper = _model_for(app, parent)  # type: ignore[arg-type]
     attribute = field.attribute or field.name
     if mapper is None or attribute is None or "." in attribute:
         return True
@@ -299,7 +300,8 @@ def field_can_be_null(field: ma.fields.Field) -> bool:
 
 def nullable_attribute(self: Any, field: ma.fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """apispec attribute function: mark output fields that can be null (OpenAPI 3.0 `nullable`)."""
-    if field.allow_none or not isinstance(field.parent, ma.Schema) or not field_can_be_null(field):
+    app = getattr(self, "fieldservice_app", None)
+    if app is None or field.allow_none or not isinstance(field.parent, ma.Schema) or not field_can_be_null(app, field):
         return {}
     if "enum" in ret and None not in ret["enum"]:
         ret["enum"].append(None)
@@ -308,3 +310,30 @@ def nullable_attribute(self: Any, field: ma.fields.Field, ret: dict[str, Any], *
     if "allOf" in ret:
         return {"anyOf": [*ret.pop("allOf"), {"type": "object", "nullable": True}]}
     return {"nullable": True}
+
+
+class ContractApi(ProblemApi):
+    """The Api of this service: problem responses (ProblemApi) plus the contract completed by ContractPlugin."""
+
+    def _init_spec(self, **kwargs: Any) -> None:  # type: ignore[override]
+        """The contract plugin and the nullable-field rule (fieldservice/common/openapi.py)."""
+        kwargs["extra_plugins"] = [*(kwargs.get("extra_plugins") or ()), ContractPlugin(self._app)]
+        super()._init_spec(**kwargs)
+        self.ma_plugin.converter.fieldservice_app = self._app
+        self.ma_plugin.converter.add_attribute_function(nullable_attribute)
+        self.spec.components.schema("Problem", schema=self.ERROR_SCHEMA)
+
+    def _register_responses(self) -> None:
+        """The shared error responses are problem+json (flask-smorest would say application/json)."""
+        import http as _http
+
+        for status in _http.HTTPStatus:
+            if status < 400:
+                continue
+            response = {"description": ERRORS.get(str(int(status)), status.phrase),
+                        "content": {PROBLEM_JSON: {"schema": dict(PROBLEM_REF)}}}
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response("DEFAULT_ERROR", {
+            "description": "Default error response", "content": {PROBLEM_JSON: {"schema": dict(PROBLEM_REF)}}},
+            lazy=True)
+

@@ -31,7 +31,7 @@ from tests.api.test_every_endpoint import LOGOUT, demo_callers, table_for
 from tests.factories import Factory
 from tests.fuzzing import api_routes
 
-EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "3"))
+EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "2"))
 ONLY = os.environ.get("CONTRACT_ONLY", "")  # a path fragment, to rerun one part by hand
 LIMIT = 6000 if ONLY else 600
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
