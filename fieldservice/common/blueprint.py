@@ -53,13 +53,29 @@ def _http_semantics(method: str, view: Callable[..., Any]) -> Callable[..., Any]
                     return stored
         if not getattr(view, "handles_if_match", False):
             preconditions.check_if_match()
-        response = current_app.make_response(view(self, *args, **kwargs))
+        listener = None
+        if client_id is not None:
+            listener = replays.store_with_the_create(request.endpoint or "", client_id, user_id,
+                                                     _created_schema(view))
+        try:
+            response = current_app.make_response(view(self, *args, **kwargs))
+        finally:
+            if listener is not None:
+                replays.forget_listener(listener)
         if client_id is not None:
             replays.remember(request.endpoint or "", client_id, user_id, response)
         return preconditions.add_etag(response)
 
     wrapper.http_semantics = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def _created_schema(view: Callable[..., Any]) -> Any:
+    """The schema flask-smorest dumps a 201 answer with (from the view's documentation)."""
+    responses = getattr(view, "_apidoc", {}).get("response", {}).get("responses", {})
+    docs = responses.get(201) or []
+    schema = docs[0].get("schema") if docs else None
+    return schema if isinstance(schema, ma.Schema) else None
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -1,8 +1,9 @@
 """Retry-safe creates: a POST whose JSON body names its own `id` (phones make ids offline) may be retried after
 a lost answer. The same caller sending the same body again gets the stored answer (status, body, Location)
 and nothing is created twice; a different body, or another caller, under an id already used gets a 409
-`id_conflict` naming the id. The answer is stored right after the create commits; a create whose answer
-could not be stored (the process died in between) meets the database's unique key instead (409)."""
+`id_conflict` naming the id. The answer is written in the create's own transaction (the new record, dumped
+with the endpoint's response schema, just before the commit), so a create can never be committed without
+its answer, even when the database or the process dies right after the commit."""
 from __future__ import annotations
 
 import hashlib
@@ -13,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, request
+from flask import Response, current_app, request
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fieldservice.db import unit_of_work, utcnow
@@ -79,11 +80,42 @@ def replay(endpoint: str, id_: uuid.UUID, user_id: uuid.UUID | None) -> Response
     return response
 
 
+def store_with_the_create(endpoint: str, id_: uuid.UUID, user_id: uuid.UUID | None, schema: Any) -> Any:
+    """Before the request's commit: when the session holds the new record with primary key `id_`, add its
+    answer (the record dumped by `schema`) to the same transaction. Returns the listener (to remove)."""
+    session = db.session()
+
+    def before_commit(session: Any) -> None:
+        found = next((obj for obj in [*session.new, *session.identity_map.values()]
+                      if getattr(obj, "id", None) == id_), None)
+        if found is None or schema is None or getattr(session, "_replay_stored", False):
+            return
+        session.flush()
+        body = current_app.json.dumps(schema.dump(found))
+        session.add(CreateReplay(endpoint=endpoint, client_id=id_, user_id=user_id, body_sha256=_body_hash(),
+                                 status=201, response_body=body + "\n", location=None))
+        session._replay_stored = True
+
+    sa.event.listen(session, "before_commit", before_commit)
+    return session, before_commit
+
+
+def forget_listener(registered: Any) -> None:
+    session, listener = registered
+    sa.event.remove(session, "before_commit", listener)
+    session.__dict__.pop("_replay_stored", None)
+
+
 def remember(endpoint: str, id_: uuid.UUID, user_id: uuid.UUID | None, response: Response) -> None:
-    """Store a successful create's answer (own short transaction, after the create committed)."""
+    """Store a successful create's answer as sent (its own short transaction, after the create committed),
+    unless the create's transaction stored it already."""
     if response.status_code != 201 or not response.is_json:
         return
     try:
+        if db.session.scalar(sa.select(CreateReplay.id).where(CreateReplay.endpoint == endpoint,
+                                                              CreateReplay.client_id == id_)) is not None:
+            db.session.rollback()
+            return
         with unit_of_work():
             db.session.add(CreateReplay(endpoint=endpoint, client_id=id_, user_id=user_id, body_sha256=_body_hash(),
                                         status=response.status_code, response_body=response.get_data(as_text=True),

@@ -1,10 +1,10 @@
 """The restore procedure of docs/deploy.md, tested (issue 16): pg_dump the database, restore the dump into a
-fresh database, and `flask verify-archive` finds the archive log's hash chain and every signed record intact
-there, with the same rows as the original. `make restore-check` runs this test alone."""
+fresh database on another server (a throwaway cluster, as a restore onto new hardware would be), and
+`flask verify-archive` finds the archive log's hash chain and every signed record intact there, with the same
+rows as the original. `make restore-check` runs this test alone."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,21 +15,14 @@ from flask import Flask
 
 from fieldservice.db import unit_of_work
 from fieldservice.extensions import db
-from tests.conftest import fresh_database
+from tests.faults.conftest import (
+    Cluster,
+    cluster,  # noqa: F401 - the fixture
+    pg_bin,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 COUNTED = ("service_records", "signoffs", "archive_log", "audit_events", "work_orders", "photos", "notifications")
-
-
-def pg_tool(name: str) -> str:
-    """The client tool of the server's major version (Debian keeps them under /usr/lib/postgresql/<v>/bin)."""
-    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]))
-    if found:
-        return str(found[-1])
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} is not installed (Debian package postgresql-client)")
-    return path
 
 
 def libpq_url(url: str) -> str:
@@ -46,8 +39,8 @@ def counts(url: str) -> dict[str, int]:
 
 
 @pytest.mark.postgres
-def test_dump_restore_into_a_fresh_database_and_verify_the_archive(app: Flask, database_url: str,
-                                                                   tmp_path: Path) -> None:
+def test_dump_restore_into_a_fresh_database_and_verify_the_archive(app: Flask, database_url: str, tmp_path: Path,
+                                                                   cluster: Cluster) -> None:  # noqa: F811
     from fieldservice.demo import seed_demo
 
     with app.app_context(), unit_of_work():
@@ -55,11 +48,13 @@ def test_dump_restore_into_a_fresh_database_and_verify_the_archive(app: Flask, d
     with app.app_context():
         db.session.remove()
     dump = tmp_path / "fieldservice.dump"
-    subprocess.run([pg_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(dump),
+    subprocess.run([pg_bin("pg_dump"), "--format=custom", "--no-owner", "--file", str(dump),
                     libpq_url(database_url)], check=True, timeout=120)
-    restored = fresh_database(database_url, "restore", tmp_path)
-    subprocess.run([pg_tool("pg_restore"), "--no-owner", "--exit-on-error", "--dbname", libpq_url(restored),
-                    str(dump)], check=True, timeout=120)
+    subprocess.run([pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "restored"],
+                   check=True, timeout=60)
+    restored = cluster.url("restored")
+    subprocess.run([pg_bin("pg_restore"), "--no-owner", "--single-transaction", "--dbname", restored, str(dump)],
+                   check=True, timeout=120)
 
     env = {**os.environ, "FIELDSERVICE_ENV": "production", "SECRET_KEY": "restore-check", "DATABASE_URL": restored,
            "FLASK_APP": "wsgi", "LOG_LEVEL": "WARNING", "MEDIA_ROOT": str(tmp_path / "media")}
