@@ -78,8 +78,30 @@ def _created_schema(view: Callable[..., Any]) -> Any:
     return schema if isinstance(schema, ma.Schema) else None
 
 
+# One naming for actions on a resource: a noun for the event (`/arrival`, `/approval`, `/cancellation`). Routes
+# declared with a verb are served under the noun, and under the verb as a deprecated alias (old clients).
+ACTION_NOUNS = {"cancel": "cancellation", "close": "closure", "reopen": "reopening", "publish": "publication",
+                "submit": "submission", "present": "presentation", "send": "sending", "post": "posting",
+                "resolve": "resolution"}
+DEPRECATED_SUFFIX = "Deprecated"
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = SafeParser()
+
+    def route(self, rule: str, *, parameters: Any = None, tags: Any = None, **options: Any) -> Any:
+        verb = rule.rsplit("/", 1)[-1]
+        noun = ACTION_NOUNS.get(verb)
+        if noun is None or ">/" not in rule:
+            return super().route(rule, parameters=parameters, tags=tags, **options)
+
+        def decorator(func: Any) -> Any:
+            endpoint = options.pop("endpoint", None) or func.__name__
+            self.add_url_rule(rule[: -len(verb)] + noun, endpoint, func, parameters=parameters, tags=tags, **options)
+            self.add_url_rule(rule, endpoint + DEPRECATED_SUFFIX, func, parameters=parameters, tags=tags, **options)
+            return func
+
+        return decorator
 
     def add_url_rule(self, rule: str, endpoint: str | None = None, view_func: Any = None,
                      provide_automatic_options: bool | None = None, **kwargs: Any) -> None:

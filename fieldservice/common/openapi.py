@@ -124,6 +124,11 @@ class ContractPlugin(BasePlugin):
             self._operation_id(operation, method, blueprint, view)
             _move_form_data(operation, self._component)
             _deprecate_parameters(operation)
+            if view.endswith("Deprecated"):
+                noun_path = (path or "").rsplit("/", 1)[0]
+                operation["deprecated"] = True
+                operation["description"] = (f"Deprecated alias: use `{noun_path}/…` named with a noun (one naming "
+                                            "for actions). " + operation.get("description", ""))
             public = _is_public(self.app, rule, method)
             if not public:
                 operation.setdefault("security", [{"bearerAuth": []}])

@@ -171,3 +171,16 @@ def test_the_answer_is_stored_with_the_create_itself(client: FlaskClient, header
     assert first.status_code == 201
     again = client.post("/api/v1/customers", json=order_body, headers=auth)
     assert again.status_code == 201 and again.get_json() == first.get_json(), again.get_data(as_text=True)
+
+
+def test_actions_are_named_with_nouns_and_verbs_remain_deprecated(client: FlaskClient, make: Factory,
+                                                                   headers: Headers) -> None:
+    spec = client.get("/api/openapi.json").get_json()
+    verbs = [p for p in spec["paths"] if p.rsplit("/", 1)[-1] in ("cancel", "close", "reopen", "publish", "submit",
+                                                                   "present", "send", "post", "resolve")]
+    assert len(verbs) == 11 and all(spec["paths"][p]["post"]["deprecated"] for p in verbs)
+    assert all(p.rsplit("/", 1)[0] + "/" in "\n".join(spec["paths"]) for p in verbs)
+    order = make.work_order()
+    done = client.post(f"/api/v1/work-orders/{order.id}/cancellation", json={"reason": "客户取消"},
+                       headers=headers(role="dispatcher"))
+    assert done.status_code == 200 and done.get_json()["status"] == "cancelled"
