@@ -108,19 +108,10 @@ class DatabaseCollector(Collector):
         from sync.models import SyncRejection
 
         now = utcnow()
-        quarantine = GaugeMetricFamily("fieldservice_sync_quarantine_records", "Quarantined sync records by status",
-                                       labels=["status"])
-        for status, count in db.session.execute(sa.select(SyncRejection.status, sa.func.count())
-                                                .group_by(SyncRejection.status)):
-            quarantine.add_metric([status.value], count)
-        yield quarantine
-
-        outbox = GaugeMetricFamily("fieldservice_outbox_messages", "Notification outbox messages by status",
-                                   labels=["status"])
-        for status, count in db.session.execute(sa.select(Notification.status, sa.func.count())
-                                                .group_by(Notification.status)):
-            outbox.add_metric([status.value], count)
-        yield outbox
+        yield _count_by_status(db, SyncRejection.status, "fieldservice_sync_quarantine_records",
+                               "Quarantined sync records by status")
+        yield _count_by_status(db, Notification.status, "fieldservice_outbox_messages",
+                               "Notification outbox messages by status")
         oldest = db.session.scalar(sa.select(sa.func.min(Notification.created_at))
                                    .where(Notification.status == NotificationStatus.PENDING))
         age = GaugeMetricFamily("fieldservice_outbox_oldest_pending_age_seconds",
@@ -157,6 +148,13 @@ class DatabaseCollector(Collector):
             if callable(fn):
                 family.add_metric([state], fn())
         yield family
+
+
+def _count_by_status(db: Any, column: Any, name: str, text: str) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, text, labels=["status"])
+    for status, count in db.session.execute(sa.select(column, sa.func.count()).group_by(column)):
+        family.add_metric([status.value], count)
+    return family
 
 
 def _aware(value: Any) -> Any:

@@ -100,6 +100,11 @@ def test_database_restart_under_load_gives_503s_then_recovers_losing_nothing(clu
             recovered = len(load.acknowledged)
             wait_until(lambda: len(load.acknowledged) >= recovered + 10, 30, "creates after the recovery")
             assert requests.get(f"{base}/readyz", timeout=10).status_code == 200
+            # the 503s are counted across both workers (prometheus multiprocess mode, gunicorn.conf.py)
+            scrape = requests.get(f"{base}/metrics", timeout=10).text
+            refused = [line for line in scrape.splitlines() if line.startswith("fieldservice_http_requests_total{")
+                       and 'status="503"' in line and "/api/v1/customers" in line]
+            assert refused and sum(float(line.rsplit(" ", 1)[1]) for line in refused) >= 5, scrape[:2000]
         finally:
             load.stop.set()
             for thread in threads:
