@@ -27,6 +27,10 @@ from fieldservice.db import utcnow
 
 log = logging.getLogger(__name__)
 
+# Multiprocess mode keeps each process's values in files there: the folder must exist before the first metric.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 # Process-wide by nature (one set per process, like the logging module's loggers); apps share them.
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter("fieldservice_http_requests_total", "HTTP requests by endpoint, method and status",

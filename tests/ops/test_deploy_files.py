@@ -56,6 +56,11 @@ def test_image_is_slim_and_not_root() -> None:
 
 
 def test_gunicorn_settings_load() -> None:
-    settings = runpy.run_path(str(REPO / "gunicorn.conf.py"))
+    saved = dict(os.environ)
+    try:
+        settings = runpy.run_path(str(REPO / "gunicorn.conf.py"))
+    finally:  # the file sets PROMETHEUS_MULTIPROC_DIR for gunicorn's processes, not for this one's children
+        os.environ.clear()
+        os.environ.update(saved)
     assert settings["accesslog"] == "-" and '"request_id": "%({x-request-id}o)s"' in settings["access_log_format"]
     assert settings["workers"] >= 1 and settings["timeout"] >= 60 and not settings["preload_app"]
