@@ -173,7 +173,7 @@ class ContractPlugin(BasePlugin):
                         headers.setdefault(name, {"description": text, "schema": {"type": "string"}})
         elif path == "/api/v1/sync/push" and method == "post":
             add(IDEMPOTENCY_KEY)
-        elif has_path_params and method in ("put", "patch", "post"):
+        elif has_path_params and method in ("put", "patch", "post", "delete"):
             add(IF_MATCH)
         for code, response in operation.get("responses", {}).items():
             if isinstance(response, dict):
@@ -241,7 +241,7 @@ def _errors(operation: dict[str, Any], method: str, *, public: bool, has_path_pa
         wanted += ["413", "415"]
     if method in WRITE_METHODS:
         wanted.append("409")
-    if has_path_params and method in ("put", "patch", "post"):
+    if has_path_params and method in ("put", "patch", "post", "delete"):
         wanted += ["412", "428"]
     for code in wanted:
         responses.setdefault(code, _problem_response(ERRORS[code]))
