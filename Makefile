@@ -12,7 +12,8 @@ export FLASK_APP := wsgi
 export FIELDSERVICE_ENV ?= development
 
 .PHONY: run test test-sqlite test-postgres install install-dev install-system install-font lint migrate seed clean \
-	translations catalogs vendor-assets
+	translations catalogs vendor-assets \
+	restore-check compose-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +50,8 @@ vendor-assets:
 
 NODE_E2E := tests/sync/node
 NODE_STAMP := $(NODE_E2E)/node_modules/.installed
+NODE_CLIENTS := tests/clients/node
+CLIENTS_STAMP := $(NODE_CLIENTS)/node_modules/.installed
 
 $(DEV_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -59,15 +62,21 @@ $(NODE_STAMP): $(NODE_E2E)/package.json $(NODE_E2E)/package-lock.json
 	cd $(NODE_E2E) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# tus-js-client, openapi-typescript and tsc for the client tests (tests/clients), pinned by the lock file
+$(CLIENTS_STAMP): $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json
+	cd $(NODE_CLIENTS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Debian system packages: Chromium for the browser test (Playwright is only the driver: never
-# `playwright install`) and a TrueType CJK font for the PDFs. The check runs every time (it is cheap, and a
+# `playwright install`), a TrueType CJK font for the PDFs, and docker-compose to validate compose.yaml without a
+# container engine (tests/ops/test_deploy_files.py). The check runs every time (it is cheap, and a
 # stamp could outlive a removed package); apt runs only when something is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := chromium fonts-wqy-zenhei
+SYSTEM_PACKAGES := chromium fonts-wqy-zenhei docker-compose
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 
 install-system:
-	@command -v chromium >/dev/null && [ -f $(CJK_FONT) ] || ( $(SUDO) apt-get update && \
+	@command -v chromium >/dev/null && command -v docker-compose >/dev/null && [ -f $(CJK_FONT) ] || ( $(SUDO) apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES) )
 
 # the font alone, for `make run` (PDFs); the browser is needed only by the tests
@@ -99,11 +108,21 @@ run: seed install-font
 # The suite runs twice: on SQLite and on PostgreSQL. With CI=true an unreachable PostgreSQL fails the run.
 test: test-sqlite test-postgres
 
-test-sqlite: $(DEV_STAMP) $(NODE_STAMP) install-system catalogs
+test-sqlite: $(DEV_STAMP) $(NODE_STAMP) $(CLIENTS_STAMP) install-system catalogs
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile
 
-test-postgres: $(DEV_STAMP) $(NODE_STAMP) install-system catalogs
+test-postgres: $(DEV_STAMP) $(NODE_STAMP) $(CLIENTS_STAMP) install-system catalogs
 	TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile
+
+# docs/deploy.md: dump the PostgreSQL test database, restore it into a fresh one, run `flask verify-archive`
+restore-check: $(DEV_STAMP)
+	TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest -p no:cacheprovider -q tests/ops/test_backup_restore.py
+
+# validate compose.yaml without a container engine (Debian's docker-compose when `docker compose` is missing)
+compose-check:
+	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || ( $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends docker-compose )
+	SECRET_KEY=x POSTGRES_PASSWORD=x MINIO_ROOT_PASSWORD=x $$(docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) -f compose.yaml config -q && echo "compose.yaml: valid"
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check fieldservice sync media schedules tests

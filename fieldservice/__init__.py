@@ -40,6 +40,8 @@ MODEL_MODULES = (
     "fieldservice.jobstore",
     "fieldservice.teams.models",
     "fieldservice.followups.models",
+    "fieldservice.common.replays",
+    "fieldservice.ops.heartbeat",
 )
 
 
@@ -77,6 +79,7 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     _register_web(app)
     _serve_swagger_ui(app)
     _register_cli(app)
+    _init_ops(app)
 
     from fieldservice.auth.decorators import forget_actor
     from fieldservice.web.security import init_security
@@ -88,6 +91,13 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     return app
 
 
+def _init_ops(app: Flask) -> None:
+    """Request ids, /metrics, CORS (fieldservice/ops): operations hooks, kept apart from the domain."""
+    from fieldservice.ops import init_ops
+
+    init_ops(app)
+
+
 def _migrations_dir() -> str:
     from pathlib import Path
 
@@ -95,12 +105,17 @@ def _migrations_dir() -> str:
 
 
 def _configure_logging(app: Flask) -> None:
+    """Logs go to stdout, as text or one JSON object per line (LOG_FORMAT), each with the request id."""
+    from fieldservice.ops.requestid import RequestIdFilter, log_formatter
+
     root = logging.getLogger()
-    if not any(getattr(h, "_fieldservice", False) for h in root.handlers):
+    handler = next((h for h in root.handlers if getattr(h, "_fieldservice", False)), None)
+    if handler is None:
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler._fieldservice = True  # type: ignore[attr-defined]
+        handler.addFilter(RequestIdFilter())
         root.addHandler(handler)
+    handler.setFormatter(log_formatter(app.config.get("LOG_FORMAT", "text")))
     root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
 
 

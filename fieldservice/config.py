@@ -31,8 +31,26 @@ def require_env(name: str) -> str:
 
 
 def _int_env(name: str, default: int) -> int:
+    """A whole number; a malformed value fails naming the variable (TOKEN_TTL_HOURS=abc)."""
     raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _list_env(name: str) -> tuple[str, ...]:
+    raw = os.environ.get(name) or ""
+    return tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+
+
+def _choice_env(name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
 
 
 def _int_list_env(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
@@ -48,9 +66,12 @@ def _int_list_env(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
 
 def _bool_env(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
-    if raw in (None, ""):
+    if raw is None or not raw.strip():
         return default
-    return raw.strip().lower() in ("1", "true", "yes", "on")
+    value = raw.strip().lower()
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    return value in ("1", "true", "yes", "on")
 
 
 def normalise_database_url(url: str) -> str:
@@ -84,6 +105,15 @@ class BaseConfig:
 
     def __init__(self) -> None:
         self.TOKEN_TTL_HOURS = _int_env("TOKEN_TTL_HOURS", 12)
+        # browser clients on other origins (fieldservice/ops/cors.py); exact origins, comma-separated
+        self.CORS_ALLOWED_ORIGINS = _list_env("CORS_ALLOWED_ORIGINS")
+        # operations (docs/deploy.md): log format, request id header, metrics, the scheduler's heartbeat
+        self.LOG_FORMAT = _choice_env("LOG_FORMAT", ("text", "json"), "text")
+        self.REQUEST_ID_HEADER = os.environ.get("REQUEST_ID_HEADER") or "X-Request-ID"
+        self.METRICS_ENABLED = _bool_env("METRICS_ENABLED", True)
+        self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+        self.SCHEDULER_HEARTBEAT_SECONDS = _int_env("SCHEDULER_HEARTBEAT_SECONDS", 30)
+        self.SCHEDULER_STALE_SECONDS = _int_env("SCHEDULER_STALE_SECONDS", 180)
         self.PAGE_SIZE_DEFAULT = _int_env("PAGE_SIZE_DEFAULT", 50)
         self.PAGE_SIZE_MAX = _int_env("PAGE_SIZE_MAX", 200)
         self.PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
@@ -95,6 +125,8 @@ class BaseConfig:
         self.S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or None
         self.S3_REGION = os.environ.get("S3_REGION") or None
         self.S3_CREATE_BUCKET = _bool_env("S3_CREATE_BUCKET", False)
+        # `virtual` for stores that refuse path-style requests (Aliyun OSS); `path` (MinIO); `auto`: boto3's choice
+        self.S3_ADDRESSING_STYLE = _choice_env("S3_ADDRESSING_STYLE", ("auto", "path", "virtual"), "auto")
         self.MEDIA_MAX_UPLOAD_BYTES = _int_env("MEDIA_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
         self.MEDIA_MAX_FORM_BYTES = _int_env("MEDIA_MAX_FORM_BYTES", 10 * 1024 * 1024)
         self.MEDIA_ALLOWED_TYPES = os.environ.get(

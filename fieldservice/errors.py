@@ -5,9 +5,11 @@ import logging
 from typing import Any
 
 import marshmallow as ma
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, json
 from flask_smorest import Api
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -129,9 +131,15 @@ class ProblemApi(Api):
     """flask-smorest Api whose HTTP errors (404, 405, 422 from webargs, ...) are problem responses."""
 
     class ProblemSchema(ma.Schema):
-        type = ma.fields.String()
-        title = ma.fields.String()
-        status = ma.fields.Integer()
+        """RFC 9457 problem details; refusals add members of their own (e.g. `allowed_transitions`,
+        `unmet_conditions`, `current_version`)."""
+
+        class Meta:
+            unknown = ma.INCLUDE  # documented as additionalProperties: true
+
+        type = ma.fields.String(required=True, metadata={"description": "`/problems/<code>`"})
+        title = ma.fields.String(required=True)
+        status = ma.fields.Integer(required=True)
         detail = ma.fields.String()
         errors = ma.fields.Dict(metadata={"description": "Field errors, by location then field"})
 
@@ -203,11 +211,48 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def _db_down(err: OperationalError) -> Response:
         log.error("database error: %s", err.orig.__class__.__name__)
-        return problem(503, "Service unavailable", "The database is not reachable; try again shortly.",
-                       code="database_unavailable")
+        return _unavailable("The database is not reachable; try again shortly.", "database_unavailable")
+
+    @app.errorhandler(DBAPIError)
+    def _db_connection_lost(err: DBAPIError) -> Response:
+        # a connection that died mid-request (the server restarted) surfaces as InterfaceError & co.
+        if err.connection_invalidated or isinstance(err, InterfaceError):
+            log.error("database connection lost: %s", err.orig.__class__.__name__)
+            return _unavailable("The database connection was lost; try again shortly.", "database_unavailable")
+        return _unexpected(err)
+
+    @app.errorhandler(BotoCoreError)
+    def _storage_down(err: BotoCoreError) -> Response:
+        log.error("object storage unreachable: %s", type(err).__name__)
+        return _unavailable("The photo storage is not reachable; try again shortly (uploads resume).",
+                            "storage_unavailable")
+
+    @app.errorhandler(S3UploadFailedError)
+    def _storage_refused(err: S3UploadFailedError) -> Response:
+        log.error("object storage refused an upload: %s", err)
+        return _unavailable("The photo storage refused the file; try again shortly (uploads resume).",
+                            "storage_unavailable")
+
+    @app.errorhandler(ClientError)
+    def _storage_error(err: ClientError) -> Response:
+        status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if status >= 500 or status == 429 or err.response.get("Error", {}).get("Code") in ("SlowDown", "Throttling"):
+            log.error("object storage unavailable: %s", status)
+            return _unavailable("The photo storage is unavailable; try again shortly.", "storage_unavailable")
+        return _unexpected(err)
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Response:
         # HTTPExceptions go to the Api's more specific handler; this is everything else.
-        log.exception("unhandled error")
+        log.exception("unhandled error", exc_info=err)
         return problem(500, "Internal server error", "An unexpected error occurred; it has been logged.")
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+def _unavailable(detail: str, code: str) -> Response:
+    """503 with Retry-After: a dependency is down; the same request may simply be sent again."""
+    response = problem(503, "Service unavailable", detail, code=code)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
+from fieldservice.common.openapi import ContractApi
 from fieldservice.db import Base, render_migration_item
-from fieldservice.errors import ProblemApi
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True, render_item=render_migration_item)
-api = ProblemApi()
+api = ContractApi()

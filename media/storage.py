@@ -339,14 +339,25 @@ def _error_code(err: ClientError) -> str:
 # --- factory ---------------------------------------------------------------------------------------------
 
 
+def s3_addressing_style(config: Mapping[str, Any]) -> str:
+    """S3_ADDRESSING_STYLE: `virtual` (bucket.endpoint; Aliyun OSS refuses path-style requests), `path`
+    (endpoint/bucket; MinIO, moto: no wildcard DNS needed), or `auto`: path-style with a custom endpoint,
+    boto3's own choice on AWS."""
+    style = str(config.get("S3_ADDRESSING_STYLE") or "auto").lower()
+    if style not in ("auto", "path", "virtual"):
+        raise ValueError(f"S3_ADDRESSING_STYLE must be auto, path or virtual, not {style!r}")
+    if style == "auto" and config.get("S3_ENDPOINT_URL"):
+        return "path"
+    return style
+
+
 def s3_client_from_config(config: Mapping[str, Any]) -> Any:
     """A boto3 S3 client from app config. Credentials absent from config come from boto3's usual chain."""
     endpoint_url = config.get("S3_ENDPOINT_URL") or None
     boto_config = BotoConfig(
         signature_version="s3v4",
         retries={"mode": "standard", "max_attempts": 5},
-        # Path-style for custom endpoints (MinIO, moto): no wildcard DNS needed for bucket subdomains.
-        s3={"addressing_style": "path" if endpoint_url else "auto"},
+        s3={"addressing_style": s3_addressing_style(config)},
     )
     # A private session, not boto3's module-level default one: sessions are not thread-safe to share.
     session = boto3.session.Session(

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = ("creation", "checksum", "expiration", "termination")
-CHECKSUM_ALGORITHMS = ("sha256",)
+CHECKSUM_ALGORITHMS = ("sha1", "sha256")  # sha1 is the tus checksum extension's MUST
 BLOCK_SIZE = 256 * 1024
 """Bytes read from the request per step: the memory an upload costs, whatever the file size."""
 
@@ -65,21 +65,22 @@ def parse_length(value: str | None, header: str) -> int:
 
 
 def parse_checksum(value: str | None) -> Checksum | None:
-    """`Upload-Checksum: sha256 <base64 digest>`. Raises ChecksumAlgorithmUnsupported / UploadHeaderInvalid."""
+    """`Upload-Checksum: sha1|sha256 <base64 digest>`. Raises ChecksumAlgorithmUnsupported / UploadHeaderInvalid."""
     if value is None:
         return None
     algorithm, _, encoded = value.strip().partition(" ")
     algorithm = algorithm.lower()
     if algorithm not in CHECKSUM_ALGORITHMS:
         raise ChecksumAlgorithmUnsupported(
-            f"Upload-Checksum algorithm {algorithm or '(none)'!r} is not supported; use sha256",
+            f"Upload-Checksum algorithm {algorithm or '(none)'!r} is not supported; use sha1 or sha256",
             supported=list(CHECKSUM_ALGORITHMS))
     try:
         digest = base64.b64decode(encoded.strip(), validate=True)
     except (binascii.Error, ValueError):
         digest = b""
-    if len(digest) != hashlib.new(algorithm).digest_size:
-        raise UploadHeaderInvalid("Upload-Checksum must be 'sha256 <base64 of the 32-byte digest>'",
+    size = hashlib.new(algorithm).digest_size
+    if len(digest) != size:
+        raise UploadHeaderInvalid(f"Upload-Checksum must be '{algorithm} <base64 of the {size}-byte digest>'",
                                   header="Upload-Checksum")
     return Checksum(algorithm, digest)
 

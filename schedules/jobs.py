@@ -134,6 +134,14 @@ def anchor_archive(app: Flask) -> dict[str, Any]:
     return result
 
 
+def beat(app: Flask) -> None:
+    """The scheduler process is alive: its heartbeat row (shown by /readyz/scheduler and /metrics)."""
+    from fieldservice.ops import heartbeat
+
+    with app.app_context():
+        heartbeat.beat()
+
+
 @dataclass(frozen=True)
 class JobSpec:
     id: str
@@ -162,6 +170,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("followups.create", "follow-up call tasks (R-FUP-1)", create_follow_ups, "FOLLOWUPS_EVERY_MINUTES"),
     JobSpec("archive.anchor", "anchor the archive's chain heads outside the database", anchor_archive,
             "ARCHIVE_ANCHOR_EVERY_MINUTES"),
+    JobSpec("scheduler.heartbeat", "scheduler heartbeat", beat, "SCHEDULER_HEARTBEAT_SECONDS", "seconds"),
 )
 JOBS_BY_ID = {spec.id: spec for spec in JOBS}
 
@@ -183,4 +192,21 @@ def run_job(job_id: str) -> Any:
     if spec is None:  # a job left in the store by an older version of the code
         log.warning("job %s is no longer defined; ignored", job_id)
         return None
-    return spec.func(_bound_app)
+    return _with_heartbeat(_bound_app, spec)
+
+
+def _with_heartbeat(app: Flask, spec: JobSpec) -> Any:
+    """Run a job, recording its start and its success or failure (/metrics: last success per job)."""
+    from fieldservice.ops import heartbeat
+
+    with app.app_context():
+        heartbeat.record(spec.id, "started")
+    try:
+        result = spec.func(app)
+    except Exception as err:
+        with app.app_context():
+            heartbeat.record(spec.id, "failure", err)
+        raise
+    with app.app_context():
+        heartbeat.record(spec.id, "success")
+    return result

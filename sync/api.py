@@ -177,6 +177,8 @@ def _idempotency_key() -> uuid.UUID:
 @blp.route("/schema")
 class Schema(MethodView):
     @requires(Role.TECHNICIAN, Role.DISPATCHER, Role.OFFICE, Role.ADMIN)
+    @blp.doc(responses={"200": {"description": "The synced tables: `{version, tables: [{name, pushable, columns}]}`",
+                                "content": {"application/json": {"schema": {"type": "object"}}}}})
     def get(self) -> Any:
         """The synced tables and columns with their JSON types and owners (for the app's appSchema)."""
         return sync_schema.describe()

@@ -129,7 +129,7 @@ def test_demo_customer_sees_only_its_own_records(app: Flask, client: FlaskClient
     assert body["customer"]["name"] == HUADONG and body["records"]["meta"]["total"] >= 1
     listed = client.get("/api/v1/records", headers=customer)
     assert listed.status_code == 200
-    assert {r["id"] for r in listed.get_json()} == {str(demo_id(f"record:lathe-coolant:{kind}"))
+    assert {r["id"] for r in listed.get_json()["items"]} == {str(demo_id(f"record:lathe-coolant:{kind}"))
                                                     for kind in ("repair", "acceptance", "survey")}
     assert client.get(f"/api/v1/records/{demo_id('record:lathe-coolant:repair')}", headers=customer).status_code == 200
     for url in (f"/api/v1/archive/customers/{demo_id('customer:mall')}",

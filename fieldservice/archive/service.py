@@ -29,7 +29,7 @@ from fieldservice.assets.models import Asset
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
 from fieldservice.catalog.models import Product
-from fieldservice.common.pagination import Page, PageRequest, paginate
+from fieldservice.common.pagination import Page, PageRequest, apply_sort, paginate
 from fieldservice.common.search import contains
 from fieldservice.contracts.models import SalesContract, SalesContractLine
 from fieldservice.customers.models import Contact, Customer
@@ -158,6 +158,7 @@ def search(actor: Actor, q: str, page: PageRequest, *, via: str) -> Page:
             .where(sa.or_(has(Customer.name), has(Customer.phone), Customer.id.in_(contact_phone),
                           has(Asset.serial_number), has(Product.model_code), has(Product.name)))
             .order_by(Customer.name, Customer.id, Asset.serial_number, Asset.id))
+    stmt = apply_sort(stmt, page.sort)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = db.session.execute(stmt.limit(page.page_size).offset(page.offset)).mappings().all()
     log_read(actor, "search", q, via=via)

@@ -24,6 +24,7 @@ from fieldservice.commerce.report_dates import EVIDENCE_KINDS
 from fieldservice.common.schemas import (
     PageArgsSchema,
     StrictSchema,
+    TimeRangeArgs,
     aware_datetime,
     currency,
     money_minor,
@@ -410,7 +411,9 @@ class ConsultationSchema(Schema):
         "description": "The service request answered on the spot that this consultation logs (R-REP-1)"})
 
 
-class ConsultationQuerySchema(PageArgsSchema):
+class ConsultationQuerySchema(TimeRangeArgs, PageArgsSchema):
+    RANGE = ("since", "until")
+
     product_id = fields.UUID()
     service_request_id = fields.UUID()
     topic = text(120)
@@ -419,7 +422,9 @@ class ConsultationQuerySchema(PageArgsSchema):
     until = aware_datetime()
 
 
-class SummaryQuerySchema(StrictSchema):
+class SummaryQuerySchema(TimeRangeArgs, StrictSchema):
+    RANGE = ("since", "until")
+
     since = aware_datetime()
     until = aware_datetime()
     min_count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))

@@ -61,11 +61,39 @@ class PageArgsSchema(StrictSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     page_size = fields.Integer(load_default=None, validate=validate.Range(min=1, max=1000),
                                metadata={"description": "Items per page (default 50, max 200)"})
+    sort = fields.String(validate=validate.Regexp(r"^-?[a-z][a-z0-9_]{0,59}(,-?[a-z][a-z0-9_]{0,59}){0,4}$",
+                                                  error="comma-separated field names, `-name` for descending"),
+                         metadata={"description": "Order by these fields of the listed items, e.g. "
+                                                  "`-created_at,number` (`-` descending); the list's own order "
+                                                  "breaks ties. An unknown field is a 422 naming the usable ones."})
 
     @ma.post_load
     def _page(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         size = data.pop("page_size", None) or current_app.config["PAGE_SIZE_DEFAULT"]
-        data["page_request"] = PageRequest(page=data.pop("page"), page_size=min(size, current_app.config["PAGE_SIZE_MAX"]))
+        sort = tuple(data.pop("sort", "").split(",")) if data.get("sort") else ()
+        data.pop("sort", None)
+        data["page_request"] = PageRequest(page=data.pop("page"), page_size=min(size, current_app.config["PAGE_SIZE_MAX"]),
+                                           sort=sort)
+        return data
+
+
+class TimeRangeArgs:
+    """Query mixin: the one spelling of a time range, `from` (inclusive) and `to` (exclusive), ISO 8601 with an
+    offset. `RANGE` names the service's keywords they fill; the older names of each list (e.g. created_from)
+    still work and are documented as deprecated (fieldservice/common/openapi.py DEPRECATED_PARAMETERS)."""
+
+    RANGE: tuple[str, str] = ("from_", "to")
+    from_ = aware_datetime(data_key="from", metadata={"description": "From this time on (inclusive)"})
+    to = aware_datetime(metadata={"description": "Before this time (exclusive)"})
+
+    @ma.post_load
+    def _time_range(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        for new, old in zip(("from_", "to"), self.RANGE, strict=True):
+            if new in data and old != new:
+                if data.get(old) is not None:
+                    raise ma.ValidationError(f"give `{'from' if new == 'from_' else new}` or the deprecated "
+                                             f"`{old}`, not both", new)
+                data[old] = data.pop(new)
         return data
 
 

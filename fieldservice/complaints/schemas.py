@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from fieldservice.common.schemas import PageArgsSchema, StrictSchema, aware_datetime, text
+from fieldservice.common.schemas import PageArgsSchema, StrictSchema, TimeRangeArgs, aware_datetime, text
 from fieldservice.complaints.models import ComplaintChannel, ComplaintStatus, NoteKind
 
 
@@ -53,7 +53,9 @@ class ComplaintSchema(Schema):
     notes = fields.List(fields.Nested(NoteSchema))
 
 
-class ComplaintQuerySchema(PageArgsSchema):
+class ComplaintQuerySchema(TimeRangeArgs, PageArgsSchema):
+    RANGE = ("received_from", "received_to")
+
     status = fields.Enum(ComplaintStatus, by_value=True)
     overdue = fields.Boolean(metadata={"description": "true: no first response and past the deadline"})
     customer_id = fields.UUID()

@@ -29,8 +29,10 @@ FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small form fields arou
 
 uploads_blp = Blueprint(
     "uploads", __name__, url_prefix="/api/v1",
-    description="Resumable photo uploads: tus 1.0 core with the creation, checksum (sha256), expiration and "
-                "termination extensions. Every request except OPTIONS sends `Tus-Resumable: 1.0.0`. See docs/media.md.")
+    description="Resumable photo uploads: tus 1.0 core with the creation, checksum (sha1, sha256), expiration and "
+                "termination extensions. Every request except OPTIONS sends `Tus-Resumable: 1.0.0`; every response "
+                "carries it. Clients behind proxies that drop PATCH send POST with `X-HTTP-Method-Override: "
+                "PATCH`. See docs/media.md.")
 photos_blp = Blueprint("photos", __name__, url_prefix="/api/v1",
                        description="Photos from the field: metadata, downloads, small multipart uploads")
 
@@ -47,6 +49,10 @@ def _tus_request() -> None:
 @uploads_blp.after_request
 def _tus_response(response: Response) -> Response:
     return http.finish_tus_response(response)
+
+
+uploads_blp.after_app_request(http.tus_resumable_everywhere)
+uploads_blp.record_once(lambda state: setattr(state.app, "wsgi_app", http.TusMethodOverride(state.app.wsgi_app)))
 
 
 @photos_blp.before_request
@@ -106,7 +112,7 @@ class UploadItem(MethodView):
     @uploads_blp.alt_response(460, description="Upload-Checksum mismatch: the chunk was discarded")
     def patch(self, upload_id: uuid.UUID) -> Any:
         """Append a chunk (tus PATCH): `Content-Type: application/offset+octet-stream`, `Upload-Offset`,
-        optionally `Upload-Checksum: sha256 <base64 digest>` of the chunk. The last byte completes the
+        optionally `Upload-Checksum: sha1|sha256 <base64 digest>` of the chunk. The last byte completes the
         photo: verified, stored under its SHA-256, then processed (thumbnails, copy without metadata)."""
         actor, media = current_actor(), current_media()
         chunk = http.chunk_request()
@@ -178,6 +184,9 @@ class PhotoContent(MethodView):
     @requires(*READERS)
     @photos_blp.arguments(ContentQuerySchema, location="query")
     @photos_blp.response(200, description="The image bytes (local storage), with ETag")
+    @photos_blp.doc(responses={"200": {"content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                                   for t in ("image/jpeg", "image/png", "image/webp", "image/heic",
+                                                             "image/heif")}}})
     @photos_blp.alt_response(302, description="Redirect to a short-lived signed URL (S3 storage)")
     @photos_blp.alt_response(403, description="Customers may not fetch the original (it carries GPS data)")
     @photos_blp.alt_response(409, description="That variant is not made yet (processing or failed)")

@@ -26,6 +26,32 @@ from media.uploads import (
 )
 
 CHUNK_CONTENT_TYPE = "application/offset+octet-stream"
+UPLOADS_PATH = "/api/v1/uploads"
+OVERRIDABLE_METHODS = frozenset({"PATCH", "DELETE", "HEAD"})
+
+
+class TusMethodOverride:
+    """WSGI middleware: a POST to an upload's URL with `X-HTTP-Method-Override: PATCH` (or DELETE, HEAD) is that
+    method (tus core; tus-js-client's `overridePatchMethod` for proxies that drop PATCH). Only under
+    /api/v1/uploads/, so no other endpoint (nor a page's form) can change its method this way."""
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        override = environ.get("HTTP_X_HTTP_METHOD_OVERRIDE", "").strip().upper()
+        if override and environ.get("REQUEST_METHOD") == "POST" and override in OVERRIDABLE_METHODS \
+                and environ.get("PATH_INFO", "").startswith(UPLOADS_PATH + "/"):
+            environ["REQUEST_METHOD"] = override
+        return self.wsgi_app(environ, start_response)
+
+
+def tus_resumable_everywhere(response: Response) -> Response:
+    """`Tus-Resumable` on every response under /api/v1/uploads, including those no upload view made (a 404 for
+    an unknown URL, a 405 for a method the URL does not take): tus clients check it on each answer."""
+    if request.path == UPLOADS_PATH or request.path.startswith(UPLOADS_PATH + "/"):
+        response.headers["Tus-Resumable"] = TUS_VERSION
+    return response
 
 
 def http_date(value: datetime) -> str:

@@ -9,7 +9,8 @@ from flask.views import MethodView
 
 from fieldservice.auth.decorators import BACK_OFFICE, current_actor, requires
 from fieldservice.auth.models import Role
-from fieldservice.common.blueprint import Blueprint
+from fieldservice.common.blueprint import Blueprint, handles_if_match
+from fieldservice.common.schemas import page_of
 from fieldservice.db import unit_of_work
 from fieldservice.records import service
 from fieldservice.records.schemas import (
@@ -37,12 +38,13 @@ WRITERS = (Role.TECHNICIAN, Role.DISPATCHER, Role.ADMIN)
 class Records(MethodView):
     @requires(*READERS)
     @blp.arguments(RecordQuerySchema, location="query")
-    @blp.response(200, RecordSchema(many=True))
+    @blp.response(200, page_of(RecordSchema))
     def get(self, args: dict[str, Any]) -> Any:
-        """Record versions of a visit or work order (a technician: their own; a customer: their own).
-        The listing is logged in the archive read log (R-ARC-3)."""
+        """Record versions of a visit or work order (a technician: their own; a customer: their own), one page
+        at a time like every list. The listing is logged in the archive read log (R-ARC-3)."""
+        page = args.pop("page_request")
         with unit_of_work():
-            return service.list_records(current_actor(), **args, log_via="api")
+            return service.list_records(current_actor(), page, **args, log_via="api")
 
     @requires(*WRITERS)
     @blp.arguments(RecordCreateSchema)
@@ -68,6 +70,7 @@ class RecordItem(MethodView):
             record = service.get_record(current_actor(), record_id, log_via="api")
             return record, 200, {"ETag": service.etag(record)}
 
+    @handles_if_match
     @requires(*WRITERS)
     @blp.arguments(RecordUpdateSchema)
     @blp.response(200, RecordSchema)

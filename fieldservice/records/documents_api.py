@@ -27,6 +27,9 @@ class PdfArgsSchema(StrictSchema):
                          metadata={"description": "Language of the labels: zh (default) or en"})
 
 
+PDF_CONTENT = {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+
+
 def pdf_response(document: documents.PdfDocument) -> Response:
     return Response(document.data, mimetype="application/pdf", headers={
         "Content-Disposition": content_disposition(document.filename, attachment=True),
@@ -39,6 +42,7 @@ class RecordPdf(MethodView):
     @blp.arguments(PdfArgsSchema, location="query")
     @blp.response(200, description="The signed record with photos, signature and hash line",
                   content_type="application/pdf")
+    @blp.doc(responses={"200": PDF_CONTENT})
     @blp.alt_response(404, description="No such record, or not one the caller may read (R-ARC-3)")
     @blp.alt_response(409, description="record_not_signed: a draft has no PDF")
     def get(self, args: dict[str, Any], record_id: uuid.UUID) -> Any:
@@ -54,6 +58,7 @@ class WorkOrderReportPdf(MethodView):
     @requires(*READERS)
     @blp.arguments(PdfArgsSchema, location="query")
     @blp.response(200, description="The service report (records of all visits)", content_type="application/pdf")
+    @blp.doc(responses={"200": PDF_CONTENT})
     @blp.alt_response(404, description="No such work order, or not one the caller may see")
     def get(self, args: dict[str, Any], work_order_id: uuid.UUID) -> Any:
         """Download the service report of a work order: the newest version of every record of its visits, each

@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import Schema, fields, validate
 
-from fieldservice.common.schemas import StrictSchema, aware_datetime, text
+from fieldservice.common.schemas import PageArgsSchema, StrictSchema, aware_datetime, text
 from fieldservice.records.models import RecordKind, RecordStatus, SignerRole
 
 MAX_LIST = 200
@@ -375,6 +375,6 @@ class CanonicalSchema(Schema):
     content_sha256 = fields.String()
 
 
-class RecordQuerySchema(StrictSchema):
+class RecordQuerySchema(PageArgsSchema):
     visit_id = fields.UUID()
     work_order_id = fields.UUID()

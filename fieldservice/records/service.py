@@ -26,6 +26,7 @@ from fieldservice.audit import service as audit_service
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
 from fieldservice.claims import service as claims_service
+from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.db import utcnow
 from fieldservice.errors import (
     Conflict,
@@ -274,11 +275,11 @@ def get_record(actor: Actor, record_id: uuid.UUID, *, log_via: str | None = None
     return record
 
 
-def list_records(actor: Actor, *, visit_id: uuid.UUID | None = None, work_order_id: uuid.UUID | None = None,
-                 log_via: str | None = None) -> list[ServiceRecord]:
-    """Record versions of a visit or work order in the actor's scope; with `log_via`, the listing is
-    logged in the archive read log (entity `record_list`, the filter as the id)."""
-    stmt = sa.select(ServiceRecord).order_by(ServiceRecord.created_at, ServiceRecord.version_no).limit(1000)
+def list_records(actor: Actor, page: PageRequest, *, visit_id: uuid.UUID | None = None,
+                 work_order_id: uuid.UUID | None = None, log_via: str | None = None) -> Page:
+    """One page of the record versions of a visit or work order in the actor's scope; with `log_via`, the
+    listing is logged in the archive read log (entity `record_list`, the filter as the id)."""
+    stmt = sa.select(ServiceRecord).order_by(ServiceRecord.created_at, ServiceRecord.version_no, ServiceRecord.id)
     if visit_id:
         stmt = stmt.where(ServiceRecord.visit_id == visit_id)
     if work_order_id:
@@ -291,7 +292,7 @@ def list_records(actor: Actor, *, visit_id: uuid.UUID | None = None, work_order_
             sa.select(WorkOrder.id).where(WorkOrder.customer_id == actor.customer_id)))
     elif actor.role not in UNRESTRICTED:
         stmt = stmt.where(sa.false())
-    records = list(db.session.scalars(stmt))
+    records = paginate(stmt, page)
     if log_via is not None:
         target = f"visit:{visit_id}" if visit_id else f"work_order:{work_order_id}" if work_order_id else "all"
         archive_service.log_read(actor, "record_list", target, via=log_via)

@@ -5,7 +5,7 @@ from datetime import date
 
 from marshmallow import Schema, fields, validate
 
-from fieldservice.common.schemas import PageArgsSchema, StrictSchema, aware_datetime, text
+from fieldservice.common.schemas import PageArgsSchema, StrictSchema, TimeRangeArgs, aware_datetime, text
 from fieldservice.sla.models import ClockStatus, SlaTarget
 
 MINUTES = validate.Range(min=1, max=60 * 24 * 365)
@@ -123,7 +123,9 @@ class WorkOrderSlaSchema(Schema):
     breaches = fields.List(fields.Nested(SlaBreachSchema))
 
 
-class SlaBreachQuerySchema(PageArgsSchema):
+class SlaBreachQuerySchema(TimeRangeArgs, PageArgsSchema):
+    RANGE = ("detected_from", "detected_to")
+
     target = fields.Enum(SlaTarget, by_value=True)
     work_order_id = fields.UUID()
     detected_from = aware_datetime()

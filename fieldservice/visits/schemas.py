@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from fieldservice.common.schemas import PageArgsSchema, StrictSchema, aware_datetime, text
+from fieldservice.common.schemas import PageArgsSchema, StrictSchema, TimeRangeArgs, aware_datetime, text
 from fieldservice.visits.models import VisitStatus
 
 
@@ -46,7 +46,9 @@ class VisitSchema(Schema):
     updated_at = fields.AwareDateTime()
 
 
-class VisitQuerySchema(PageArgsSchema):
+class VisitQuerySchema(TimeRangeArgs, PageArgsSchema):
+    RANGE = ("starts_from", "starts_before")
+
     technician_id = fields.UUID()
     unassigned = fields.Boolean(load_default=False)
     work_order_id = fields.UUID()

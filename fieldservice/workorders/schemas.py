@@ -6,7 +6,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import Schema, fields, validate
 
-from fieldservice.common.schemas import PageArgsSchema, StrictSchema, aware_datetime, text
+from fieldservice.common.schemas import PageArgsSchema, StrictSchema, TimeRangeArgs, aware_datetime, text
 from fieldservice.workorders.models import Priority, WorkOrderKind, WorkOrderStatus
 
 
@@ -50,7 +50,9 @@ class WorkOrderSchema(Schema):
     version = fields.Integer()
 
 
-class WorkOrderQuerySchema(PageArgsSchema):
+class WorkOrderQuerySchema(TimeRangeArgs, PageArgsSchema):
+    RANGE = ("created_from", "created_to")
+
     status = fields.List(fields.Enum(WorkOrderStatus, by_value=True),
                          metadata={"description": "Repeat to match several"})
     open_only = fields.Boolean(load_default=False)

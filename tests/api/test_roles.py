@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from tests.factories import Factory, tomorrow_at
 from tests.fuzzing import api_routes
 
-PUBLIC = {"/api/v1/auth/token:POST", "/healthz:GET", "/readyz:GET",
+PUBLIC = {"/api/v1/auth/token:POST", "/healthz:GET", "/readyz:GET", "/readyz/scheduler:GET", "/metrics:GET",
           # a customer's quote link: the single-use token is the credential (docs/commerce.md)
           "/api/v1/quote-links/<string:token>:GET", "/api/v1/quote-links/<string:token>/consent:POST"}
 

@@ -326,9 +326,12 @@ def _phone(w: World, job: SimpleNamespace) -> Any:
 ROUTES: dict[tuple[str, str], tuple[str, Callable[[World], Any]]] = {
     ("POST", "/api/v1/work-orders/<uuid:work_order_id>/transitions"): ("work_order", _transitions),
     ("POST", "/api/v1/work-orders/<uuid:work_order_id>/cancel"): ("work_order", _cancel_order),
+    # the same view under its noun (one naming for actions, issue 16); the verb stays as a deprecated alias
+    ("POST", "/api/v1/work-orders/<uuid:work_order_id>/cancellation"): ("work_order", _cancel_order),
     ("POST", "/api/v1/work-orders/<uuid:work_order_id>/visits"): ("work_order", _schedule),
     ("PUT", "/api/v1/visits/<uuid:visit_id>/assignment"): ("work_order", _assign),
     ("POST", "/api/v1/visits/<uuid:visit_id>/cancel"): ("work_order", _cancel_visit),
+    ("POST", "/api/v1/visits/<uuid:visit_id>/cancellation"): ("work_order", _cancel_visit),
     ("POST", "/api/v1/visits/<uuid:visit_id>/arrival"): ("visit", _arrival),
     ("POST", "/api/v1/visits/<uuid:visit_id>/departure"): ("work_order", _departure),
     ("POST", "/api/v1/records/<uuid:record_id>/signoff"): ("signoff", _signoff),

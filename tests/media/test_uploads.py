@@ -86,8 +86,10 @@ def test_checksum_header() -> None:
     digest = hashlib.sha256(b"abc").digest()
     assert parse_checksum("sha256 " + base64.b64encode(digest).decode()) == Checksum("sha256", digest)
     assert parse_checksum(None) is None
+    # sha1 is the tus checksum extension's mandatory algorithm (issue 16); md5 is still refused
+    assert parse_checksum("sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=") == Checksum("sha1", hashlib.sha1(b"abc").digest())  # noqa: S324
     with pytest.raises(ChecksumAlgorithmUnsupported):
-        parse_checksum("sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=")
+        parse_checksum("md5 kAFQmDzST7DWlj99KOF/cg==")
     for bad in ("sha256", "sha256 %%%", "sha256 " + base64.b64encode(b"short").decode()):
         with pytest.raises(UploadHeaderInvalid):
             parse_checksum(bad)

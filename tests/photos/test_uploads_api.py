@@ -50,7 +50,7 @@ def test_options_announces_version_extensions_limits(client: FlaskClient) -> Non
     assert response.headers["Tus-Version"] == "1.0.0"
     assert set(response.headers["Tus-Extension"].split(",")) == {"creation", "checksum", "expiration", "termination"}
     assert int(response.headers["Tus-Max-Size"]) == 50 * 1024 * 1024
-    assert response.headers["Tus-Checksum-Algorithm"] == "sha256"
+    assert response.headers["Tus-Checksum-Algorithm"] == "sha1,sha256"
 
 
 @pytest.mark.parametrize("version", [None, "0.2.2", "2.0.0"])

@@ -19,7 +19,8 @@ def test_every_job_is_registered_with_its_interval(app: Flask, monkeypatch: pyte
     scheduler = build_scheduler(app)
     found = {job.id: job for job in scheduler.get_jobs()}
     assert set(found) == {"maintenance.generate_visits", "sla.scan", "reminders.unconfirmed_visits",
-                          "notifications.send", "complaints.flag_overdue", "followups.create", "archive.anchor"}
+                          "notifications.send", "complaints.flag_overdue", "followups.create", "archive.anchor",
+                          "scheduler.heartbeat"}
     assert found["sla.scan"].trigger.interval.total_seconds() == 120
     assert found["notifications.send"].trigger.interval.total_seconds() == 15
     assert all(j.coalesce and j.max_instances == 1 and j.args == (j.id,) for j in found.values())

@@ -20,6 +20,7 @@ from fieldservice import create_app
 from fieldservice.config import TestConfig
 from fieldservice.extensions import db
 from fieldservice.notifications.models import Notification, NotificationStatus
+from fieldservice.ops.heartbeat import SchedulerHeartbeat
 from fieldservice.sla.models import SlaBreach
 from tests.conftest import is_postgres
 from tests.factories import Factory
@@ -62,7 +63,10 @@ def test_scheduler_process_on_sqlite(tmp_path: Path, database_url: str) -> None:
         [breach] = db.session.scalars(sa.select(SlaBreach)).all()
         [note] = db.session.scalars(sa.select(Notification)).all()
         assert jobs == ["archive.anchor", "complaints.flag_overdue", "followups.create", "maintenance.generate_visits",
-                        "notifications.send", "reminders.unconfirmed_visits", "sla.scan"]
+                        "notifications.send", "reminders.unconfirmed_visits", "scheduler.heartbeat", "sla.scan"]
+        # the process beat, and each job's run is on record (/readyz/scheduler, /metrics)
+        beats = {row.job_id: row for row in db.session.scalars(sa.select(SchedulerHeartbeat))}
+        assert beats["scheduler"].last_success_at is not None and beats["sla.scan"].runs >= 1
         assert breach.work_order_id == order.id and breach.target.value == "respond"
         assert note.status is NotificationStatus.SENT and note.kind == "sla.breach"
         db.engine.dispose()

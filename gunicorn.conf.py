@@ -1,0 +1,52 @@
+"""gunicorn settings for production (`gunicorn -c gunicorn.conf.py wsgi:app`); every value can be changed by
+the environment variable named beside it. See docs/deploy.md for sizing."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", str(min(2 * multiprocessing.cpu_count() + 1, 8))))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+worker_class = "gthread" if threads > 1 else "sync"
+# tus chunks and sync pushes of slow phones: long enough for a 20 MB push over a poor link, short enough that a
+# stuck worker is replaced
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# a worker restarts after this many requests (bounded memory), staggered so they do not restart together
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
+# behind a TLS-terminating proxy: trust its X-Forwarded-* (set FORWARDED_ALLOW_IPS to the proxy's address)
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+preload_app = False  # each worker builds its own app, engine pool and S3 client after the fork
+
+# Logs to stdout/stderr (the container's log driver collects them). The access log is one JSON object per
+# line with the request id the app echoes in X-Request-ID, so access and application lines join up.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+access_log_format = (
+    '{"time": "%(t)s", "logger": "gunicorn.access", "remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", '
+    '"query": "%(q)s", "status": %(s)s, "bytes": "%(B)s", "duration_us": %(D)s, "user_agent": "%(a)s", '
+    '"request_id": "%({x-request-id}o)s"}'
+)
+
+# Prometheus metrics summed over every worker (fieldservice/ops/metrics.py reads this directory at a scrape)
+_metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
+                                     os.path.join(tempfile.gettempdir(), "fieldservice-metrics"))
+
+
+def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn hook
+    """A fresh metrics directory per master start (stale files of dead workers would count forever)."""
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn hook
+    """A dead worker's live gauges are dropped (its counters stay summed)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
