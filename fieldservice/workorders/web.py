@@ -61,7 +61,7 @@ def _job(work_order_id: uuid.UUID, *, refusal: forms.Refusal | None = None, stat
         context = {
             "order": order, "refusal": refusal, "targets": _targets(order), "saved": request.args.get("saved"),
             "visits": visits.list_visits(actor, ALL, work_order_id=order.id).items,
-            "records": records.list_records(actor, work_order_id=order.id),
+            "records": records.list_records(actor, ALL, work_order_id=order.id).items,
             "photos": photos.list_photos(actor, ALL, work_order_id=order.id).items,
             "movements": parts.list_movements(actor, ALL, work_order_id=order.id).items,
             "charges": charges.list_charges(actor, ALL, work_order_id=order.id).items,
