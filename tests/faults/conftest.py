@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.processes import production_env
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -38,8 +40,7 @@ def wait_until(check, timeout: float, what: str, interval: float = 0.05):  # typ
 
 
 def app_env(database_url: str, media: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "FIELDSERVICE_ENV": "production", "SECRET_KEY": "fault-tests", "DATABASE_URL": database_url,
-            "MEDIA_ROOT": str(media), "LOG_LEVEL": "WARNING", "FLASK_APP": "wsgi", **extra}
+    return production_env(secret="fault-tests", database_url=database_url, media=media, LOG_LEVEL="WARNING", **extra)
 
 
 @contextlib.contextmanager

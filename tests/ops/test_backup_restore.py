@@ -4,7 +4,6 @@ fresh database on another server (a throwaway cluster, as a restore onto new har
 rows as the original. `make restore-check` runs this test alone."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from tests.faults.conftest import (
     cluster,  # noqa: F401 - the fixture
     pg_bin,
 )
+from tests.processes import production_env
 
 REPO = Path(__file__).resolve().parents[2]
 COUNTED = ("service_records", "signoffs", "archive_log", "audit_events", "work_orders", "photos", "notifications")
@@ -56,8 +56,10 @@ def test_dump_restore_into_a_fresh_database_and_verify_the_archive(app: Flask, d
     subprocess.run([pg_bin("pg_restore"), "--no-owner", "--single-transaction", "--dbname", restored, str(dump)],
                    check=True, timeout=120)
 
-    env = {**os.environ, "FIELDSERVICE_ENV": "production", "SECRET_KEY": "restore-check", "DATABASE_URL": restored,
-           "FLASK_APP": "wsgi", "LOG_LEVEL": "WARNING", "MEDIA_ROOT": str(tmp_path / "media")}
+    # the restored server holds the same archive key and anchors as the one the dump came from
+    env = production_env(secret="restore-check", database_url=restored, media=tmp_path / "media",
+                         anchors=app.config["ARCHIVE_ANCHOR_DIR"], ARCHIVE_HMAC_KEY=app.config["ARCHIVE_HMAC_KEY"],
+                         LOG_LEVEL="WARNING")
     verify = subprocess.run([sys.executable, "-m", "flask", "verify-archive"], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=120)
     assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -4,7 +4,6 @@ escalation to a real webhook receiver."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -25,10 +24,8 @@ from fieldservice.sla.models import SlaBreach
 from tests.conftest import is_postgres
 from tests.factories import Factory
 from tests.notifications.servers import webhook_server
+from tests.processes import production_env
 
-# what production requires besides SECRET_KEY and DATABASE_URL (docs/security.md)
-SECURITY_ENV = {"PUBLIC_BASE_URL": "https://service.example.com", "ARCHIVE_HMAC_KEY": "scheduler-test-" * 3,
-                "RATELIMIT_STORAGE_URI": "memory://"}
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -46,9 +43,8 @@ def test_scheduler_process_on_sqlite(tmp_path: Path, database_url: str) -> None:
     if is_postgres(database_url):
         pytest.skip("the SQLite single-process run; the PostgreSQL pass runs test_two_schedulers")
     url = "sqlite:///" + str(tmp_path / "scheduler.sqlite3")
-    env = {**os.environ, "FIELDSERVICE_ENV": "production", "SECRET_KEY": "scheduler-test", "DATABASE_URL": url,
-           "MEDIA_ROOT": str(tmp_path / "media"), "SCHEDULER_INTERVAL_SECONDS": "2", "PYTHONUNBUFFERED": "1",
-           **SECURITY_ENV, "ARCHIVE_ANCHOR_DIR": str(tmp_path / "anchors")}
+    env = production_env(secret="scheduler-test", database_url=url, media=tmp_path / "media",
+                         anchors=tmp_path / "anchors", SCHEDULER_INTERVAL_SECONDS="2", PYTHONUNBUFFERED="1")
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
     subprocess.run([*flask, "db", "upgrade"], cwd=REPO, env=env, check=True, capture_output=True)
 

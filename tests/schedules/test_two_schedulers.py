@@ -31,7 +31,7 @@ from fieldservice.visits.models import Visit
 from fieldservice.workorders.models import WorkOrder, WorkOrderKind
 from tests.factories import Factory
 from tests.notifications.servers import webhook_server
-from tests.schedules.test_scheduler_process import SECURITY_ENV  # noqa: E402
+from tests.processes import production_env
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_SECONDS = int(os.environ.get("TWO_SCHEDULERS_SECONDS", "60"))
@@ -58,12 +58,10 @@ def arrange(app: Flask, make: Factory) -> int:
 
 
 def start_scheduler(database_url: str, webhook_url: str, media: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "FIELDSERVICE_ENV": "production", "SECRET_KEY": "two-schedulers-test",
-           "DATABASE_URL": database_url, "MEDIA_ROOT": str(media), "SCHEDULER_INTERVAL_SECONDS": "3",
-           "NOTIFY_WEBHOOK_URL": webhook_url, "NOTIFY_WEBHOOK_SECRET": "s", "LOG_LEVEL": "INFO",
-           "CONFIRMATION_REMINDER_DAYS": "2", "MAINTENANCE_HORIZON_DAYS": str(HORIZON_DAYS),
-           "PYTHONUNBUFFERED": "1",
-           **SECURITY_ENV, "ARCHIVE_ANCHOR_DIR": str(media / "anchors")}
+    env = production_env(secret="two-schedulers-test", database_url=database_url, media=media,
+                         SCHEDULER_INTERVAL_SECONDS="3", NOTIFY_WEBHOOK_URL=webhook_url, NOTIFY_WEBHOOK_SECRET="s",
+                         LOG_LEVEL="INFO", CONFIRMATION_REMINDER_DAYS="2", MAINTENANCE_HORIZON_DAYS=str(HORIZON_DAYS),
+                         PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
