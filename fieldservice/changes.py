@@ -1,14 +1,24 @@
-"""Change tracking for offline sync: every change to a synced row gets a server-assigned sequence number.
+"""Change tracking for offline sync: every change to a synced row gets a server-assigned change number.
 
-Why a sequence under a lock and not a timestamp or a plain database sequence: a phone's cursor must never
-skip a change. With a plain sequence, transaction A can take number 10, B take 11 and commit first; a
-pull that sees 11 moves the cursor past 10, and when A commits, 10 is never sent. Here a transaction that
-changes synced rows first locks the single `sync_state` row (UPDATE ... RETURNING), numbers its changes
-from it, and writes the new high-water mark back just before it commits. Writers of synced rows are thus
-serialised from their first synced flush to commit, numbers are committed in order, and the committed
-`sync_state.last_seq` is a watermark: every change numbered at or below it is committed (or rolled back).
+A phone's cursor must never skip a change. Numbers from a plain sequence are not enough: transaction A can
+take number 10, B take 11 and commit first; a pull that sees 11 moves the cursor past 10, and when A commits,
+10 is never sent. So a pull hands out a *watermark*: a number at or below which every change is committed
+(or rolled back), and only changes up to it are sent.
 
-Deleted rows leave a tombstone with their own sequence number.
+PostgreSQL (issue 13: no global lock for writers). Numbers come from the sequence `sync_change_seq`
+(`nextval`, never blocking). A transaction that numbers changes first takes a *shared* transaction-level
+advisory lock whose key is the sequence's value at that moment (`floor`): every number it will take is
+above its floor, and the lock lives until it commits or rolls back. Shared locks never wait for each other,
+so writers do not serialise. The watermark is `min(V, lowest floor held)`, where V is the sequence's value
+read *before* the locks are listed: a number at or below it was either taken by a transaction that has
+finished (its lock is gone, its rows are committed and visible to the statements that follow), or by one
+still running, whose floor is below the number and so bounds the watermark. A long transaction holds the
+watermark back (its changes and later ones wait for the next pull); it never lets a change be skipped.
+
+SQLite has one writer at a time anyway: a transaction that numbers changes locks the single `sync_state`
+row (UPDATE ... RETURNING), numbers from it and writes the high-water mark back just before it commits.
+
+Deleted rows leave a tombstone with their own number.
 """
 from __future__ import annotations
 
@@ -57,8 +67,19 @@ class ChangeTracked:
     change_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0, index=True)
 
 
+SEQUENCE = "sync_change_seq"
+# the advisory-lock key space of writers' floors: pg_advisory_xact_lock_shared(FLOOR_SPACE + floor >> 31,
+# floor & 0x7fffffff); two-int keys (objsubid 2) above FLOOR_SPACE, apart from the app's one-int keys
+FLOOR_SPACE = 1_900_000_000
+_COUNT = "fieldservice.seq.count"  # session.info: how many numbers this transaction has taken
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _lock_counter(session: Session) -> int:
-    """Lock the counter row for the rest of the transaction and return the last committed number.
+    """SQLite: lock the counter row for the rest of the transaction and return the last committed number.
 
     UPDATE (not SELECT ... FOR UPDATE) so that SQLite takes its write lock here too, instead of failing
     a later read-to-write upgrade.
@@ -72,11 +93,20 @@ def _lock_counter(session: Session) -> int:
     return int(value)
 
 
-def ensure_counter_locked(session: Session) -> None:
-    """Take the counter lock for this transaction if not yet held.
+def _hold_floor(session: Session) -> None:
+    """PostgreSQL: hold a shared advisory lock keyed on the sequence's current value until the transaction
+    ends. Read and locked in one statement; any number this transaction takes afterwards is above it."""
+    session.connection().execute(sa.text(
+        f"SELECT pg_advisory_xact_lock_shared(({FLOOR_SPACE} + (last_value >> 31))::int, "
+        f"(last_value & 2147483647)::int) FROM {SEQUENCE}"))
 
-    Take it outside any SAVEPOINT: rolling back to a savepoint releases locks taken after it (PostgreSQL),
-    and the numbers handed out afterwards would no longer be protected.
+
+def ensure_counter_locked(session: Session) -> None:
+    """Make this transaction a numbering writer if it is not one yet: on PostgreSQL hold its floor (shared,
+    never waits), on SQLite lock the counter row.
+
+    Call it outside any SAVEPOINT: rolling back to a savepoint releases locks taken after it, and the
+    numbers handed out afterwards would no longer be protected.
     """
     if _SEQ in session.info:
         return
@@ -84,42 +114,70 @@ def ensure_counter_locked(session: Session) -> None:
         session = session()
     if session.in_nested_transaction():
         raise RuntimeError("lock the change counter before opening a savepoint (ensure_counter_locked)")
-    start = _lock_counter(session)
-    session.info[_SEQ_START] = start
-    session.info[_SEQ] = start
+    if _is_postgres(session):
+        _hold_floor(session)
+        session.info[_SEQ_START] = session.info[_SEQ] = None
+    else:
+        session.info[_SEQ_START] = session.info[_SEQ] = _lock_counter(session)
+    session.info[_COUNT] = 0
+
+
+def serialised(session: Session, key: int) -> None:
+    """Number changes (ensure_counter_locked) and, on PostgreSQL, also hold the exclusive advisory lock `key`
+    until the transaction ends: for writers that must run one at a time (maintenance generation runs). On
+    SQLite the counter lock already is exclusive."""
+    ensure_counter_locked(session)
+    if _is_postgres(session):
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def take_seqs(session: Session, count: int) -> list[int]:
+    """`count` new change numbers for this transaction, increasing (consecutive on SQLite; on PostgreSQL
+    other writers may take numbers in between)."""
+    if isinstance(session, scoped_session):
+        session = session()
+    ensure_counter_locked(session)
+    if count <= 0:
+        return []
+    session.info[_COUNT] += count
+    if _is_postgres(session):
+        numbers = list(session.connection().execute(sa.text(
+            f"SELECT nextval('{SEQUENCE}') FROM generate_series(1, :n)"), {"n": count}).scalars())
+        session.info[_SEQ] = numbers[-1]
+        return sorted(int(n) for n in numbers)
+    base = int(session.info[_SEQ])
+    session.info[_SEQ] = base + count
+    return list(range(base + 1, base + count + 1))
 
 
 def next_seq(session: Session) -> int:
-    """Hand out the next change number in this transaction (locking the counter on first use)."""
-    ensure_counter_locked(session)
-    session.info[_SEQ] += 1
-    return int(session.info[_SEQ])
+    """Hand out the next change number in this transaction (becoming a numbering writer on first use)."""
+    return take_seqs(session, 1)[0]
 
 
 def numbered_so_far(session: Session) -> int | None:
-    """The last number handed out in this transaction (None if none): compare before and after a step to
+    """How many numbers this transaction has taken (None if none yet): compare before and after a step to
     learn whether it changed any synced row."""
-    value = session.info.get(_SEQ)
+    value = session.info.get(_COUNT)
     return None if value is None else int(value)
 
 
-def reserve_seqs(session: Session, count: int) -> int:
-    """Reserve `count` consecutive numbers; returns the one before the first (numbers are base+1..base+count)."""
-    ensure_counter_locked(session)
-    base = int(session.info[_SEQ])
-    session.info[_SEQ] = base + count
-    return base
-
-
 def current_watermark(session: Session) -> int:
-    """Every change numbered at or below this is committed: the highest cursor a pull may hand out.
-
-    A transaction that holds the counter (it numbered changes itself) sees its own numbers; nobody else
-    can commit meanwhile, so its own high-water mark is exact.
-    """
-    if _SEQ in session.info:
-        return int(session.info[_SEQ])
-    return int(session.execute(sa.select(SyncState.last_seq).where(SyncState.id == 1)).scalar() or 0)
+    """Every change numbered at or below this is committed (or rolled back): the highest cursor a pull may
+    hand out. On SQLite a transaction that holds the counter sees its own numbers (nobody else can commit
+    meanwhile); on PostgreSQL this transaction's own floor bounds it like any other writer's."""
+    if not _is_postgres(session):
+        if _SEQ in session.info:
+            return int(session.info[_SEQ])
+        return int(session.execute(sa.select(SyncState.last_seq).where(SyncState.id == 1)).scalar() or 0)
+    # first the sequence, then the floors: see the module docstring for why this order is exact
+    value = int(session.execute(sa.text(
+        f"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {SEQUENCE}")).scalar() or 0)
+    floor = session.execute(sa.text(
+        f"SELECT min(((classid::bigint - {FLOOR_SPACE}) << 31) | objid::bigint) FROM pg_locks "
+        f"WHERE locktype = 'advisory' AND objsubid = 2 AND classid::bigint >= {FLOOR_SPACE} "
+        f"AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).scalar()
+    return value if floor is None else min(value, int(floor))
 
 
 def touch(obj: Any) -> None:
@@ -129,24 +187,42 @@ def touch(obj: Any) -> None:
 
 @event.listens_for(Session, "before_flush")
 def _number_changes(session: Session, flush_context: Any, instances: Any) -> None:
-    for obj in list(session.new) + list(session.dirty):
-        if isinstance(obj, ChangeTracked) and (obj in session.new or session.is_modified(obj)):
-            obj.change_seq = next_seq(session)
-    for obj in list(session.deleted):
-        if isinstance(obj, ChangeTracked):
-            seq = next_seq(session)
-            session.add(Tombstone(table_name=obj.__tablename__, record_id=obj.id, change_seq=seq))
-            for hook in _DELETE_HOOKS:
-                hook(session, obj, seq)
+    changed = [obj for obj in list(session.new) + list(session.dirty)
+               if isinstance(obj, ChangeTracked) and (obj in session.new or session.is_modified(obj))]
+    deleted = [obj for obj in session.deleted if isinstance(obj, ChangeTracked)]
+    if not changed and not deleted:
+        return
+    numbers = iter(take_seqs(session, len(changed) + len(deleted)))  # one round trip per flush
+    for obj in changed:
+        obj.change_seq = next(numbers)
+    for obj in deleted:
+        seq = next(numbers)
+        session.add(Tombstone(table_name=obj.__tablename__, record_id=obj.id, change_seq=seq))
+        for hook in _DELETE_HOOKS:
+            hook(session, obj, seq)
 
 
 _DELETE_HOOKS: list[Any] = []
+_BULK_INSERT_HOOKS: list[Any] = []
 
 
 def on_delete(hook: Any) -> Any:
     """Register `hook(session, obj, seq)` to run when a synced row is deleted (the sync scope uses it)."""
     _DELETE_HOOKS.append(hook)
     return hook
+
+
+def on_bulk_insert(hook: Any) -> Any:
+    """Register `hook(session, table_name, rows)` to run after synced rows were inserted with a Core
+    statement (bulk inserts bypass the ORM's events; the sync scope uses it)."""
+    _BULK_INSERT_HOOKS.append(hook)
+    return hook
+
+
+def bulk_inserted(session: Session, table_name: str, rows: list[dict[str, Any]]) -> None:
+    """Tell the hooks that `rows` (dicts with at least the columns) were inserted into `table_name`."""
+    for hook in _BULK_INSERT_HOOKS:
+        hook(session, table_name, rows)
 
 
 @event.listens_for(Session, "before_commit")
@@ -158,7 +234,8 @@ def _write_back_counter(session: Session) -> None:
         # in one transaction is slower than the one before (every version stays until commit): 5 of 15 s of
         # a 500-occurrence maintenance run (docs/benchmarks.md, schedule_bench)
         return
-    if _SEQ in session.info and session.info[_SEQ] != session.info[_SEQ_START]:
+    if (_SEQ in session.info and session.info[_SEQ] is not None
+            and session.info[_SEQ] != session.info[_SEQ_START]):  # SQLite only (PostgreSQL: the sequence)
         session.connection().execute(sa.text("UPDATE sync_state SET last_seq = :seq WHERE id = 1"),
                                      {"seq": session.info[_SEQ]})
 
@@ -168,3 +245,4 @@ def _forget_counter(session: Session, transaction: Any) -> None:
     if transaction.parent is None:  # the outermost transaction ended (commit or rollback)
         session.info.pop(_SEQ, None)
         session.info.pop(_SEQ_START, None)
+        session.info.pop(_COUNT, None)

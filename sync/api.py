@@ -46,6 +46,10 @@ class PullArgsSchema(StrictSchema):
         "description": "true when the phone holds changes it has not pushed yet (hasUnsyncedChanges); lets the "
                        "server know when a reassigned visit may leave the phone"})
     page_size = fields.Integer(load_default=None, validate=validate.Range(min=1, max=5000))
+    created_as_updated = fields.Boolean(load_default=False, metadata={
+        "description": "true when the app calls synchronize() with `sendCreatedAsUpdated: true`: every upsert "
+                       "comes in `updated`. By default (WatermelonDB's default) records new to the phone come "
+                       "in `created`"})
     continuation = fields.Boolean(load_default=False, metadata={
         "description": "true for the follow-up pages of one pull (after has_more): the scope was brought up "
                        "to date by the first page and is not recomputed"})
@@ -110,8 +114,9 @@ class Pull(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Changes in the technician's scope since `last_pulled_at` (WatermelonDB pullChanges).
 
-        Every synced table is present with `created` (always empty: all upserts come in `updated`, for
-        `sendCreatedAsUpdated: true`), `updated` and `deleted`. Large syncs are paged: while `has_more`,
+        Every synced table is present with `created` (records new to the phone: they entered its scope since
+        `last_pulled_at` and were not pushed by it; empty with `created_as_updated=true`), `updated` and
+        `deleted`. Large syncs are paged: while `has_more`,
         pull again with `last_pulled_at=timestamp&continuation=true` and merge the pages before returning
         them to WatermelonDB.
         """
@@ -121,7 +126,8 @@ class Pull(MethodView):
                 service.prepare_pull(actor, last_pulled_at=args["last_pulled_at"], unpushed=args["unpushed"])
         with unit_of_work():
             return service.pull(actor, last_pulled_at=args["last_pulled_at"],
-                                schema_version=args["schema_version"], page_size=args["page_size"])
+                                schema_version=args["schema_version"], page_size=args["page_size"],
+                                created_as_updated=args["created_as_updated"])
 
 
 PUSH_BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {"schema": {

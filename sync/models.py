@@ -16,7 +16,8 @@ from fieldservice.extensions import db
 
 class ScopeMember(db.Model):
     """A record in a technician's sync scope. `added_seq`/`removed_seq` are change numbers, so that a
-    pull can tell a phone "this record is new to you" or "drop this record" exactly once."""
+    pull can tell a phone "this record is new to you" or "drop this record" exactly once. `refs` counts the
+    reasons it is there (the visits in scope that need it; 1 for van stock); it leaves at 0 (sync/scope.py)."""
 
     __tablename__ = "sync_scope"
     __table_args__ = (
@@ -30,6 +31,21 @@ class ScopeMember(db.Model):
     record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     added_seq: Mapped[int] = mapped_column(sa.BigInteger)
     removed_seq: Mapped[int | None] = mapped_column(sa.BigInteger)
+    refs: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class ScopeState(db.Model):
+    """Per technician: the schedule window their scope was last evaluated for, and whether it must be rebuilt
+    whole at the next pull (never built, or a rare change such as a work order's customer made it stale).
+    Locked (FOR UPDATE) by whoever changes the technician's scope, so two of them never race."""
+
+    __tablename__ = "sync_scope_state"
+
+    technician_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("technicians.id"), primary_key=True)
+    horizon_start: Mapped[datetime | None]
+    horizon_end: Mapped[datetime | None]
+    built_at: Mapped[datetime | None]  # None: rebuild at the next pull
+    stale_reason: Mapped[str | None] = mapped_column(sa.String(200))
 
 
 class PushLog(db.Model):

@@ -17,8 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from sync.models import RejectionKind, RejectionStatus, ScopeMember, SyncRejection
+from sync.models import RejectionKind, RejectionStatus, ScopeMember, SyncReceipt, SyncRejection
 from sync.schema import TABLES, SyncTable, raw_record
+from sync.scope import _in
 
 INFINITY = float("inf")
 
@@ -30,6 +31,7 @@ class Candidate:
     seq: int = 0
     row: Any = None
     removed: bool = False
+    entered: bool = False              # entered the scope after the cursor: new to the phone
     too_new: bool = False
     rejection: SyncRejection | None = None
 
@@ -48,9 +50,15 @@ class PullContext:
     technician_id: uuid.UUID
 
 
+# tables whose computed columns need the ORM object (a quote's canonical text reads its lines); every other
+# table is read as plain rows (issue 13: no ORM objects on the pull's hot path)
+ORM_TABLES = frozenset({"quotes"})
+
+
 def _member_join(table: SyncTable, technician_id: uuid.UUID) -> sa.Select[Any]:
     model = table.model
-    return (sa.select(model, ScopeMember.added_seq)
+    source = model if table.name in ORM_TABLES else model.__table__
+    return (sa.select(source, ScopeMember.added_seq)
             .join(ScopeMember, sa.and_(ScopeMember.record_id == model.id, ScopeMember.table_name == table.name,
                                        ScopeMember.technician_id == technician_id,
                                        ScopeMember.removed_seq.is_(None))))
@@ -81,6 +89,8 @@ class _Collector:
         for seq in (row.change_seq, added_seq):
             if self.cursor < seq <= self.watermark:
                 cand.seq = max(cand.seq, seq)
+        if self.cursor < added_seq <= self.watermark:
+            cand.entered = True
 
     def collect(self) -> None:
         c, w, lim = self.cursor, self.watermark, self.limit
@@ -113,7 +123,7 @@ class _Collector:
         self._note_limit([r.added_seq for r in added])
         for name, record_id, seq in added:
             cand = self._candidate(name, record_id)
-            cand.seq = max(cand.seq, seq)
+            cand.seq, cand.entered = max(cand.seq, seq), True
         # (c) records that left the scope
         removed = self.session.execute(sa.select(ScopeMember.table_name, ScopeMember.record_id,
                                                  ScopeMember.removed_seq)
@@ -142,9 +152,13 @@ class _Collector:
             table = TABLES[name]
             ids = [uuid.UUID(c.record_id) for c in cands if not c.removed]
             if ids and any(c.row is None for c in cands if not c.removed):
-                for row, added_seq in self.session.execute(
-                        _member_join(table, self.technician_id).where(table.model.id.in_(ids))).all():
-                    self._take_row(table, row, added_seq)
+                stmt = _member_join(table, self.technician_id).where(_in(self.session, table.model.id, ids))
+                if name in ORM_TABLES:
+                    for row, added_seq in self.session.execute(stmt).all():
+                        self._take_row(table, row, added_seq)
+                else:
+                    for row in self.session.execute(stmt).all():
+                        self._take_row(table, row, row.added_seq)
             if table.pushable:
                 latest: dict[str, SyncRejection] = {}
                 for rejection in self.session.scalars(sa.select(SyncRejection).where(
@@ -184,10 +198,32 @@ def empty_changes() -> dict[str, dict[str, list[Any]]]:
     return {name: {"created": [], "updated": [], "deleted": []} for name in TABLES}
 
 
+def _pushed_here(session: Session, technician_id: uuid.UUID, cands: list[Candidate]) -> set[tuple[str, str]]:
+    """Of the records new to the scope, those the technician's phone pushed (it holds them already, so they
+    are sent as `updated`): their receipts, or for work logs (bulk-created, no receipt) their technician and
+    device time. A second phone of the same technician gets them as `updated` too (WatermelonDB creates them
+    with a warning); a first pull (no cursor) gets everything as `created`."""
+    mine = {(c.table, c.record_id) for c in cands if c.table == "work_logs"
+            and c.row.technician_id == technician_id and c.row.device_time is not None}
+    by_table: dict[str, list[str]] = {}
+    for c in cands:
+        if TABLES[c.table].pushable and (c.table, c.record_id) not in mine:
+            by_table.setdefault(c.table, []).append(c.record_id)
+    for table, ids in by_table.items():
+        mine.update((table, r) for r in session.scalars(sa.select(SyncReceipt.record_id).where(
+            SyncReceipt.technician_id == technician_id, SyncReceipt.table_name == table,
+            SyncReceipt.record_id.in_(ids)).distinct()))
+    return mine
+
+
 def pull_page(session: Session, technician_id: uuid.UUID, cursor: int, watermark: int,
-              page_size: int) -> PullPage:
+              page_size: int, *, created_as_updated: bool = False) -> PullPage:
     """One page of changes after `cursor`, up to the watermark. `cursor` of the result is the next
-    `last_pulled_at`: every change numbered at or below it has been delivered."""
+    `last_pulled_at`: every change numbered at or below it has been delivered.
+
+    Records new to the phone (they entered its scope after the cursor, and its own pushes did not make them)
+    come in `created`, as WatermelonDB expects by default; with `created_as_updated` (the app syncs with
+    `sendCreatedAsUpdated: true`) every upsert comes in `updated`."""
     limit = page_size + 1
     while True:
         collector = _Collector(session, technician_id, cursor, watermark, limit)
@@ -203,6 +239,8 @@ def pull_page(session: Session, technician_id: uuid.UUID, cursor: int, watermark
     changes = empty_changes()
     ctx = PullContext(technician_id)
     visit_ids: list[uuid.UUID] = []
+    new = [c for c in page if c.entered and c.row is not None and not c.removed]
+    pushed_here = set() if created_as_updated or not new or cursor == 0 else _pushed_here(session, technician_id, new)
     for cand in page:
         if cand.removed:
             changes[cand.table]["deleted"].append(cand.record_id)
@@ -210,7 +248,8 @@ def pull_page(session: Session, technician_id: uuid.UUID, cursor: int, watermark
         table = TABLES[cand.table]
         if cand.row is not None:
             status = _status_of(cand.rejection)
-            changes[cand.table]["updated"].append(raw_record(table, cand.row, ctx, status))
+            created = (cand.entered and not created_as_updated and (cand.table, cand.record_id) not in pushed_here)
+            changes[cand.table]["created" if created else "updated"].append(raw_record(table, cand.row, ctx, status))
             if cand.table == "visits":
                 visit_ids.append(cand.row.id)
         elif cand.rejection is not None:

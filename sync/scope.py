@@ -1,38 +1,77 @@
-"""Which records a technician's phone holds (the sync scope), kept as ScopeMember rows.
+"""Which records a technician's phone holds (the sync scope), kept as ScopeMember rows, maintained on write.
 
 The scope is: the technician's visits from SYNC_DAYS_BEHIND days ago to SYNC_DAYS_AHEAD days ahead (and
 any open visit of theirs that is overdue), visits just taken from them whose phone may hold unpushed work
 (VisitHandover), and what those visits need: work orders, customers, contacts, sites, assets, products,
-product lines, the visits' work logs, the work orders' photos (metadata; bytes by URL), and the visits'
-service records and sign-offs.
+product lines, the visits' work logs, the work orders' photos (metadata; bytes by URL), quotes with their
+lines and consents, the visits' charges, service records and sign-offs, and the technician's van stock.
 
-Each pull first refreshes the technician's ScopeMember rows to match that definition. A record entering
-the scope gets `added_seq`, one leaving gets `removed_seq`, both fresh change numbers, so the pull can send
-"new to you" and "drop this" exactly once, in change order, like any other change.
+Issue 13: membership changes when what defines it changes, in the same transaction as the change, never by
+recomputing the whole scope on a pull:
+- a visit is (re)evaluated when it is created, assigned, reassigned, rescheduled or changes status, and when
+  a handover of it opens or completes (`_after_flush`); entering adds what it needs, leaving takes it away;
+- a record created under something in scope (a work log on a visit, a photo or quote on a work order, a
+  sign-off on a record, a contact of a customer, a van's stock) joins every scope that holds its parent
+  (`_after_flush` for ORM inserts, `changes.bulk_inserted` for bulk ones such as a push's work logs);
+- time moves the schedule window: a pull evaluates only the visits whose start crossed an edge of the window
+  since the technician's last pull (`prepare`: index range scans on (technician_id, scheduled_start));
+- deletes leave every scope (`changes.on_delete`);
+- rare changes (a work order's customer, site, asset or product; a product's line; a contact moved to another
+  customer; a van created or moved) mark the holders' scopes stale, rebuilt whole at their next pull.
+
+`refs` counts the visits in scope that need a record (1 for van stock): a customer with two visits in scope
+stays when one leaves. A member entering gets `added_seq`, one leaving `removed_seq`, both change numbers, so
+a pull sends "new to you" and "drop this" exactly once, in change order, like any other change.
+
+Whoever changes a technician's scope first locks their `sync_scope_state` row (FOR UPDATE, one row per
+technician: writers of different technicians never wait for each other), so a pull and a dispatcher's
+reassignment cannot add the same member twice.
 """
 from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from fieldservice.catalog.models import Product
-from fieldservice.changes import ensure_counter_locked, next_seq, on_delete, reserve_seqs
+from fieldservice.changes import on_bulk_insert, on_delete, take_seqs
 from fieldservice.customers.models import Contact
+from fieldservice.db import utcnow
 from fieldservice.parts.models import StockBalance, StockLocation, StockMovement
 from fieldservice.photos.models import Photo
 from fieldservice.records.models import ServiceRecord, Signoff
 from fieldservice.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitHandover, WorkLog
 from fieldservice.workorders.models import WorkOrder
-from sync.models import ScopeMember
+from sync.models import ScopeMember, ScopeState
 from sync.schema import TABLES
 
 log = logging.getLogger(__name__)
+
+Key = tuple[str, uuid.UUID]
+
+# a record created later joins the scopes holding its parent: table -> (parent table, the column naming it)
+CHILDREN: dict[str, tuple[str, str]] = {
+    "work_logs": ("visits", "visit_id"),
+    "service_records": ("visits", "visit_id"),
+    "visit_charges": ("visits", "visit_id"),
+    "signoffs": ("service_records", "record_id"),
+    "photos": ("work_orders", "work_order_id"),
+    "quotes": ("work_orders", "work_order_id"),
+    "quote_lines": ("quotes", "quote_id"),
+    "quote_consents": ("quotes", "quote_id"),
+    "contacts": ("customers", "customer_id"),
+    "stock_movements": ("work_orders", "work_order_id"),  # only for the technician whose van it is
+}
+VISIT_FIELDS = ("technician_id", "scheduled_start", "status")
+CHAIN_FIELDS = ("customer_id", "site_id", "asset_id", "product_id")
 
 
 @dataclass(frozen=True)
@@ -42,201 +81,454 @@ class ScopeContext:
     days_ahead: int
     days_behind: int
 
+    @property
+    def horizon(self) -> tuple[datetime, datetime]:
+        return self.now - timedelta(days=self.days_behind), self.now + timedelta(days=self.days_ahead)
 
-def _in(session: Session, column: Any, values: list[Any]) -> sa.ColumnElement[bool]:
+
+def _in(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElement[bool]:
     """`column IN values` for a list that may hold thousands of ids: one array parameter on PostgreSQL,
     a plain IN list elsewhere."""
+    values = list(values)
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 
         # a semi-join on the unnested array: index lookups per id, never a linear `= ANY` test per row
-        ids = sa.func.unnest(sa.bindparam(None, list(values), type_=ARRAY(sa.Uuid())))
+        ids = sa.func.unnest(sa.bindparam(None, values, type_=ARRAY(sa.Uuid())))
         return column.in_(sa.select(ids))  # type: ignore[no-any-return]
     return column.in_(values)  # type: ignore[no-any-return]
 
 
-ROOTS = ("visits", "work_orders", "customers", "sites", "assets", "products")
+# -- what defines the scope --------------------------------------------------------------------------------
 
-
-@dataclass
-class Desired:
-    """What belongs on the phone: the roots as id sets (few, read first), the rest as SELECTs that are
-    index lookups on those short lists, so the cost follows the technician's scope, not the tables' size."""
-
-    roots: dict[str, set[uuid.UUID]]
-    derived: dict[str, sa.Select[Any]]
-
-
-def desired_ids(session: Session, ctx: ScopeContext) -> Desired:
-    horizon_end = ctx.now + timedelta(days=ctx.days_ahead)
-    horizon_start = ctx.now - timedelta(days=ctx.days_behind)
-    own = Visit.technician_id == ctx.technician_id
-    visit_ids = sorted(set(session.scalars(sa.union(
-        sa.select(Visit.id).where(own, Visit.scheduled_start >= horizon_start, Visit.scheduled_start < horizon_end),
-        sa.select(Visit.id).where(own, Visit.status.in_(ACTIVE_VISIT_STATUSES), Visit.scheduled_start < horizon_end),
-        sa.select(VisitHandover.visit_id).where(VisitHandover.technician_id == ctx.technician_id,
+def _wanted_visits(session: Session, technician_id: uuid.UUID, start: datetime, end: datetime,
+                   among: Iterable[uuid.UUID] | None = None) -> set[uuid.UUID]:
+    """The visits that belong in the technician's scope for the window [start, end), optionally only among
+    some visits (an evaluation after a change)."""
+    own = Visit.technician_id == technician_id
+    parts = [
+        sa.select(Visit.id).where(own, Visit.scheduled_start >= start, Visit.scheduled_start < end),
+        sa.select(Visit.id).where(own, Visit.status.in_(ACTIVE_VISIT_STATUSES), Visit.scheduled_start < end),
+        sa.select(VisitHandover.visit_id).where(VisitHandover.technician_id == technician_id,
                                                 VisitHandover.completed_at.is_(None)),
-    ))))
-    orders = list(session.execute(sa.select(WorkOrder.id, WorkOrder.customer_id, WorkOrder.site_id,
-                                            WorkOrder.asset_id, WorkOrder.product_id).where(
-        WorkOrder.id.in_(sa.select(Visit.work_order_id).where(_in(session, Visit.id, visit_ids))))))
-    customers = sorted({o.customer_id for o in orders})
-    products = sorted({o.product_id for o in orders})
-    order_ids = [o.id for o in orders]
-    return Desired(
-        roots={
-            "visits": set(visit_ids),
-            "work_orders": {o.id for o in orders},
-            "customers": set(customers),
-            "sites": {o.site_id for o in orders},
-            "assets": {o.asset_id for o in orders if o.asset_id},
-            "products": set(products),
-        },
-        derived={
-            "product_lines": sa.select(Product.product_line_id).where(_in(session, Product.id, products)),
-            "contacts": sa.select(Contact.id).where(_in(session, Contact.customer_id, customers)),
-            "work_logs": sa.select(WorkLog.id).where(_in(session, WorkLog.visit_id, visit_ids)),
-            "photos": sa.select(Photo.id).where(_in(session, Photo.work_order_id, [o.id for o in orders])),
-            **_commerce(session, order_ids, visit_ids),
-            # issue 6: the records of the technician's visits (every version) and their sign-offs
-            "service_records": sa.select(ServiceRecord.id).where(_in(session, ServiceRecord.visit_id, visit_ids)),
-            "signoffs": sa.select(Signoff.id).join(ServiceRecord, ServiceRecord.id == Signoff.record_id)
-            .where(_in(session, ServiceRecord.visit_id, visit_ids)),
-            **_van_stock(session, ctx, [o.id for o in orders]),
-        },
-    )
+    ]
+    if among is not None:
+        among = list(among)
+        if not among:
+            return set()
+        parts = [parts[0].where(_in(session, Visit.id, among)), parts[1].where(_in(session, Visit.id, among)),
+                 parts[2].where(_in(session, VisitHandover.visit_id, among))]
+    return set(session.scalars(sa.union(*parts)))
 
 
-def _commerce(session: Session, order_ids: list[uuid.UUID], visit_ids: list[uuid.UUID]) -> dict[str, sa.Select[Any]]:
-    """The quotes of the technician's jobs (with lines and consents) and the charges on their visits."""
+def needs_of_visits(session: Session, technician_id: uuid.UUID, visit_ids: Iterable[uuid.UUID]) -> Counter[Key]:
+    """Every record the visits bring onto the technician's phone, counted once per visit that needs it."""
+    visit_ids = sorted(set(visit_ids))
+    needs: Counter[Key] = Counter()
+    if not visit_ids:
+        return needs
+    rows = session.execute(sa.select(Visit.id, WorkOrder.id, WorkOrder.customer_id, WorkOrder.site_id,
+                                     WorkOrder.asset_id, WorkOrder.product_id)
+                           .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
+                           .where(_in(session, Visit.id, visit_ids))).all()
+    per_order: Counter[uuid.UUID] = Counter()
+    per_customer: Counter[uuid.UUID] = Counter()
+    per_product: Counter[uuid.UUID] = Counter()
+    for visit_id, order_id, customer_id, site_id, asset_id, product_id in rows:
+        needs[("visits", visit_id)] += 1
+        needs[("work_orders", order_id)] += 1
+        needs[("customers", customer_id)] += 1
+        needs[("sites", site_id)] += 1
+        if asset_id is not None:
+            needs[("assets", asset_id)] += 1
+        needs[("products", product_id)] += 1
+        per_order[order_id] += 1
+        per_customer[customer_id] += 1
+        per_product[product_id] += 1
+    visits = [r[0] for r in rows]
+
+    def each(table: str, stmt: sa.Select[Any], weights: Counter[uuid.UUID] | None = None) -> None:
+        for record_id, parent in session.execute(stmt):
+            needs[(table, record_id)] += weights[parent] if weights is not None else 1
+
     from fieldservice.commerce.models import Quote, QuoteConsent, QuoteLine, VisitCharge
 
-    quote_ids = sa.select(Quote.id).where(_in(session, Quote.work_order_id, order_ids))
-    return {
-        "quotes": quote_ids,
-        "quote_lines": sa.select(QuoteLine.id).where(QuoteLine.quote_id.in_(quote_ids)),
-        "quote_consents": sa.select(QuoteConsent.id).where(QuoteConsent.quote_id.in_(quote_ids)),
-        "visit_charges": sa.select(VisitCharge.id).where(_in(session, VisitCharge.visit_id, visit_ids)),
-    }
+    each("product_lines", sa.select(Product.product_line_id, Product.id).where(_in(session, Product.id, per_product)),
+         per_product)
+    each("contacts", sa.select(Contact.id, Contact.customer_id).where(_in(session, Contact.customer_id,
+                                                                          per_customer)), per_customer)
+    for table, model in (("work_logs", WorkLog), ("service_records", ServiceRecord), ("visit_charges", VisitCharge)):
+        each(table, sa.select(model.id, model.visit_id).where(_in(session, model.visit_id, visits)))
+    each("signoffs", sa.select(Signoff.id, ServiceRecord.visit_id).join(ServiceRecord, ServiceRecord.id ==
+                                                                        Signoff.record_id)
+         .where(_in(session, ServiceRecord.visit_id, visits)))
+    orders = list(per_order)
+    each("photos", sa.select(Photo.id, Photo.work_order_id).where(_in(session, Photo.work_order_id, orders)), per_order)
+    each("quotes", sa.select(Quote.id, Quote.work_order_id).where(_in(session, Quote.work_order_id, orders)), per_order)
+    for table, model in (("quote_lines", QuoteLine), ("quote_consents", QuoteConsent)):
+        each(table, sa.select(model.id, Quote.work_order_id).join(Quote, Quote.id == model.quote_id)
+             .where(_in(session, Quote.work_order_id, orders)), per_order)
+    van = sa.select(StockLocation.id).where(StockLocation.technician_id == technician_id)
+    each("stock_movements", sa.select(StockMovement.id, StockMovement.work_order_id).where(
+        StockMovement.location_id.in_(van), _in(session, StockMovement.work_order_id, orders)), per_order)
+    return needs
 
 
-def _van_stock(session: Session, ctx: ScopeContext, order_ids: list[uuid.UUID]) -> dict[str, sa.Select[Any]]:
-    """The technician's van, its balances, the parts in it, and the parts issued from it to jobs in scope."""
-    van = sa.select(StockLocation.id).where(StockLocation.technician_id == ctx.technician_id)
-    return {
-        "stock_locations": van,
-        "stock_balances": sa.select(StockBalance.id).where(StockBalance.location_id.in_(van)),
-        "parts": sa.select(StockBalance.part_id).where(StockBalance.location_id.in_(van)),
-        "stock_movements": sa.select(StockMovement.id).where(
-            StockMovement.location_id.in_(van), _in(session, StockMovement.work_order_id, order_ids)),
-    }
+def needs_of_van(session: Session, technician_id: uuid.UUID) -> Counter[Key]:
+    """The technician's van, its balances and the parts in it (each once)."""
+    needs: Counter[Key] = Counter()
+    rows = session.execute(sa.select(StockLocation.id, StockBalance.id, StockBalance.part_id)
+                           .outerjoin(StockBalance, StockBalance.location_id == StockLocation.id)
+                           .where(StockLocation.technician_id == technician_id)).all()
+    for location_id, balance_id, part_id in rows:
+        needs[("stock_locations", location_id)] = 1
+        if balance_id is not None:
+            needs[("stock_balances", balance_id)] = 1
+            needs[("parts", part_id)] = 1
+    return needs
 
 
-def _active(technician_id: uuid.UUID, table: str) -> sa.Select[Any]:
-    return sa.select(ScopeMember.record_id).where(
-        ScopeMember.technician_id == technician_id, ScopeMember.table_name == table,
-        ScopeMember.removed_seq.is_(None))
+# -- applying changes of membership ------------------------------------------------------------------------
+
+def _held(session: Session, technician_id: uuid.UUID, table: str, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    return {row.record_id: row for row in session.execute(
+        sa.select(ScopeMember.record_id, ScopeMember.refs, ScopeMember.removed_seq).where(
+            ScopeMember.technician_id == technician_id, ScopeMember.table_name == table,
+            _in(session, ScopeMember.record_id, ids)))}
 
 
-@dataclass
-class Diff:
-    add_ids: dict[str, list[uuid.UUID]]     # roots entering the scope
-    add_counts: dict[str, int]              # derived records entering (counted in the database)
-    remove: dict[str, list[uuid.UUID]]      # records leaving
-
-    def __bool__(self) -> bool:
-        return bool(self.add_ids or self.add_counts or self.remove)
-
-    def tables(self) -> set[str]:
-        return set(self.add_ids) | set(self.add_counts) | set(self.remove)
+def _by_table(keys: Iterable[Key]) -> dict[str, list[uuid.UUID]]:
+    grouped: dict[str, list[uuid.UUID]] = {}
+    for table, record_id in keys:
+        grouped.setdefault(table, []).append(record_id)
+    return grouped
 
 
-def _diff(session: Session, ctx: ScopeContext, desired: Desired, tables: set[str] | None = None) -> Diff:
-    """Roots are compared in Python (we hold both sides); derived tables with one outer join each, all
-    of them in one round trip for what enters (a first sync may add tens of thousands) and one for what
-    leaves (few)."""
-    diff = Diff({}, {}, {})
-    roots = [t for t in ROOTS if tables is None or t in tables]
-    held: dict[str, set[uuid.UUID]] = {t: set() for t in roots}
-    if roots:
-        for table, record_id in session.execute(sa.select(ScopeMember.table_name, ScopeMember.record_id).where(
-                ScopeMember.technician_id == ctx.technician_id, ScopeMember.table_name.in_(roots),
-                ScopeMember.removed_seq.is_(None))):
-            held[table].add(record_id)
-    for table in roots:
-        entering, leaving = desired.roots[table] - held[table], held[table] - desired.roots[table]
-        if entering:
-            diff.add_ids[table] = sorted(entering)
-        if leaving:
-            diff.remove[table] = sorted(leaving)
-    entering_q, leaving_q = [], []
-    for table, select in desired.derived.items():
-        if tables is not None and table not in tables:
-            continue
-        # NOT IN (not an outer join): PostgreSQL hashes the subquery whatever its row estimate, which a
-        # freshly loaded scope (no statistics yet) would otherwise turn into a quadratic nested loop
-        want = select.subquery()
-        entering_q.append(sa.select(sa.literal(table).label("table_name"), sa.func.count().label("n"))
-                          .select_from(want).where(want.c[0].not_in(_active(ctx.technician_id, table))))
-        leaving_q.append(sa.select(sa.literal(table).label("table_name"), ScopeMember.record_id).where(
-            ScopeMember.technician_id == ctx.technician_id, ScopeMember.table_name == table,
-            ScopeMember.removed_seq.is_(None), ScopeMember.record_id.not_in(select)))
-    if entering_q:
-        diff.add_counts = {table: n for table, n in session.execute(sa.union_all(*entering_q)).all() if n}
-        for table, record_id in session.execute(sa.union_all(*leaving_q)).all():
-            diff.remove.setdefault(table, []).append(record_id)
-    return diff
+def _write(session: Session, technician_id: uuid.UUID, inserts: list[dict[str, Any]],
+           updates: list[dict[str, Any]]) -> None:
+    if inserts:
+        for row, seq in zip(inserts, take_seqs(session, len(inserts)), strict=True):
+            row.update(technician_id=technician_id, added_seq=seq, removed_seq=None)
+        session.execute(sa.insert(ScopeMember.__table__), inserts)
+    if updates:
+        table = ScopeMember.__table__
+        fresh = [u for u in updates if u.get("_seq") is not None]
+        for row, seq in zip(fresh, take_seqs(session, len(fresh)), strict=True):
+            row[row.pop("_seq")] = seq
+        for row in updates:
+            row.pop("_seq", None)
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in updates:
+            groups.setdefault(tuple(sorted(set(row) - {"b_table", "b_record"})), []).append(row)
+        for columns, rows in groups.items():
+            session.execute(sa.update(table).where(
+                table.c.technician_id == technician_id, table.c.table_name == sa.bindparam("b_table"),
+                table.c.record_id == sa.bindparam("b_record")).values(
+                {c: sa.bindparam(c) for c in columns}).execution_options(synchronize_session=False), rows)
 
 
-def refresh_scope(session: Session, ctx: ScopeContext) -> int:
-    """Bring the technician's ScopeMember rows in line with `desired_ids`. Returns how many changed.
-
-    Cheap when nothing changed (no lock taken). Otherwise the change counter is locked and the difference
-    recomputed under the lock, so two devices of one technician cannot insert the same member twice.
-    """
-    desired = desired_ids(session, ctx)
-    diff = _diff(session, ctx, desired)
-    if not diff:
-        return 0
-    ensure_counter_locked(session)
-    # again under the lock, for the tables that differed (nobody else can change this technician's rows now)
-    desired = desired_ids(session, ctx)
-    diff = _diff(session, ctx, desired, diff.tables())
-    tech = ctx.technician_id
-    for table, new_ids in diff.add_ids.items():
-        # a record coming back replaces its old "removed" row
-        session.execute(sa.delete(ScopeMember).where(
-            ScopeMember.technician_id == tech, ScopeMember.table_name == table,
-            ScopeMember.removed_seq.is_not(None), _in(session, ScopeMember.record_id, new_ids)))
-        base = reserve_seqs(session, len(new_ids))
-        session.execute(sa.insert(ScopeMember), [
-            {"technician_id": tech, "table_name": table, "record_id": record_id, "added_seq": base + i}
-            for i, record_id in enumerate(new_ids, start=1)])
-    for table, count in diff.add_counts.items():
-        new_ids_q = sa.except_(desired.derived[table], _active(tech, table)).subquery()
-        session.execute(sa.delete(ScopeMember).where(
-            ScopeMember.technician_id == tech, ScopeMember.table_name == table,
-            ScopeMember.removed_seq.is_not(None), ScopeMember.record_id.in_(sa.select(new_ids_q.c[0]))))
-        base = reserve_seqs(session, count)
-        numbered = sa.select(
-            sa.literal(tech, sa.Uuid()), sa.literal(table), new_ids_q.c[0],
-            (sa.literal(base) + sa.func.row_number().over(order_by=new_ids_q.c[0])).label("added_seq"),
-        )
-        session.execute(sa.insert(ScopeMember).from_select(
-            ["technician_id", "table_name", "record_id", "added_seq"], numbered))
-    for table, ids in diff.remove.items():
+def add_needs(session: Session, technician_id: uuid.UUID, needs: Counter[Key]) -> int:
+    """The records enter (or gain references in) the technician's scope. Returns how many entered."""
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for table, ids in _by_table(needs).items():
+        held = _held(session, technician_id, table, ids)
         for record_id in ids:
-            session.execute(sa.update(ScopeMember).where(
-                ScopeMember.technician_id == tech, ScopeMember.table_name == table,
-                ScopeMember.record_id == record_id).values(removed_seq=next_seq(session)))
-    added = sum(len(v) for v in diff.add_ids.values()) + sum(diff.add_counts.values())
-    removed = sum(len(v) for v in diff.remove.values())
-    if added > 1000 and session.get_bind().dialect.name == "postgresql":
+            count, row = needs[(table, record_id)], held.get(record_id)
+            if row is None:
+                inserts.append({"table_name": table, "record_id": record_id, "refs": count})
+            elif row.removed_seq is not None:  # coming back: new to the phone again
+                updates.append({"b_table": table, "b_record": record_id, "refs": count, "removed_seq": None,
+                                "_seq": "added_seq"})
+            else:
+                updates.append({"b_table": table, "b_record": record_id, "refs": row.refs + count})
+    _write(session, technician_id, inserts, updates)
+    return len(inserts) + sum(1 for u in updates if "added_seq" in u)
+
+
+def drop_needs(session: Session, technician_id: uuid.UUID, needs: Counter[Key]) -> int:
+    """The records lose references; those left with none leave the scope. Returns how many left."""
+    updates: list[dict[str, Any]] = []
+    for table, ids in _by_table(needs).items():
+        for record_id, row in _held(session, technician_id, table, ids).items():
+            if row.removed_seq is not None:
+                continue
+            refs = row.refs - needs[(table, record_id)]
+            if refs > 0:
+                updates.append({"b_table": table, "b_record": record_id, "refs": refs})
+            else:
+                updates.append({"b_table": table, "b_record": record_id, "refs": 0, "_seq": "removed_seq"})
+    _write(session, technician_id, [], updates)
+    return sum(1 for u in updates if "removed_seq" in u)
+
+
+# -- per-technician state and locking ----------------------------------------------------------------------
+
+def lock_states(session: Session, technician_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, ScopeState]:
+    """Lock (FOR UPDATE) the scope state of each technician, in id order, creating missing rows (a new row
+    means "never built": the first pull builds the scope whole)."""
+    from fieldservice.db import _insert_or_nothing
+
+    ids = sorted({t for t in technician_ids if t is not None})
+    for technician_id in ids:
+        session.execute(_insert_or_nothing(session, ScopeState.__table__, {"technician_id": technician_id},
+                                           ["technician_id"]))
+    if not ids:
+        return {}
+    return {state.technician_id: state for state in session.scalars(
+        sa.select(ScopeState).where(ScopeState.technician_id.in_(ids)).order_by(ScopeState.technician_id)
+        .with_for_update().execution_options(populate_existing=True))}
+
+
+def _built(session: Session, technician_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, ScopeState]:
+    """The locked states of those technicians whose scope is built (others are rebuilt at their next pull)."""
+    return {t: s for t, s in lock_states(session, technician_ids).items()
+            if s.built_at is not None and s.horizon_start is not None and s.horizon_end is not None}
+
+
+def evaluate_visits(session: Session, technician_id: uuid.UUID, visit_ids: Iterable[uuid.UUID],
+                    state: ScopeState) -> tuple[int, int]:
+    """Bring the technician's membership of these visits (and what they need) in line with the definition,
+    for the window of their last pull. Returns (visits entered, visits left)."""
+    visit_ids = set(visit_ids)
+    if not visit_ids:
+        return 0, 0
+    assert state.horizon_start is not None and state.horizon_end is not None
+    wanted = _wanted_visits(session, technician_id, state.horizon_start, state.horizon_end, visit_ids)
+    held = {r for r, row in _held(session, technician_id, "visits", sorted(visit_ids)).items()
+            if row.removed_seq is None}
+    entering, leaving = wanted - held, held - wanted
+    if leaving:
+        drop_needs(session, technician_id, needs_of_visits(session, technician_id, leaving))
+    if entering:
+        add_needs(session, technician_id, needs_of_visits(session, technician_id, entering))
+    return len(entering), len(leaving)
+
+
+def mark_stale(session: Session, technician_ids: Iterable[uuid.UUID], reason: str) -> None:
+    """These scopes are rebuilt whole at the technicians' next pull."""
+    ids = sorted(set(technician_ids))
+    if ids:
+        session.execute(sa.update(ScopeState).where(ScopeState.technician_id.in_(ids))
+                        .values(built_at=None, stale_reason=reason[:200])
+                        .execution_options(synchronize_session=False))
+
+
+def holders(session: Session, table: str, record_ids: Iterable[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUID, int]]:
+    """(technician, record, refs) of every scope holding one of the records."""
+    record_ids = list(set(record_ids))
+    if not record_ids:
+        return []
+    return [tuple(r) for r in session.execute(  # type: ignore[misc]
+        sa.select(ScopeMember.technician_id, ScopeMember.record_id, ScopeMember.refs).where(
+            ScopeMember.table_name == table, _in(session, ScopeMember.record_id, record_ids),
+            ScopeMember.removed_seq.is_(None)))]
+
+
+# -- the whole scope: built at the first pull, rebuilt when stale ------------------------------------------
+
+def rebuild(session: Session, technician_id: uuid.UUID, state: ScopeState, ctx: ScopeContext) -> tuple[int, int]:
+    """Compare the whole scope with its definition and fix every difference (the first pull, a stale
+    scope, `flask sync rebuild-scopes`). Returns (entered, left)."""
+    start, end = ctx.horizon
+    visits = _wanted_visits(session, technician_id, start, end)
+    wanted = needs_of_visits(session, technician_id, visits) + needs_of_van(session, technician_id)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    held = {(row.table_name, row.record_id): row for row in session.execute(
+        sa.select(ScopeMember.table_name, ScopeMember.record_id, ScopeMember.refs, ScopeMember.removed_seq)
+        .where(ScopeMember.technician_id == technician_id))}
+    for key, count in wanted.items():
+        row = held.get(key)
+        if row is None:
+            inserts.append({"table_name": key[0], "record_id": key[1], "refs": count})
+        elif row.removed_seq is not None:
+            updates.append({"b_table": key[0], "b_record": key[1], "refs": count, "removed_seq": None,
+                            "_seq": "added_seq"})
+        elif row.refs != count:
+            updates.append({"b_table": key[0], "b_record": key[1], "refs": count})
+    left = 0
+    for key, row in held.items():
+        if row.removed_seq is None and key not in wanted:
+            updates.append({"b_table": key[0], "b_record": key[1], "refs": 0, "_seq": "removed_seq"})
+            left += 1
+    entered = len(inserts) + sum(1 for u in updates if u.get("_seq") == "added_seq")
+    _write(session, technician_id, inserts, updates)
+    state.horizon_start, state.horizon_end = start, end
+    state.built_at, state.stale_reason = ctx.now, None
+    if entered > 1000 and session.get_bind().dialect.name == "postgresql":
         # a first sync just grew the table by thousands of rows: fresh statistics now, not at the next
         # autovacuum, or the pages of this very sync get planned for an empty table
         session.execute(sa.text("ANALYZE sync_scope"))
-    log.info("sync scope of technician %s: %d added, %d removed", tech, added, removed)
-    return added + removed
+    log.info("sync scope of technician %s rebuilt: %d entered, %d left", technician_id, entered, left)
+    return entered, left
+
+
+def prepare(session: Session, ctx: ScopeContext) -> ScopeState:
+    """Before a pull: build the scope if it never was (or is stale), else move its window to now by
+    evaluating only the technician's visits whose start crossed an edge of the window since the last pull."""
+    technician_id = ctx.technician_id
+    state = lock_states(session, [technician_id])[technician_id]
+    if state.built_at is None or state.horizon_start is None or state.horizon_end is None:
+        rebuild(session, technician_id, state, ctx)
+        return state
+    start, end = ctx.horizon
+    old_start, old_end = state.horizon_start, state.horizon_end
+    state.horizon_start, state.horizon_end = start, end
+    crossed = set(session.scalars(sa.select(Visit.id).where(Visit.technician_id == technician_id, sa.or_(
+        sa.and_(Visit.scheduled_start >= min(old_start, start), Visit.scheduled_start < max(old_start, start)),
+        sa.and_(Visit.scheduled_start >= min(old_end, end), Visit.scheduled_start < max(old_end, end))))))
+    if crossed:
+        entered, left = evaluate_visits(session, technician_id, crossed, state)
+        log.info("sync scope of technician %s: window moved, %d visits entered, %d left", technician_id,
+                 entered, left)
+    return state
+
+
+def refresh_scope(session: Session, ctx: ScopeContext) -> int:
+    """Rebuild the technician's scope whole now (tests, `flask sync rebuild-scopes`). Returns the changes."""
+    state = lock_states(session, [ctx.technician_id])[ctx.technician_id]
+    entered, left = rebuild(session, ctx.technician_id, state, ctx)
+    return entered + left
+
+
+# -- on write ------------------------------------------------------------------------------------------------
+
+def _changed(session: Session, obj: Any, names: Iterable[str]) -> list[Any]:
+    """The old values of the attributes that changed in this flush (empty if none)."""
+    from sqlalchemy import inspect
+
+    state = inspect(obj)
+    old: list[Any] = []
+    for name in names:
+        history = state.attrs[name].history
+        if history.has_changes():
+            old.extend(v for v in history.deleted if v is not None)
+            old.append(None)  # marks "changed" even when the old value was None
+    return old
+
+
+def children_added(session: Session, table: str, rows: list[tuple[uuid.UUID, uuid.UUID | None]],
+                   van_of: dict[uuid.UUID, uuid.UUID | None] | None = None) -> None:
+    """New records (id, parent id) of a child table join every built scope that holds their parent, with the
+    parent's reference count. Stock movements join only the scope of the technician whose van they are in
+    (`van_of`: movement id -> that technician)."""
+    parent_table = CHILDREN[table][0]
+    by_parent: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for record_id, parent_id in rows:
+        if parent_id is not None:
+            by_parent.setdefault(parent_id, []).append(record_id)
+    held = holders(session, parent_table, by_parent)
+    if not held:
+        return
+    states = _built(session, {technician_id for technician_id, _, _ in held})
+    per_technician: dict[uuid.UUID, Counter[Key]] = {}
+    for technician_id, parent_id, refs in held:
+        if technician_id not in states:
+            continue
+        for record_id in by_parent[parent_id]:
+            if van_of is not None and van_of.get(record_id) != technician_id:
+                continue
+            per_technician.setdefault(technician_id, Counter())[(table, record_id)] += refs
+    for technician_id, needs in per_technician.items():
+        add_needs(session, technician_id, needs)
+
+
+def _van_changes(session: Session, balances: list[StockBalance]) -> None:
+    """A van's balance seen in a flush (a part put in the van): it and its part join the van owner's scope."""
+    locations = {b.location_id for b in balances}
+    owners = dict(session.execute(sa.select(StockLocation.id, StockLocation.technician_id).where(
+        StockLocation.id.in_(locations), StockLocation.technician_id.is_not(None))).all())
+    if not owners:
+        return
+    states = _built(session, owners.values())
+    for technician_id in states:
+        mine = [b for b in balances if owners.get(b.location_id) == technician_id]
+        held = _held(session, technician_id, "stock_balances", [b.id for b in mine])
+        new = [b for b in mine if b.id not in held or held[b.id].removed_seq is not None]
+        if new:
+            needs: Counter[Key] = Counter()
+            for balance in new:
+                needs[("stock_balances", balance.id)] = 1
+            parts = _held(session, technician_id, "parts", [b.part_id for b in new])
+            for balance in new:
+                part = parts.get(balance.part_id)
+                if part is None or part.removed_seq is not None:
+                    needs[("parts", balance.part_id)] = 1
+            add_needs(session, technician_id, needs)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, flush_context: Any) -> None:
+    """Keep scopes in line with what this flush changed (see the module docstring)."""
+    new, dirty = session.new, session.dirty
+    if not new and not dirty:
+        return
+    evaluate: dict[uuid.UUID, set[uuid.UUID]] = {}
+    stale: dict[uuid.UUID, str] = {}
+    children: dict[str, list[tuple[uuid.UUID, uuid.UUID | None]]] = {}
+    movements: list[StockMovement] = []
+    balances: list[StockBalance] = []
+    for obj in list(new) + list(dirty):
+        is_new = obj in new
+        if isinstance(obj, Visit):
+            if is_new or _changed(session, obj, VISIT_FIELDS):
+                for technician_id in {obj.technician_id, *_changed(session, obj, ["technician_id"])}:
+                    if technician_id is not None:
+                        evaluate.setdefault(technician_id, set()).add(obj.id)
+            if not is_new and _changed(session, obj, ["work_order_id"]):
+                for technician_id, _, _ in holders(session, "visits", [obj.id]):
+                    stale[technician_id] = "a visit moved to another work order"
+        elif isinstance(obj, VisitHandover):
+            if is_new or _changed(session, obj, ["completed_at"]):
+                evaluate.setdefault(obj.technician_id, set()).add(obj.visit_id)
+        elif isinstance(obj, WorkOrder) and not is_new and _changed(session, obj, CHAIN_FIELDS):
+            for technician_id, _, _ in holders(session, "work_orders", [obj.id]):
+                stale[technician_id] = "a work order's customer, site, asset or product changed"
+        elif isinstance(obj, Product) and not is_new and _changed(session, obj, ["product_line_id"]):
+            for technician_id, _, _ in holders(session, "products", [obj.id]):
+                stale[technician_id] = "a product moved to another product line"
+        elif isinstance(obj, Contact) and not is_new and _changed(session, obj, ["customer_id"]):
+            for technician_id, _, _ in holders(session, "customers", [obj.customer_id]) + holders(
+                    session, "contacts", [obj.id]):
+                stale[technician_id] = "a contact moved to another customer"
+        elif isinstance(obj, StockLocation) and (is_new or _changed(session, obj, ["technician_id"])):
+            for technician_id in {obj.technician_id, *_changed(session, obj, ["technician_id"])}:
+                if technician_id is not None:
+                    stale[technician_id] = "a van was created or given to another technician"
+        elif isinstance(obj, StockBalance):
+            balances.append(obj)
+        elif is_new and isinstance(obj, StockMovement):
+            movements.append(obj)
+        elif is_new and getattr(obj, "__tablename__", None) in CHILDREN:
+            table = obj.__tablename__
+            children.setdefault(table, []).append((obj.id, getattr(obj, CHILDREN[table][1])))
+    if stale:
+        lock_states(session, stale)
+        for technician_id, reason in stale.items():
+            mark_stale(session, [technician_id], reason)
+    if evaluate:
+        states = _built(session, evaluate)
+        for technician_id, visit_ids in evaluate.items():
+            if technician_id in states and technician_id not in stale:
+                evaluate_visits(session, technician_id, visit_ids, states[technician_id])
+    # parents first: quotes before their lines, records before their sign-offs
+    for table in ("quotes", "service_records", *[t for t in CHILDREN if t not in ("quotes", "service_records")]):
+        if table in children:
+            children_added(session, table, children[table])
+    if movements:
+        vans = dict(session.execute(sa.select(StockLocation.id, StockLocation.technician_id).where(
+            StockLocation.id.in_({m.location_id for m in movements}))).all())
+        children_added(session, "stock_movements", [(m.id, m.work_order_id) for m in movements],
+                       van_of={m.id: vans.get(m.location_id) for m in movements})
+    if balances:
+        _van_changes(session, balances)
+
+
+@on_bulk_insert
+def _bulk_inserted(session: Session, table: str, rows: list[dict[str, Any]]) -> None:
+    if table in CHILDREN:
+        children_added(session, table, [(row["id"], row.get(CHILDREN[table][1])) for row in rows])
 
 
 @on_delete
@@ -245,6 +537,16 @@ def _drop_deleted(session: Session, obj: Any, seq: int) -> None:
     if obj.__tablename__ in TABLES:
         session.execute(sa.update(ScopeMember).where(
             ScopeMember.table_name == obj.__tablename__, ScopeMember.record_id == obj.id,
-            ScopeMember.removed_seq.is_(None)).values(removed_seq=seq))
+            ScopeMember.removed_seq.is_(None)).values(removed_seq=seq, refs=0))
+
+
+def rebuild_all(session: Session, now: datetime, days_ahead: int, days_behind: int,
+                technician_ids: list[uuid.UUID]) -> Iterable[tuple[uuid.UUID, int, int]]:
+    """Rebuild the scopes of these technicians, one at a time (the CLI commits after each)."""
+    for technician_id in technician_ids:
+        ctx = ScopeContext(technician_id, now, days_ahead, days_behind)
+        state = lock_states(session, [technician_id])[technician_id]
+        entered, left = rebuild(session, technician_id, state, ctx)
+        yield technician_id, entered, left
 
 

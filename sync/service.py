@@ -26,7 +26,8 @@ from sync.models import PushLog, RejectionStatus, SyncRejection
 from sync.pull import pull_page
 from sync.push import PushContext, apply_change_set
 from sync.schema import SCHEMA_VERSION
-from sync.scope import ScopeContext, refresh_scope
+from sync import scope
+from sync.scope import ScopeContext
 
 log = logging.getLogger(__name__)
 
@@ -75,24 +76,23 @@ def release_handovers(technician_id: uuid.UUID, cursor: int, unpushed: bool | No
 
 def prepare_pull(actor: Actor, *, last_pulled_at: int | None, unpushed: bool | None,
                  now: datetime | None = None) -> None:
-    """Bring the technician's scope up to date before a pull: first take in what the phone pushed since (its
-    records are on the phone, so they become members and will be dropped with their visit), then let go of
-    released visits, then drop what only they needed. Its own transaction: it holds the change counter only
-    as long as it writes, not while the page is read."""
+    """Bring the technician's scope up to date before a pull: build it if it never was (or is stale), move
+    its schedule window to now, then let go of released visits (their handovers complete, and the scope
+    follows in the same flush, sync/scope.py). Its own transaction, holding only this technician's scope
+    lock, and only while it writes, not while the page is read."""
     now = now or utcnow()
     technician_id = _technician(actor)
     config = current_app.config
     session = db.session
     cursor = _check_cursor(last_pulled_at, max(current_watermark(session), 1))
-    ctx = ScopeContext(technician_id, now, config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"])
-    refresh_scope(session, ctx)
+    ensure_counter_locked(session)  # a numbering writer from here (outside any savepoint)
+    scope.prepare(session, ScopeContext(technician_id, now, config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"]))
     if release_handovers(technician_id, cursor, unpushed, now):
-        ensure_counter_locked(session)
-        refresh_scope(session, ctx)
+        session.flush()
 
 
 def pull(actor: Actor, *, last_pulled_at: int | None, schema_version: int,
-         page_size: int | None = None) -> dict[str, Any]:
+         page_size: int | None = None, created_as_updated: bool = False) -> dict[str, Any]:
     """One page of the technician's changes since `last_pulled_at` (WatermelonDB's pullChanges result,
     plus `has_more`). Call prepare_pull first, in its own transaction."""
     technician_id = _technician(actor)
@@ -104,7 +104,7 @@ def pull(actor: Actor, *, last_pulled_at: int | None, schema_version: int,
     watermark = max(current_watermark(session), 1)  # WatermelonDB needs a timestamp > 0
     cursor = _check_cursor(last_pulled_at, watermark)
     size = min(page_size or config["SYNC_PAGE_SIZE"], config["SYNC_PAGE_SIZE_MAX"])
-    page = pull_page(session, technician_id, cursor, watermark, size)
+    page = pull_page(session, technician_id, cursor, watermark, size, created_as_updated=created_as_updated)
     timestamp = max(page.cursor, 1)
     if page.visit_ids:
         for handover in session.scalars(sa.select(VisitHandover).where(

@@ -72,9 +72,14 @@ def _reset_schema(app: Flask) -> None:
     from flask_migrate import upgrade
 
     with app.app_context():
-        meta = sa.MetaData()
-        meta.reflect(bind=db.engine)
-        meta.drop_all(bind=db.engine)
+        if db.engine.dialect.name == "postgresql":  # tables, and the sequences the migrations made
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+                conn.execute(sa.text("CREATE SCHEMA public"))
+        else:
+            meta = sa.MetaData()
+            meta.reflect(bind=db.engine)
+            meta.drop_all(bind=db.engine)
         upgrade()
 
 
@@ -103,6 +108,7 @@ def truncate_all(app: Flask) -> None:
         if db.engine.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in tables)
             db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            db.session.execute(sa.text("SELECT setval('sync_change_seq', 1, false)"))  # change numbers restart
         else:
             for table in reversed(tables):
                 db.session.execute(table.delete())

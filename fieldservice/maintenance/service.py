@@ -8,7 +8,8 @@ team (R-TEC-1); if nobody can take it the visit stays unassigned and the occurre
 
 Generation is idempotent: an occurrence is unique per (plan, asset, due date) and inserted with ON CONFLICT DO
 NOTHING; only the run that inserted it plans its work order and visit. A run first takes the change-counter
-lock (it writes synced rows anyway), so two runs at once are serialised and the second finds nothing to do.
+lock (it writes synced rows anyway; on PostgreSQL also an exclusive advisory lock, as the change counter no
+longer serialises writers there), so two runs at once are serialised and the second finds nothing to do.
 Each plan remembers the last due date it covered (`covered_through`), so a run with nothing to do reads only
 the plans whose horizon moved on.
 """
@@ -31,7 +32,7 @@ from fieldservice.assets.models import Asset, AssetStatus
 from fieldservice.audit import service as audit_service
 from fieldservice.auth.service import SYSTEM, Actor
 from fieldservice.catalog.models import Product
-from fieldservice.changes import ensure_counter_locked
+from fieldservice.changes import serialised
 from fieldservice.common.lookup import get_or_404, get_ref
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.common.versioning import check_version
@@ -63,6 +64,7 @@ from fieldservice.workorders import service as workorders
 from fieldservice.workorders.models import WorkOrder, WorkOrderKind, WorkOrderStatus
 
 log = logging.getLogger(__name__)
+MAINTENANCE_LOCK_KEY = 0x46534d54  # "FSMT": generation runs and plan changes, one at a time on PostgreSQL
 
 OS = OccurrenceStatus
 DEFAULT_WINDOW = (time(9, 0), time(12, 0))
@@ -307,7 +309,7 @@ def update_plan(actor: Actor, plan_id: uuid.UUID, data: dict[str, Any], *, today
     visit); those already scheduled stay as the dispatcher has them, and the next run fills in the rest."""
     now = now or utcnow()
     today = today or now.date()
-    ensure_counter_locked(db.session)  # serialised with generation runs (see the module docstring)
+    serialised(db.session, MAINTENANCE_LOCK_KEY)  # serialised with generation runs (see the module docstring)
     plan = get_plan(actor, plan_id)
     check_version(plan, data.pop("version", None))
     if plan.status is PlanStatus.CANCELLED:
@@ -388,7 +390,7 @@ def cancel_plan(actor: Actor, plan_id: uuid.UUID, reason: str, *, version: int |
     orders (a work order already under way is left to finish, and its occurrence stays scheduled). Missed
     occurrences stay missed (history), but their open work orders are cancelled too."""
     now = now or utcnow()
-    ensure_counter_locked(db.session)
+    serialised(db.session, MAINTENANCE_LOCK_KEY)
     plan = get_plan(actor, plan_id)
     check_version(plan, version)
     if plan.status is PlanStatus.CANCELLED:
@@ -438,7 +440,7 @@ def skip_occurrence(actor: Actor, occurrence_id: uuid.UUID, reason: str, *,
     listed; its visit and work order are cancelled. Refused (409) once the work has started or the
     occurrence is no longer open (done, missed, cancelled, already skipped)."""
     now = now or utcnow()
-    ensure_counter_locked(db.session)  # serialised with generation runs, which also move statuses
+    serialised(db.session, MAINTENANCE_LOCK_KEY)  # serialised with generation runs, which also move statuses
     occurrence = get_occurrence(actor, occurrence_id)
     if occurrence.status not in OPEN_OCCURRENCE_STATUSES:
         raise InvalidTransition(f"the occurrence is {occurrence.status.value}; only pending or scheduled ones "
@@ -463,7 +465,7 @@ def stop_for_asset(actor: Actor, asset_id: uuid.UUID, reason: str, *, now: datet
     occurrences are cancelled with their visits and work orders (none left pending or scheduled: no stale
     statuses). Generation never picks a retired asset again. Returns the occurrences cancelled."""
     now = now or utcnow()
-    ensure_counter_locked(db.session)
+    serialised(db.session, MAINTENANCE_LOCK_KEY)
     why = f"asset retired: {reason}"
     cancelled = 0
     own_plans = db.session.scalars(sa.select(MaintenancePlan).where(
@@ -483,7 +485,7 @@ def end_contract_plans(actor: Actor, contract: SalesContract, *, now: datetime |
     open occurrences due after it are cancelled with their visits and work orders. Returns the occurrences
     cancelled. Plans of single assets are not touched (the asset is still the customer's)."""
     now = now or utcnow()
-    ensure_counter_locked(db.session)
+    serialised(db.session, MAINTENANCE_LOCK_KEY)
     reason = f"contract {contract.number} {contract.status.value}" + (
         f": {contract.end_reason}" if contract.end_reason else "")
     cancelled = 0
@@ -671,7 +673,7 @@ def generate_due_occurrences(today: date, horizon_days: int, *, now: datetime | 
     a while) become missed occurrences, never silently dropped. Safe to run twice or in two processes."""
     now = now or utcnow()
     session = db.session
-    ensure_counter_locked(session)  # before any SAVEPOINT, and so concurrent runs are serialised
+    serialised(session, MAINTENANCE_LOCK_KEY)  # before any SAVEPOINT, and so concurrent runs are serialised
     result = GenerationResult()
     _refresh_statuses(today, now, result)
     last = today + timedelta(days=horizon_days)

@@ -12,7 +12,7 @@ from flask import current_app, has_app_context
 from fieldservice.audit import service as audit_service
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
-from fieldservice.changes import reserve_seqs
+from fieldservice.changes import bulk_inserted, take_seqs
 from fieldservice.common.lengths import check_lengths
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.common.versioning import check_version
@@ -426,10 +426,12 @@ def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | 
                      "updated_at": now})
         outcomes.append(None)
     if rows:
-        numbered = reserve_seqs(session, len(rows))  # bulk inserts bypass the ORM's change numbering
-        for offset, row in enumerate(rows, start=1):
-            row["change_seq"] = numbered + offset
+        # bulk inserts bypass the ORM's change numbering and its events: number them, then tell the hooks
+        # (the sync scope: the new logs join the scope of every phone that holds their visit)
+        for row, seq in zip(rows, take_seqs(session, len(rows)), strict=True):
+            row["change_seq"] = seq
         bulk_insert(session, WorkLog.__table__, rows)
+        bulk_inserted(session, "work_logs", rows)
         per_visit: dict[uuid.UUID, list[str]] = {}
         for row in rows:
             per_visit.setdefault(row["visit_id"], []).append(str(row["id"]))

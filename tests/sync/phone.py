@@ -21,8 +21,15 @@ class LocalRecord:
 
 
 class Phone:
-    def __init__(self, client: FlaskClient, token: str, *, page_size: int | None = None) -> None:
+    """`created_as_updated` is WatermelonDB's `sendCreatedAsUpdated` flag (the app then asks the server for
+    every upsert in `updated`). Like WatermelonDB, the phone notes a sync error when the server sends a record
+    as created that it already holds, or (without the flag) as updated that it does not hold; `pull_all`
+    fails on any."""
+
+    def __init__(self, client: FlaskClient, token: str, *, page_size: int | None = None,
+                 created_as_updated: bool = False) -> None:
         self.client = client
+        self.created_as_updated = created_as_updated
         self.auth = {"Authorization": f"Bearer {token}"}
         self.page_size = page_size
         self.tables: dict[str, dict[str, LocalRecord]] = {name: {} for name in TABLES}
@@ -64,7 +71,8 @@ class Phone:
     # ---- sync ----
     def pull_all(self, *, unpushed: bool | None = None) -> tuple[dict[str, Any], int]:
         """pullChanges with the paging loop the mobile app uses: merge pages, later pages win."""
-        merged: dict[str, dict[str, Any]] = {name: {"updated": {}, "deleted": set()} for name in TABLES}
+        merged: dict[str, dict[str, Any]] = {name: {"updated": {}, "deleted": set(), "created": set()}
+                                             for name in TABLES}
         cursor = self.last_pulled_at
         while True:
             query = {"last_pulled_at": "null" if cursor is None else cursor, "schema_version": 1}
@@ -72,6 +80,8 @@ class Phone:
                 query["unpushed"] = str(unpushed).lower()
             if self.page_size:
                 query["page_size"] = self.page_size
+            if self.created_as_updated:
+                query["created_as_updated"] = "true"
             if cursor != self.last_pulled_at:
                 query["continuation"] = "true"  # a follow-up page of this pull
             response = self.client.get("/api/v1/sync/pull", query_string=query, headers=self.auth)
@@ -81,17 +91,33 @@ class Phone:
             assert isinstance(body["timestamp"], int) and body["timestamp"] > 0
             for name, lists in body["changes"].items():
                 assert set(lists) == {"created", "updated", "deleted"}
-                assert lists["created"] == []
-                for record in lists["updated"]:
-                    assert "_status" not in record and "_changed" not in record
-                    merged[name]["deleted"].discard(record["id"])
-                    merged[name]["updated"][record["id"]] = record
+                if self.created_as_updated:
+                    assert lists["created"] == []
+                for kind in ("created", "updated"):
+                    for record in lists[kind]:
+                        assert "_status" not in record and "_changed" not in record
+                        merged[name]["deleted"].discard(record["id"])
+                        merged[name]["updated"][record["id"]] = record
+                        if kind == "created":  # the app's page merge keeps "new to you" across pages
+                            merged[name]["created"].add(record["id"])
                 for record_id in lists["deleted"]:
                     merged[name]["updated"].pop(record_id, None)
+                    merged[name]["created"].discard(record_id)
                     merged[name]["deleted"].add(record_id)
             cursor = body["timestamp"]
             if not body["has_more"]:
                 break
+        errors = []
+        for name, lists in merged.items():
+            for record_id in lists["updated"]:
+                held = record_id in self.tables[name] or record_id in self.deleted[name]
+                if record_id in lists["created"] and held:
+                    errors.append(f"server wants the phone to create {name}#{record_id}, which it already holds")
+                elif (record_id not in lists["created"] and not held and not self.created_as_updated
+                      and lists["updated"][record_id].get("sync_status", "synced") == "synced"):
+                    # (a refused record the phone pushed comes back marked: it held it when it pushed)
+                    errors.append(f"server wants the phone to update {name}#{record_id}, which it does not hold")
+        assert not errors, errors  # WatermelonDB's logError cases (sync/impl/applyRemote.js)
         return merged, cursor
 
     def apply(self, merged: dict[str, Any], cursor: int) -> None:
