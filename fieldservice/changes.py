@@ -143,7 +143,6 @@ def take_seqs(session: Session, count: int) -> list[int]:
     if _is_postgres(session):
         numbers = list(session.connection().execute(sa.text(
             f"SELECT nextval('{SEQUENCE}') FROM generate_series(1, :n)"), {"n": count}).scalars())
-        session.info[_SEQ] = numbers[-1]
         return sorted(int(n) for n in numbers)
     base = int(session.info[_SEQ])
     session.info[_SEQ] = base + count

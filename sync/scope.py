@@ -314,6 +314,41 @@ def mark_stale(session: Session, technician_ids: Iterable[uuid.UUID], reason: st
                         .execution_options(synchronize_session=False))
 
 
+def _visits_under(session: Session, table: str, ids: list[uuid.UUID]) -> sa.Select[Any]:
+    """The visits that may bring a record of `table` (one of the ids) onto a phone."""
+    from fieldservice.commerce.models import Quote
+
+    if table == "visits":
+        return sa.select(Visit.id).where(_in(session, Visit.id, ids))
+    if table == "service_records":
+        return sa.select(ServiceRecord.visit_id).where(_in(session, ServiceRecord.id, ids))
+    orders: Any
+    if table == "work_orders":
+        orders = sa.select(WorkOrder.id).where(_in(session, WorkOrder.id, ids))
+    elif table == "quotes":
+        orders = sa.select(Quote.work_order_id).where(_in(session, Quote.id, ids))
+    elif table in ("customers", "sites", "assets", "products"):
+        orders = sa.select(WorkOrder.id).where(_in(session, getattr(WorkOrder, table[:-1] + "_id"), ids))
+    else:
+        raise ValueError(table)
+    return sa.select(Visit.id).where(Visit.work_order_id.in_(orders))
+
+
+def lock_possible_holders(session: Session, table: str, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ScopeState]:
+    """Lock the scope state of every technician who may hold a record of `table` (the technicians of the
+    visits that could bring it, and of their open handovers) and return those whose scope is built. Locking
+    before reading who holds it: a scope being built concurrently (uncommitted) is waited for, never missed."""
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    visits = _visits_under(session, table, ids)
+    technicians = set(session.scalars(sa.union(
+        sa.select(Visit.technician_id).where(Visit.id.in_(visits), Visit.technician_id.is_not(None)),
+        sa.select(VisitHandover.technician_id).where(VisitHandover.visit_id.in_(visits),
+                                                     VisitHandover.completed_at.is_(None)))))
+    return _built(session, technicians)
+
+
 def holders(session: Session, table: str, record_ids: Iterable[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUID, int]]:
     """(technician, record, refs) of every scope holding one of the records."""
     record_ids = list(set(record_ids))
@@ -418,10 +453,8 @@ def children_added(session: Session, table: str, rows: list[tuple[uuid.UUID, uui
     for record_id, parent_id in rows:
         if parent_id is not None:
             by_parent.setdefault(parent_id, []).append(record_id)
-    held = holders(session, parent_table, by_parent)
-    if not held:
-        return
-    states = _built(session, {technician_id for technician_id, _, _ in held})
+    states = lock_possible_holders(session, parent_table, by_parent)
+    held = holders(session, parent_table, by_parent) if states else []
     per_technician: dict[uuid.UUID, Counter[Key]] = {}
     for technician_id, parent_id, refs in held:
         if technician_id not in states:
@@ -477,20 +510,20 @@ def _after_flush(session: Session, flush_context: Any) -> None:
                     if technician_id is not None:
                         evaluate.setdefault(technician_id, set()).add(obj.id)
             if not is_new and _changed(session, obj, ["work_order_id"]):
-                for technician_id, _, _ in holders(session, "visits", [obj.id]):
+                for technician_id in lock_possible_holders(session, "visits", [obj.id]):
                     stale[technician_id] = "a visit moved to another work order"
         elif isinstance(obj, VisitHandover):
             if is_new or _changed(session, obj, ["completed_at"]):
                 evaluate.setdefault(obj.technician_id, set()).add(obj.visit_id)
         elif isinstance(obj, WorkOrder) and not is_new and _changed(session, obj, CHAIN_FIELDS):
-            for technician_id, _, _ in holders(session, "work_orders", [obj.id]):
+            for technician_id in lock_possible_holders(session, "work_orders", [obj.id]):
                 stale[technician_id] = "a work order's customer, site, asset or product changed"
         elif isinstance(obj, Product) and not is_new and _changed(session, obj, ["product_line_id"]):
-            for technician_id, _, _ in holders(session, "products", [obj.id]):
+            for technician_id in lock_possible_holders(session, "products", [obj.id]):
                 stale[technician_id] = "a product moved to another product line"
         elif isinstance(obj, Contact) and not is_new and _changed(session, obj, ["customer_id"]):
-            for technician_id, _, _ in holders(session, "customers", [obj.customer_id]) + holders(
-                    session, "contacts", [obj.id]):
+            old = [c for c in _changed(session, obj, ["customer_id"]) if c is not None]
+            for technician_id in lock_possible_holders(session, "customers", [obj.customer_id, *old]):
                 stale[technician_id] = "a contact moved to another customer"
         elif isinstance(obj, StockLocation) and (is_new or _changed(session, obj, ["technician_id"])):
             for technician_id in {obj.technician_id, *_changed(session, obj, ["technician_id"])}:
