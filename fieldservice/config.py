@@ -78,11 +78,12 @@ DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
 
 
 def statement_timeout_ms() -> int:
-    """DB_STATEMENT_TIMEOUT_MS (default 30 s): a whole number of milliseconds, 0 for none, and below the
-    worker timeout (GUNICORN_TIMEOUT, 120 s unless set), so that a slow statement is cancelled by PostgreSQL
-    and answered with a 503 before gunicorn kills the worker."""
-    value = _int_env("DB_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS)
+    """DB_STATEMENT_TIMEOUT_MS: a whole number of milliseconds, 0 for none, and below the worker timeout
+    (GUNICORN_TIMEOUT, 120 s unless set), so that a slow statement is cancelled by PostgreSQL and answered with
+    a 503 before gunicorn kills the worker. Default 30 s, or half the worker timeout when that is shorter."""
     worker_ms = _int_env("GUNICORN_TIMEOUT", 120) * 1000
+    default = min(DEFAULT_STATEMENT_TIMEOUT_MS, worker_ms // 2) if worker_ms > 0 else DEFAULT_STATEMENT_TIMEOUT_MS
+    value = _int_env("DB_STATEMENT_TIMEOUT_MS", default)
     if value < 0:
         raise ConfigError(f"DB_STATEMENT_TIMEOUT_MS must be 0 (no limit) or a positive number of milliseconds, "
                           f"got {value}")

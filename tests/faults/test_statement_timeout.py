@@ -59,6 +59,8 @@ def test_statement_timeout_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "25000")
     with pytest.raises(ConfigError, match="GUNICORN_TIMEOUT"):
         statement_timeout_ms()
+    monkeypatch.delenv("DB_STATEMENT_TIMEOUT_MS")
+    assert statement_timeout_ms() == 10_000  # a short worker timeout: half of it by default
     monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "0")
     assert statement_timeout_ms() == 0
     pg = {"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x/y", "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True}}
