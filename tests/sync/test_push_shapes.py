@@ -101,8 +101,8 @@ def test_records_of_an_unknown_table_are_quarantined_and_the_rest_applies(
     good = log(job.visit.id)
     long_table = "t" * 100
     long_id = "q" * 100
-    queue = [{"id": str(uuid.uuid4()), "file": "photo-1.jpg", "attempts": float("nan"), "_status": "created",
-              "_changed": ""},
+    queue = [{"id": str(uuid.uuid4()), "file": "photo-1.jpg", "attempts": float("nan"), "note": "a\x00b\ud800",
+              "_status": "created", "_changed": ""},
              {"id": "local-2", "file": "photo-2.jpg", "_status": "updated", "_changed": "file"}]
     changes = {"work_logs": {"created": [good], "updated": [], "deleted": []},
                "upload_queue": {"created": [queue[0]], "updated": [queue[1]], "deleted": ["local-3"]},
@@ -123,7 +123,8 @@ def test_records_of_an_unknown_table_are_quarantined_and_the_rest_applies(
         ("t" * 60, "q" * 64, "created", "unknown_table")])
     by_id = {r.record_id: r for r in rows}
     assert by_id["local-2"].payload == {"id": "local-2", "file": "photo-2.jpg"}  # kept as pushed
-    assert by_id[queue[0]["id"]].payload["attempts"] == "nan"
+    assert by_id[queue[0]["id"]].payload["attempts"] == "nan"  # what a JSON column can hold
+    assert by_id[queue[0]["id"]].payload["note"] == "a\x00b\ufffd"
     assert "upload_queue" in by_id["local-2"].reason and "docs/sync.md" in by_id["local-2"].reason
     with app.app_context():
         assert db.session.get(WorkLog, uuid.UUID(good["id"])) is not None  # the rest applied
