@@ -7,7 +7,7 @@ import sys
 
 from flask import Flask
 
-from fieldservice.config import BaseConfig, config_from_env
+from fieldservice.config import BaseConfig, config_from_env, engine_options
 from fieldservice.errors import register_error_handlers
 from fieldservice.extensions import api, db, migrate
 
@@ -70,6 +70,7 @@ def create_app(config: BaseConfig | None = None) -> Flask:
 
     import_models()
     _connect_reactions()
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir())
     api.init_app(app)

@@ -74,6 +74,37 @@ def _bool_env(name: str, default: bool) -> bool:
     return value in ("1", "true", "yes", "on")
 
 
+DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
+
+
+def statement_timeout_ms() -> int:
+    """DB_STATEMENT_TIMEOUT_MS: a whole number of milliseconds, 0 for none, and below the worker timeout
+    (GUNICORN_TIMEOUT, 120 s unless set), so that a slow statement is cancelled by PostgreSQL and answered with
+    a 503 before gunicorn kills the worker. Default 30 s, or half the worker timeout when that is shorter."""
+    worker_ms = _int_env("GUNICORN_TIMEOUT", 120) * 1000
+    default = min(DEFAULT_STATEMENT_TIMEOUT_MS, worker_ms // 2) if worker_ms > 0 else DEFAULT_STATEMENT_TIMEOUT_MS
+    value = _int_env("DB_STATEMENT_TIMEOUT_MS", default)
+    if value < 0:
+        raise ConfigError(f"DB_STATEMENT_TIMEOUT_MS must be 0 (no limit) or a positive number of milliseconds, "
+                          f"got {value}")
+    if value >= worker_ms > 0:
+        raise ConfigError(f"DB_STATEMENT_TIMEOUT_MS ({value}) must be below GUNICORN_TIMEOUT ({worker_ms // 1000} s), "
+                          f"so that a slow statement is a 503 answer and not a killed worker")
+    return value
+
+
+def engine_options(config: Any) -> dict[str, Any]:
+    """SQLALCHEMY_ENGINE_OPTIONS with, on PostgreSQL, the statement timeout set on every new connection
+    (a libpq startup option: no extra round trip, and it holds for every statement of the connection)."""
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    timeout = config.get("DB_STATEMENT_TIMEOUT_MS")
+    if timeout and str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args["options"] = f"{connect_args.get('options', '')} -c statement_timeout={int(timeout)}".strip()
+        options["connect_args"] = connect_args
+    return options
+
+
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for plain `postgresql://` URLs (what operators and the CI write)."""
     for prefix in ("postgresql://", "postgres://"):
@@ -117,6 +148,9 @@ class BaseConfig:
         self.PAGE_SIZE_DEFAULT = _int_env("PAGE_SIZE_DEFAULT", 50)
         self.PAGE_SIZE_MAX = _int_env("PAGE_SIZE_MAX", 200)
         self.PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
+        # PostgreSQL: no statement runs longer than this (issue 13): a slow query is a 503 problem, not a worker
+        # killed at GUNICORN_TIMEOUT (docs/deploy.md). 0 switches it off (benchmarks filling millions of rows)
+        self.DB_STATEMENT_TIMEOUT_MS = statement_timeout_ms()
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
         # photos and uploads (docs/media.md); MEDIA_ROOT defaults to <instance>/media in create_app
         self.MEDIA_BACKEND = os.environ.get("MEDIA_BACKEND", "local").strip().lower()

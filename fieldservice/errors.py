@@ -210,6 +210,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _db_down(err: OperationalError) -> Response:
+        if getattr(err.orig, "sqlstate", None) == QUERY_CANCELED:
+            # DB_STATEMENT_TIMEOUT_MS ran out (issue 13): the statement was cancelled and the transaction rolled
+            # back, the worker lives on; the same request may be sent again
+            log.error("database statement cancelled (statement timeout): %s", str(err.orig).splitlines()[0])
+            return _unavailable("The request took longer than the database allows for one statement and was "
+                                "cancelled; nothing of it was kept. Try again shortly.", "statement_timeout")
         log.error("database error: %s", err.orig.__class__.__name__)
         return _unavailable("The database is not reachable; try again shortly.", "database_unavailable")
 
@@ -249,6 +255,7 @@ def register_error_handlers(app: Flask) -> None:
 
 
 RETRY_AFTER_SECONDS = 5
+QUERY_CANCELED = "57014"  # PostgreSQL's query_canceled: statement_timeout (or a cancel request)
 
 
 def _unavailable(detail: str, code: str) -> Response:

@@ -100,6 +100,10 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # a migration may rewrite a large table: DB_STATEMENT_TIMEOUT_MS is for requests, not for
+                # this transaction (SET LOCAL: the pooled connection keeps its setting afterwards)
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             context.run_migrations()
 
 

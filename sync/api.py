@@ -134,7 +134,8 @@ PUSH_BODY_DOC = {"requestBody": {"required": True, "content": {"application/json
     "type": "object",
     "properties": {"changes": {"type": "object", "description": "{table: {created: [records], updated: "
                                                                 "[records], deleted: [ids]}}; records carry "
-                                                                "`id` (UUID), their columns, `_status`, `_changed`"}},
+                                                                "`id` (UUID), their columns, `_status`, `_changed`; "
+                                                                "unknown columns are ignored"}},
     "example": {"changes": {"work_logs": {"created": [{
         "id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "visit_id": "6f1c2d1e-4a59-4a0e-9a53-2f3c5d6e7f80",
         "started_at": 1795939200000, "ended_at": None, "description": "更换轴承", "_status": "created",
@@ -151,22 +152,27 @@ class Push(MethodView):
     @blp.alt_response(409, description="Idempotency-Key reused with a different body")
     @blp.alt_response(413, description="Too many records or bytes in one push")
     @blp.alt_response(422, description="Malformed change set; nothing was applied")
+    @blp.alt_response(503, description="Database unavailable or a statement ran past DB_STATEMENT_TIMEOUT_MS; "
+                                       "nothing was applied; retry after Retry-After")
     def post(self, args: dict[str, Any]) -> Any:
         """Apply the phone's changes (WatermelonDB pushChanges). Needs an `Idempotency-Key: <uuid>` header.
 
         Body: `{"changes": {table: {created: [...], updated: [...], deleted: [ids]}}}` (the bare changes
-        object is accepted too; any Content-Type). Atomic per request; a replay with the same key returns the
-        same answer and writes nothing. Records that break a rule are quarantined, the rest applies; the
-        phone sees `sync_status`/`rejection_reason` on its next pull.
+        object is accepted too; any Content-Type). Atomic per request; a replay with the same key and the same
+        body bytes returns the same answer and writes nothing. Records that break a rule are quarantined, the
+        rest applies; the phone sees `sync_status`/`rejection_reason` on its next pull. Tables and columns the
+        server does not sync are ignored when empty (columns always); records of unknown tables and records
+        whose id is not a UUID are quarantined (`unknown_table`, `id_not_uuid`; issue 13).
         """
         key = _idempotency_key()
         request.max_content_length = current_app.config["SYNC_MAX_PUSH_BYTES"]
+        raw = request.get_data(cache=False)
         try:
-            body = json.loads(request.get_data(cache=False))
+            body = json.loads(raw)
         except (ValueError, RecursionError):
             raise ValidationFailed("the body is not valid JSON", errors={"json": ["Invalid JSON body."]}) from None
         with unit_of_work():
-            response, _replayed = service.push(current_actor(), idempotency_key=key, body=body,
+            response, _replayed = service.push(current_actor(), idempotency_key=key, raw=raw, body=body,
                                                last_pulled_at=args["last_pulled_at"])
         return response
 

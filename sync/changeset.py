@@ -1,6 +1,17 @@
 """Parsing a pushed change set: shape and JSON types are checked for the whole push before anything is
 applied, so a malformed push is refused whole (4xx) and writes nothing. Business rules come later, per
-record, and a record that breaks one is quarantined instead."""
+record, and a record that breaks one is quarantined instead.
+
+WatermelonDB as apps really use it (issue 13 point 5): `synchronize()` pushes every local table, local-only
+ones included, and whole raw records with every local column. So
+- a table the server does not sync, with empty lists, is ignored; one with records is not refused whole:
+  its records are quarantined (`unknown_table`);
+- columns the server does not know are ignored and never stored (nor named in `_changed`);
+- a record whose id is a string but not a UUID (WatermelonDB's default 16-character ids) is quarantined
+  (`id_not_uuid`), the rest of the push applies.
+Both kinds are `Unroutable`: no handler can take them. What stays a 422 is malformed structure: a table that
+is not an object, lists that are not lists, records that are not objects, an id that is not a string, wrong
+JSON types in known columns, duplicates."""
 from __future__ import annotations
 
 import uuid
@@ -33,9 +44,31 @@ class PushedRecord:
         return self.values.get("updated_at") or self.values.get("created_at")
 
 
+# the lengths of sync_rejections.table_name and record_id: what an unroutable record is filed under
+TABLE_NAME_LENGTH = 60
+RECORD_ID_LENGTH = 64
+ID_GENERATOR = ("setGenerator(() => uuid()) from @nozbe/watermelondb/utils/common/randomId "
+                "(e.g. uuid = () => crypto.randomUUID())")
+
+
+@dataclass
+class Unroutable:
+    """A pushed record no handler can take (issue 13 point 5): a record of a table the server does not sync,
+    or with an id that is not a UUID. Quarantined with `code`; never applied, never sent back on pull."""
+
+    table_name: str                    # as filed: truncated to TABLE_NAME_LENGTH
+    record_id: str                     # as filed: truncated to RECORD_ID_LENGTH
+    operation: str                     # created | updated | deleted
+    payload: dict[str, Any]            # the record as pushed, minus _status/_changed and unknown columns
+    changed: list[str]
+    code: str                          # unknown_table | id_not_uuid
+    reason: str
+
+
 @dataclass
 class ChangeSet:
     records: list[PushedRecord]
+    unroutable: list[Unroutable] = field(default_factory=list)
 
     def by_table(self, name: str) -> list[PushedRecord]:
         return [r for r in self.records if r.table.name == name]
@@ -82,17 +115,44 @@ def _decode(column: Column, value: Any, path: str) -> Any:
     return value
 
 
-def _record_id(value: Any, path: str) -> uuid.UUID:
+def _record_id(value: Any, path: str) -> uuid.UUID | str:
+    """The record's UUID; or, for a string that is not one (WatermelonDB's default ids), the string itself,
+    for the caller to quarantine. Anything else is malformed (422)."""
     if not isinstance(value, str):
-        raise _fail(path, "id must be a UUID string (configure the app's id generator to make UUIDs)")
+        raise _fail(path, f"id must be a UUID string (set the app's id generator: {ID_GENERATOR})")
+    if CONTROL_CHARACTERS.search(value) or jsonsafety.SURROGATE.search(value):
+        raise _fail(path, "id contains control characters")
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise _fail(path, f"id {value[:40]!r} is not a UUID (configure the app's id generator to make UUIDs)") from None
+        return value
+
+
+def _not_uuid_reason(record_id: str) -> str:
+    return (f"id {record_id[:40]!r} is not a UUID: records are created offline, so the app must make UUID ids "
+            f"with WatermelonDB's id generator: {ID_GENERATOR} (docs/sync.md, Record ids)")
+
+
+def _storable(value: Any) -> Any:
+    """A payload the quarantine's JSON column can hold: lone surrogates replaced, nesting cut, NaN and
+    infinities as text (for tables the server does not know, whose values were never type-checked)."""
+    value = jsonsafety.scrub(value)
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, float) and (item != item or item in (float("inf"), float("-inf"))):
+            return str(item)
+        if isinstance(item, dict):
+            return {str(k): walk(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        return item
+
+    return walk(value)
 
 
 def parse_change_set(body: Any, *, max_records: int) -> ChangeSet:
-    """Validate a pushed body (`{"changes": {...}}` or the bare changes object) into PushedRecords.
+    """Validate a pushed body (`{"changes": {...}}` or the bare changes object) into PushedRecords, and the
+    Unroutable records to quarantine (unknown tables, ids that are not UUIDs; issue 13 point 5).
 
     Raises ValidationFailed (422) for anything malformed; PushTooLarge (413) past `max_records`."""
     from sync.errors import PushTooLarge
@@ -102,63 +162,104 @@ def parse_change_set(body: Any, *, max_records: int) -> ChangeSet:
     if not isinstance(body, dict):
         raise _fail("changes", "must be an object of tables")
     records: list[PushedRecord] = []
+    unroutable: list[Unroutable] = []
     total = sum(len(v.get(op, [])) for v in body.values() if isinstance(v, dict)
                 for op in ("created", "updated", "deleted") if isinstance(v.get(op, []), list))
     if total > max_records:
         raise PushTooLarge(f"a push may carry at most {max_records} records; this one has {total}. "
                            f"Push in batches.", limit=max_records, records=total)
+    seen: set[tuple[str, Any]] = set()
+
+    def once(table_name: str, record_id: Any) -> None:
+        if (table_name, record_id) in seen:
+            raise _fail(table_name[:TABLE_NAME_LENGTH], f"record {str(record_id)[:40]} appears twice in one push")
+        seen.add((table_name, record_id))
+
     for table_name, lists in body.items():
+        if CONTROL_CHARACTERS.search(table_name) or jsonsafety.SURROGATE.search(table_name) or not table_name:
+            raise _fail("changes", "a table name is empty or contains control characters")
         table = TABLES.get(table_name)
-        if table is None:
-            raise _fail(table_name, f"unknown table; known tables: {', '.join(TABLES)}")
         if not isinstance(lists, dict):
             raise _fail(table_name, "must be an object with created, updated and deleted lists")
         extra = set(lists) - {"created", "updated", "deleted"}
         if extra:
             raise _fail(table_name, f"unknown keys {sorted(extra)}; expected created, updated, deleted")
-        for operation in ("created", "updated"):
+        for operation in ("created", "updated", "deleted"):
             items = lists.get(operation, [])
             if not isinstance(items, list):
-                raise _fail(f"{table_name}.{operation}", "must be a list")
+                raise _fail(f"{table_name}.{operation}", "must be a list" if operation != "deleted"
+                            else "must be a list of ids")
             for i, item in enumerate(items):
-                records.append(_parse_record(table, operation, item, f"{table_name}.{operation}[{i}]"))
-        deleted = lists.get("deleted", [])
-        if not isinstance(deleted, list):
-            raise _fail(f"{table_name}.deleted", "must be a list of ids")
-        for i, item in enumerate(deleted):
-            record_id = _record_id(item, f"{table_name}.deleted[{i}]")
-            records.append(PushedRecord(table, "deleted", record_id, {"id": str(record_id)}, frozenset()))
-    seen: set[tuple[str, uuid.UUID]] = set()
-    for record in records:
-        key = (record.table.name, record.id)
-        if key in seen:
-            raise _fail(record.table.name, f"record {record.id} appears twice in one push")
-        seen.add(key)
-    return ChangeSet(records)
+                path = f"{table_name}.{operation}[{i}]"
+                if table is None:  # a local-only table (or one of a newer app): only its records are kept
+                    found = _unknown_table_record(table_name, operation, item, path)
+                    once(table_name, found.payload.get("id"))
+                    unroutable.append(found)
+                    continue
+                parsed = (_parse_deleted(table, item, path) if operation == "deleted"
+                          else _parse_record(table, operation, item, path))
+                if isinstance(parsed, Unroutable):
+                    once(table_name, parsed.payload.get("id"))
+                    unroutable.append(parsed)
+                else:
+                    once(table_name, parsed.id)
+                    records.append(parsed)
+    return ChangeSet(records, unroutable)
 
 
-def _parse_record(table: SyncTable, operation: str, item: Any, path: str) -> PushedRecord:
+def _unknown_table_record(table_name: str, operation: str, item: Any, path: str) -> Unroutable:
+    """A record of a table this server does not sync: its id must still be a string (structure), the rest is
+    kept as pushed (made storable) for a dispatcher to see."""
+    if operation == "deleted":
+        raw: dict[str, Any] = {"id": item}
+    elif isinstance(item, dict):
+        raw = {k: v for k, v in item.items() if k not in SYNC_FIELDS}
+    else:
+        raise _fail(path, "must be a record object")
+    record_id = _record_id(raw.get("id"), f"{path}.id")
+    changed = item.get("_changed") if isinstance(item, dict) else None
+    return Unroutable(
+        table_name=table_name[:TABLE_NAME_LENGTH], record_id=str(record_id)[:RECORD_ID_LENGTH], operation=operation,
+        payload=_storable(raw), changed=sorted(c for c in changed.split(",") if c)[:100]
+        if isinstance(changed, str) else [], code="unknown_table",
+        reason=f"table {table_name[:TABLE_NAME_LENGTH]!r} is not synced by this server, so its records are kept "
+               f"here, not applied. Keep local-only tables (an upload queue) out of the push (docs/sync.md, Push); "
+               f"the synced tables are {', '.join(TABLES)}")
+
+
+def _parse_deleted(table: SyncTable, item: Any, path: str) -> PushedRecord | Unroutable:
+    record_id = _record_id(item, path)
+    if isinstance(record_id, str):
+        return Unroutable(table.name, record_id[:RECORD_ID_LENGTH], "deleted", {"id": record_id}, [],
+                          "id_not_uuid", _not_uuid_reason(record_id))
+    return PushedRecord(table, "deleted", record_id, {"id": str(record_id)}, frozenset())
+
+
+def _parse_record(table: SyncTable, operation: str, item: Any, path: str) -> PushedRecord | Unroutable:
+    """One created/updated record of a synced table. Columns the server does not know (a newer app's, or
+    local-only ones) are dropped here, also from `_changed`: never applied, never stored."""
     if not isinstance(item, dict):
         raise _fail(path, "must be a record object")
     record_id = _record_id(item.get("id"), f"{path}.id")
-    unknown = set(item) - set(table.column_map) - {"id", *SYNC_FIELDS}
-    if unknown:
-        raise _fail(path, f"unknown columns {sorted(unknown)} for table {table.name}")
     changed_raw = item.get("_changed", "")
     if changed_raw is None:
         changed_raw = ""
     if not isinstance(changed_raw, str):
         raise _fail(f"{path}._changed", "must be a comma-separated string of column names")
-    changed = frozenset(c for c in changed_raw.split(",") if c)
-    if changed - set(table.column_map):
-        raise _fail(f"{path}._changed", f"names unknown columns {sorted(changed - set(table.column_map))}")
-    raw = {k: v for k, v in item.items() if k not in SYNC_FIELDS}
+    changed = frozenset(c for c in changed_raw.split(",") if c in table.column_map)
+    raw = {k: v for k, v in item.items() if k == "id" or k in table.column_map}
     unusable = jsonsafety.problem(raw)
     if unusable:  # this record's content only: it is quarantined (scrubbed), the rest of the push applies
+        if isinstance(record_id, str):
+            return Unroutable(table.name, record_id[:RECORD_ID_LENGTH], operation, jsonsafety.scrub(raw),
+                              sorted(changed), "id_not_uuid", _not_uuid_reason(record_id))
         return PushedRecord(table, operation, record_id, jsonsafety.scrub(raw), changed, {},
                             unusable=unusable.replace("$", path, 1))
     values = {name: _decode(table.column_map[name], value, f"{path}.{name}")
               for name, value in raw.items() if name != "id"}
+    if isinstance(record_id, str):  # well-formed, but no handler can take it: quarantined, not a 422
+        return Unroutable(table.name, record_id[:RECORD_ID_LENGTH], operation, raw, sorted(changed),
+                          "id_not_uuid", _not_uuid_reason(record_id))
     if operation == "created" or not changed:
         # a created record is the phone's in full; an update without _changed is treated the same way
         changed = frozenset(values) - set(STAMP_COLUMNS)

@@ -32,7 +32,7 @@ from fieldservice.visits import service as visits
 from fieldservice.visits.models import Visit, WorkLog
 from fieldservice.workorders import service as workorders
 from fieldservice.workorders.models import WorkOrder, WorkOrderStatus
-from sync.changeset import STAMP_COLUMNS, ChangeSet, PushedRecord
+from sync.changeset import STAMP_COLUMNS, ChangeSet, PushedRecord, Unroutable
 from sync.errors import ReadOnlyTable
 from sync.models import RejectionKind, RejectionStatus, SyncReceipt, SyncRejection
 from sync.schema import encode
@@ -149,14 +149,22 @@ def upsert_work_log(ctx: PushContext, record: PushedRecord) -> Overrides:
 
 
 def create_work_logs(ctx: PushContext, records: list[PushedRecord]) -> list[PushedRecord]:
-    """The common case of a push, many new work logs, in bulk: the same service rules (add_work_logs), a
-    few queries and one insert instead of a savepoint and a dozen statements per record. Returns the
-    records handled; the rest (updates of existing logs, deletes) take the per-record path."""
-    ids = [r.id for r in records if r.operation != "deleted"]
-    if not ids:
+    """The common cases of a push in bulk: many new work logs, and work logs the server already has unchanged
+    (WatermelonDB re-pushes a whole push under a new Idempotency-Key after a lost answer; issue 13 point 4).
+
+    One query loads the existing logs of the push. New ones go through the same service rules as the API
+    (add_work_logs: a few queries and one insert instead of a savepoint and a dozen statements per record).
+    The technician's own logs whose technician-owned fields equal the pushed ones (and that carry no other
+    changed field) are accepted without a write or a savepoint, as the per-record path would. Returns the
+    records handled; the rest (changed logs, someone else's, deletes) take the per-record path."""
+    pushed = [r for r in records if r.operation != "deleted"]
+    if not pushed:
         return []
-    existing = set(ctx.session.scalars(sa.select(WorkLog.id).where(WorkLog.id.in_(ids))))
-    new = [r for r in records if r.operation != "deleted" and r.id not in existing]
+    columns = [WorkLog.id, WorkLog.technician_id, *(getattr(WorkLog, name) for name in _WORK_LOG_OWN)]
+    existing = {row.id: row for row in ctx.session.execute(
+        sa.select(*columns).where(WorkLog.id.in_([r.id for r in pushed])))}
+    unchanged = [r for r in pushed if r.id in existing and _same_work_log(ctx, r, existing[r.id])]
+    new = [r for r in pushed if r.id not in existing]
     items: list[dict[str, Any]] = []
     for record in new:
         own, _ = _split(record, None)
@@ -167,10 +175,11 @@ def create_work_logs(ctx: PushContext, records: list[PushedRecord]) -> list[Push
     complete = [i for i, item in enumerate(items) if item["visit_id"] and item["started_at"] and item["description"]]
     for i in set(range(len(items))) - set(complete):
         outcomes[i] = _invalid("a work log needs visit_id, started_at and description")
-    for i, outcome in zip(complete, visits.add_work_logs(ctx.actor, [items[i] for i in complete],
-                                                         now=ctx.received_at), strict=True):
-        outcomes[i] = outcome
-    accepted = []
+    if complete:
+        for i, outcome in zip(complete, visits.add_work_logs(ctx.actor, [items[i] for i in complete],
+                                                             now=ctx.received_at), strict=True):
+            outcomes[i] = outcome
+    accepted = list(unchanged)
     for record, outcome in zip(new, outcomes, strict=True):
         if outcome is None:
             accepted.append(record)
@@ -182,12 +191,30 @@ def create_work_logs(ctx: PushContext, records: list[PushedRecord]) -> list[Push
     if accepted and ctx.session.scalar(sa.select(SyncRejection.id).where(
             SyncRejection.technician_id == ctx.technician_id, SyncRejection.table_name == "work_logs",
             SyncRejection.status == RejectionStatus.OPEN).limit(1)) is not None:
+        # an accepted push of a record clears its earlier rejections (as _supersede_open does, in bulk)
         ctx.session.execute(sa.update(SyncRejection).where(
             SyncRejection.technician_id == ctx.technician_id, SyncRejection.table_name == "work_logs",
             SyncRejection.record_id.in_([str(r.id) for r in accepted]),
-            SyncRejection.status == RejectionStatus.OPEN).values(status=RejectionStatus.SUPERSEDED))
-    # device facts of the accepted logs are on the rows themselves (device_time, received_at)
-    return new
+            SyncRejection.status == RejectionStatus.OPEN).values(status=RejectionStatus.SUPERSEDED)
+            .execution_options(synchronize_session=False))
+    # device facts of the accepted logs are on the rows themselves (device_time, received_at); an unchanged
+    # re-push changed nothing and leaves no trace, like any record that changes nothing
+    return new + unchanged
+
+
+_WORK_LOG_OWN = ("visit_id", "started_at", "ended_at", "description")
+
+
+def _same_work_log(ctx: PushContext, record: PushedRecord, row: Any) -> bool:
+    """The technician's own log, and the push changes nothing on it: every technician-owned field it carries
+    equals the server's, and no field they do not own differs (which would be merged and re-sent)."""
+    if row.technician_id != ctx.technician_id or record.unusable:
+        return False  # someone else's log is not found (per-record path, with the API's owner check)
+    own, foreign = _split(record, row)
+    if foreign or set(own) - set(_WORK_LOG_OWN):
+        return False
+    return all(encode(getattr(row, name), record.table.column_map[name])
+               == encode(value, record.table.column_map[name]) for name, value in own.items())
 
 
 def delete_work_log(ctx: PushContext, record: PushedRecord) -> Overrides:
@@ -515,7 +542,8 @@ def _receipt(ctx: PushContext, record: PushedRecord, outcome: str) -> None:
 
 def apply_change_set(ctx: PushContext, change_set: ChangeSet) -> None:
     """Apply table by table in APPLY_ORDER (then the read-only tables, which only quarantine): within a
-    table, a bulk handler takes what it can (new work logs) and the rest goes record by record."""
+    table, a bulk handler takes what it can (new work logs, unchanged re-pushed ones) and the rest goes
+    record by record. Records no handler can take (unknown tables, ids that are not UUIDs) are quarantined."""
     names = APPLY_ORDER + sorted({r.table.name for r in change_set.records} - set(APPLY_ORDER))
     for name in names:
         records = sorted(change_set.by_table(name), key=lambda r: r.operation == "deleted")
@@ -525,6 +553,55 @@ def apply_change_set(ctx: PushContext, change_set: ChangeSet) -> None:
         for record in records:
             if record.id not in done:
                 _apply_one(ctx, record)
+    if change_set.unroutable:
+        quarantine_unroutable(ctx, change_set.unroutable)
+
+
+UNROUTABLE_CODES = frozenset({"unknown_table", "id_not_uuid"})
+
+
+def quarantine_unroutable(ctx: PushContext, items: list[Unroutable]) -> None:
+    """Records of tables the server does not sync, or with ids that are not UUIDs (issue 13 point 5): kept in
+    quarantine for a dispatcher (and counted in the answer's `rejected_ids`), the rest of the push applies.
+
+    Written with Core statements and `change_seq` 0, so they are never a change for a pull: there is no
+    synced row to send back (an unknown table is not in the phone's synced schema; a record without a UUID
+    can never be taken). A re-push of the same record with the same content adds nothing."""
+    table = SyncRejection.__table__
+    for table_name in sorted({item.table_name for item in items}):
+        group = [item for item in items if item.table_name == table_name]
+        open_rows: dict[str, list[Any]] = {}
+        for row in ctx.session.execute(sa.select(table.c.id, table.c.record_id, table.c.kind, table.c.payload,
+                                                 table.c.reason_code).where(
+                table.c.technician_id == ctx.technician_id, table.c.table_name == table_name,
+                table.c.record_id.in_([item.record_id for item in group]),
+                table.c.status == RejectionStatus.OPEN)):
+            open_rows.setdefault(row.record_id, []).append(row)
+        inserts: list[dict[str, Any]] = []
+        for item in group:
+            ctx.rejected.setdefault(item.table_name, []).append(item.record_id)
+            payload = _bounded(item.payload, ctx.payload_limit)
+            existing = open_rows.get(item.record_id, [])
+            if any(old.kind == RejectionKind.REJECTED and old.payload == payload and old.reason_code == item.code
+                   for old in existing):
+                continue
+            if existing:
+                ctx.session.execute(sa.update(table).where(table.c.id.in_([old.id for old in existing]))
+                                    .values(status=RejectionStatus.SUPERSEDED))
+                open_rows[item.record_id] = []
+            _count_against_limit(ctx, superseded=len(existing))
+            inserts.append({
+                "id": uuid.uuid4(), "kind": RejectionKind.REJECTED, "status": RejectionStatus.OPEN,
+                "technician_id": ctx.technician_id, "idempotency_key": ctx.idempotency_key,
+                "table_name": item.table_name, "record_id": item.record_id, "operation": item.operation,
+                "payload": payload, "changed_columns": item.changed, "reason_code": item.code,
+                "reason": item.reason[:1000], "unmet_conditions": None, "device_time": None,
+                "received_at": ctx.received_at, "resolved_at": None, "resolved_by_id": None,
+                "resolution_note": None, "change_seq": 0})
+        if inserts:
+            ctx.session.execute(sa.insert(table), inserts)
+        log.info("sync push from technician %s: %d records of %s quarantined (%s)", ctx.technician_id,
+                 len(group), table_name, ", ".join(sorted({item.code for item in group})))
 
 
 def _apply_one(ctx: PushContext, record: PushedRecord) -> None:

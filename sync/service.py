@@ -24,7 +24,7 @@ from sync.changeset import parse_change_set
 from sync.errors import CursorFromTheFuture, IdempotencyKeyReused
 from sync.models import PushLog, RejectionStatus, SyncRejection
 from sync.pull import pull_page
-from sync.push import PushContext, apply_change_set
+from sync.push import UNROUTABLE_CODES, PushContext, apply_change_set
 from sync.schema import SCHEMA_VERSION
 from sync import scope
 from sync.scope import ScopeContext
@@ -116,30 +116,42 @@ def pull(actor: Actor, *, last_pulled_at: int | None, schema_version: int,
     return {"changes": page.changes, "timestamp": timestamp, "has_more": page.has_more}
 
 
-def body_digest(body: Any) -> str:
+def body_digest(raw: bytes) -> str:
+    """The Idempotency-Key's digest: SHA-256 of the request body's bytes as received (issue 13 point 4), not of
+    a re-serialisation (which costs a second encoding of up to SYNC_MAX_PUSH_BYTES and hides differences
+    json.loads folds away, such as a duplicated key)."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def legacy_body_digest(body: Any) -> str:
+    """The digest pushes stored before issue 13 kept: of the parsed body re-serialised with sorted keys. Only
+    compared when a replayed key's stored digest is not the raw one (so old keys still replay)."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def push(actor: Actor, *, idempotency_key: uuid.UUID, body: Any, last_pulled_at: int | None,
+def push(actor: Actor, *, idempotency_key: uuid.UUID, raw: bytes, body: Any, last_pulled_at: int | None,
          now: datetime | None = None) -> tuple[dict[str, Any], bool]:
-    """Apply a pushed change set once. Returns (response, replayed).
+    """Apply a pushed change set once. Returns (response, replayed). `raw` is the request body as received,
+    `body` its parsed JSON.
 
-    The same key with the same body returns the stored answer and writes nothing; with another body it is a
-    409. Malformed change sets are refused whole (422, 413). Records breaking a rule are quarantined."""
+    The same key with the same bytes returns the stored answer and writes nothing; with other bytes it is a
+    409. The whole change set is parsed and validated before any lock is taken (issue 13 point 4): malformed
+    change sets are refused whole (422, 413) without waiting for other writers. Records breaking a rule are
+    quarantined."""
     now = now or utcnow()
     technician_id = _technician(actor)
     session = db.session
-    digest = body_digest(body)
+    digest = body_digest(raw)
     stored = session.get(PushLog, idempotency_key)
     if stored is not None:
-        return _replay(stored, technician_id, digest), True
+        return _replay(stored, technician_id, digest, body), True
     change_set = parse_change_set(body, max_records=current_app.config["SYNC_MAX_PUSH_RECORDS"])
     _check_cursor(last_pulled_at, max(current_watermark(session), 1))
     # the counter lock first: it orders this push against others and must be taken outside the savepoints
     ensure_counter_locked(session)
     stored = session.get(PushLog, idempotency_key, populate_existing=True)
     if stored is not None:  # the same key committed while we waited for the lock
-        return _replay(stored, technician_id, digest), True
+        return _replay(stored, technician_id, digest, body), True
     ctx = PushContext(session=session, actor=actor, idempotency_key=idempotency_key, received_at=now,
                       quarantine_limit=current_app.config.get("SYNC_QUARANTINE_MAX_OPEN"),
                       payload_limit=current_app.config.get("SYNC_QUARANTINE_MAX_PAYLOAD_BYTES"))
@@ -153,8 +165,16 @@ def push(actor: Actor, *, idempotency_key: uuid.UUID, body: Any, last_pulled_at:
     return response, False
 
 
-def _replay(stored: PushLog, technician_id: uuid.UUID, digest: str) -> dict[str, Any]:
-    if stored.technician_id != technician_id or stored.request_sha256 != digest:
+def _replay(stored: PushLog, technician_id: uuid.UUID, digest: str, body: Any) -> dict[str, Any]:
+    """The stored answer of a push with this key: same technician, same bytes. A key stored before issue 13
+    holds the digest of the re-serialised body; it is accepted too (same JSON content), computed only then."""
+    same = stored.request_sha256 == digest
+    if not same:
+        try:
+            same = stored.request_sha256 == legacy_body_digest(body)
+        except (ValueError, RecursionError):
+            same = False
+    if stored.technician_id != technician_id or not same:
         raise IdempotencyKeyReused("this Idempotency-Key was already used for a different push; "
                                    "use a new key for new changes")
     return dict(stored.response)
@@ -180,7 +200,14 @@ def resolve_rejection(actor: Actor, rejection_id: uuid.UUID, note: str, *, now: 
     if rejection.status is not RejectionStatus.OPEN:
         raise InvalidTransition(f"the rejected change is already {rejection.status.value}",
                                 current_status=rejection.status.value, allowed_transitions=[])
-    rejection.status, rejection.resolved_at = RejectionStatus.RESOLVED, now or utcnow()
-    rejection.resolved_by_id, rejection.resolution_note = actor.user_id, note
+    values = {"status": RejectionStatus.RESOLVED, "resolved_at": now or utcnow(), "resolved_by_id": actor.user_id,
+              "resolution_note": note}
+    if rejection.reason_code in UNROUTABLE_CODES:
+        # never a change for a pull (sync/push.py quarantine_unroutable): resolved without a change number
+        db.session.execute(sa.update(SyncRejection).where(SyncRejection.id == rejection.id).values(**values))
+        db.session.refresh(rejection)
+    else:
+        for name, value in values.items():
+            setattr(rejection, name, value)
     audit_service.record(actor, "sync_rejection.resolve", rejection, {"note": note})
     return rejection

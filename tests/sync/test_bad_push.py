@@ -36,21 +36,27 @@ def log_record(visit_id: Any, **overrides: Any) -> dict[str, Any]:
 CASES = {
     "not json": (None, b"{oops", 422),
     "not an object": ([1, 2], None, 422),
-    "unknown table": ({"changes": {"invoices": {"created": [], "updated": [], "deleted": []}}}, None, 422),
+    # issue 13 point 5: an unknown table with empty lists, an unknown column, a non-UUID id are not malformed
+    # (tests/sync/test_push_watermelon_shapes.py); an unknown table that is not an object of lists still is
+    "unknown table not an object": ({"changes": {"upload_queue": []}}, None, 422),
+    "unknown table list not a list": ({"changes": {"upload_queue": {"created": {}}}}, None, 422),
+    "unknown table record not an object": ({"changes": {"upload_queue": {"created": ["x"]}}}, None, 422),
+    "unknown table id not a string": ({"changes": {"upload_queue": {"created": [{"id": 7}]}}}, None, 422),
     "table not an object": ({"changes": {"work_logs": []}}, None, 422),
     "unknown list": ({"changes": {"work_logs": {"created": [], "upserted": []}}}, None, 422),
     "list not a list": ({"changes": {"work_logs": {"created": {}}}}, None, 422),
     "record not an object": ({"changes": {"work_logs": {"created": ["x"]}}}, None, 422),
-    "id not a uuid": ("bad_id", None, 422),
+    "id not a string": ("number_id", None, 422),
     "id missing": ("no_id", None, 422),
-    "unknown column": ("unknown_column", None, 422),
+    "id with a control character": ("control_id", None, 422),
     "wrong type string": ("number_as_string", None, 422),
     "wrong type number": ("string_as_number", None, 422),
     "nan": (None, b'{"changes": {"work_logs": {"created": [{"id": "6f1c2d1e-4a59-4a0e-9a53-2f3c5d6e7f80", '
                   b'"started_at": NaN}]}}}', 422),
     "reference not a uuid": ("bad_reference", None, 422),
-    "bad _changed": ("bad_changed", None, 422),
+    "_changed not a string": ("bad_changed", None, 422),
     "duplicate record": ("duplicate", None, 422),
+    "duplicate non-UUID record": ("duplicate_not_uuid", None, 422),
     "deleted not ids": ({"changes": {"work_logs": {"deleted": [42]}}}, None, 422),
     "control character": ("control", None, 422),
 }
@@ -60,12 +66,12 @@ def build(case: Any, visit_id: Any) -> Any:
     if not isinstance(case, str):
         return case
     record = log_record(visit_id)
-    if case == "bad_id":
-        record["id"] = "a1b2c3d4e5f6g7h8"  # WatermelonDB's default id format
+    if case == "number_id":
+        record["id"] = 42
     elif case == "no_id":
         del record["id"]
-    elif case == "unknown_column":
-        record["price"] = 100
+    elif case == "control_id":
+        record["id"] = "a1b2c3d4\x00e5f6g7h8"
     elif case == "number_as_string":
         record["started_at"] = "1790000000000"
     elif case == "string_as_number":
@@ -73,10 +79,12 @@ def build(case: Any, visit_id: Any) -> Any:
     elif case == "bad_reference":
         record["visit_id"] = "visit-1"
     elif case == "bad_changed":
-        record["_status"], record["_changed"] = "updated", "description,price"
+        record["_status"], record["_changed"] = "updated", ["description"]
     elif case == "control":
         record["description"] = "a\x00b"
-    records = [record, dict(record)] if case == "duplicate" else [record]
+    if case == "duplicate_not_uuid":
+        record["id"] = "a1b2c3d4e5f6g7h8"
+    records = [record, dict(record)] if case.startswith("duplicate") else [record]
     return {"changes": {"work_logs": {"created": records, "updated": [], "deleted": []}}}
 
 

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,15 +44,28 @@ def test_watermelondb_synchronize_end_to_end(app: Flask, make: Factory, live_url
     # the lost answer and the retry: the second push applied nothing new
     assert steps["push_answer_lost"]["server_answer"]["accepted"] == 3
     log_ids = steps["retried_push"]["log_ids"]
+    local_log = steps["local_only_table_empty"]["log_id"]
     with app.app_context():
         logs = db.session.scalars(sa.select(WorkLog)).all()
-        assert sorted(str(entry.id) for entry in logs) == sorted(log_ids)
+        assert sorted(str(entry.id) for entry in logs) == sorted([*log_ids, local_log])
         creations = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "work_log.create_many")).all()
-        assert [sorted(e.details["work_log_ids"]) for e in creations] == [sorted(log_ids)]  # once, not per push
+        assert sorted(sorted(e.details["work_log_ids"]) for e in creations) == sorted([sorted(log_ids), [local_log]])
+        # once per log, not per push: the retried push after the lost answer created nothing
         # device facts once per record, not once per push: on the logs, and one receipt per visit version
         assert all(entry.device_time is not None and entry.received_at is not None for entry in logs)
-        assert [r.table_name for r in db.session.scalars(sa.select(SyncReceipt))] == ["visits"]
-        rejected = db.session.scalars(sa.select(SyncRejection)).all()
-        assert [(r.table_name, r.reason_code) for r in rejected] == [("work_orders", "invalid_transition")]
+        assert sorted(r.table_name for r in db.session.scalars(sa.select(SyncReceipt))) == [
+            "visits", "visits", "work_logs"]  # the arrival, the notes, the edited log
+        rejected = db.session.scalars(sa.select(SyncRejection).order_by(SyncRejection.received_at)).all()
+        assert [(r.table_name, r.record_id, r.reason_code) for r in rejected] == [
+            ("work_orders", str(job.order.id), "invalid_transition"),
+            ("upload_queue", steps["local_only_table_records"]["queued_id"], "unknown_table"),
+            ("work_logs", steps["id_not_uuid"]["short_id"], "id_not_uuid")]
+        # issue 13 point 5: the local-only column was ignored, never stored; the edit of the log applied
+        edited = db.session.get(WorkLog, uuid.UUID(local_log))
+        assert edited.description == "试机正常 test run ok"
+        assert all("is_uploaded" not in json.dumps(r.payload) for r in rejected)
+        assert rejected[1].payload["file_path"] == "/photos/1.jpg"  # the quarantined record, as pushed
+        assert "setGenerator" in rejected[2].reason
     assert steps["second_device"]["work_logs"] == 2
     assert steps["rejected_record"]["sync_status"] == "rejected"
+    assert steps["local_only_table_empty"]["server_answer"]["rejected"] == 0

@@ -21,10 +21,19 @@ function report(step, data) {
 }
 
 // The app's schema, built from the server's description of the synced tables (GET /api/v1/sync/schema).
-async function loadSchema() {
+// `local` adds what real apps have beside it (issue 13 point 5): a local-only table (the photo upload queue
+// docs/sync.md recommends) and a local-only column on a synced table; synchronize() pushes both.
+async function loadSchema({ local = false } = {}) {
   const res = await fetch(`${BASE}/api/v1/sync/schema`, { headers: AUTH })
   assert.equal(res.status, 200)
   const described = await res.json()
+  if (local) {
+    described.tables = described.tables.map((t) => t.name !== 'work_logs' ? t
+      : { ...t, columns: [...t.columns, { name: 'is_uploaded', type: 'boolean' }] })
+    described.tables.push({ name: 'upload_queue', columns: [
+      { name: 'file_path', type: 'string' }, { name: 'attempts', type: 'number' },
+      { name: 'created_at', type: 'number' }, { name: 'updated_at', type: 'number' }] })
+  }
   const tables = described.tables.map((t) =>
     tableSchema({
       name: t.name,
@@ -88,6 +97,7 @@ function pushChangesWith(options) {
     if (!res.ok) throw new Error(`push ${res.status}: ${await res.text()}`)
     const answer = await res.json()
     options.answers.push(answer)
+    options.pushed = (options.pushed || []).concat([changes])
     if (options.loseAnswer) { options.loseAnswer = false; throw new Error('network lost before the answer arrived') }
     // no experimentalRejectedIds: rejected records come back marked on the next pull
   }
@@ -171,6 +181,65 @@ async function main() {
   assert.equal(orderB.status, 'in_progress')
   assert.equal(await hasUnsyncedChanges({ database: deviceB }), false)
   report('rejected_record', { status: orderB.status, sync_status: orderB.sync_status, reason: orderB.rejection_reason })
+
+  // 7. an app with a local-only table and a local-only column (issue 13 point 5): a push carrying the table
+  // with empty lists and the column on every work log is taken; the column is ignored
+  const local = await loadSchema({ local: true })
+  const deviceC = openDevice(local, 'device-c')
+  await sync(deviceC)
+  let localLogId
+  await deviceC.write(async () => {
+    const entry = await deviceC.get('work_logs').create((w) => {
+      w._setRaw('visit_id', visit.id); w._setRaw('started_at', arrived + 1200000); w._setRaw('description', '试机 test run')
+      w._setRaw('is_uploaded', false)
+    })
+    localLogId = entry.id
+  })
+  const localOptions = {}
+  const withLocal = await sync(deviceC, localOptions)
+  const pushed = localOptions.pushed[0]
+  assert.deepEqual(pushed.upload_queue, { created: [], updated: [], deleted: [] }) // what synchronize() sends
+  assert.equal(pushed.work_logs.created[0].is_uploaded, false)
+  assert.deepEqual(withLocal.answers[0].rejected_ids, {})
+  assert.equal(withLocal.answers[0].accepted, 1)
+  report('local_only_table_empty', { server_answer: withLocal.answers[0], log_id: localLogId })
+
+  // 8. records in the local-only table are quarantined (unknown_table), the rest of that push applies
+  let queuedId
+  await deviceC.write(async () => {
+    const queued = await deviceC.get('upload_queue').create((q) => { q._setRaw('file_path', '/photos/1.jpg'); q._setRaw('attempts', 0) })
+    queuedId = queued.id
+    const entry = await deviceC.get('work_logs').find(localLogId)
+    await entry.update((w) => { w._setRaw('description', '试机正常 test run ok'); w._setRaw('is_uploaded', true) })
+  })
+  const queuedPush = await sync(deviceC)
+  assert.equal(queuedPush.answers[0].accepted, 1)
+  assert.deepEqual(queuedPush.answers[0].rejected_ids, { upload_queue: [queuedId] })
+  await sync(deviceC) // the next sync is not disturbed by the quarantined record
+  assert.equal(await hasUnsyncedChanges({ database: deviceC }), false)
+  report('local_only_table_records', { server_answer: queuedPush.answers[0], queued_id: queuedId })
+
+  // 9. an app that forgot the id generator: WatermelonDB's default 16-character ids are quarantined
+  // (id_not_uuid), the rest of the push applies
+  const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+  setGenerator(() => Array.from(crypto.randomBytes(16), (b) => alphabet[b % alphabet.length]).join(''))
+  let shortId
+  await deviceC.write(async () => {
+    const entry = await deviceC.get('work_logs').create((w) => {
+      w._setRaw('visit_id', visit.id); w._setRaw('started_at', arrived + 1800000); w._setRaw('description', '默认编号 default id')
+    })
+    shortId = entry.id
+    const visitC = await deviceC.get('visits').find(visit.id)
+    await visitC.update((v) => { v._setRaw('notes', '现场已到 on site; 试机正常') })
+  })
+  setGenerator(() => crypto.randomUUID())
+  assert.equal(shortId.length, 16)
+  const shortPush = await sync(deviceC)
+  assert.equal(shortPush.answers[0].accepted, 1) // the visit's notes
+  assert.deepEqual(shortPush.answers[0].rejected_ids, { work_logs: [shortId] })
+  await sync(deviceC)
+  assert.equal(await hasUnsyncedChanges({ database: deviceC }), false)
+  report('id_not_uuid', { server_answer: shortPush.answers[0], short_id: shortId })
 
   console.log('1 passed, 0 failed')
 }

@@ -1,0 +1,156 @@
+"""Push (issue 13 point 4): the Idempotency-Key's digest is over the body's bytes as received, and a re-push of
+records the server already has under a NEW key (WatermelonDB after a lost answer) is compared in bulk: unchanged
+work logs cost no write and no savepoint, only changed ones take the per-record path."""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from fieldservice.audit.models import AuditEvent
+from fieldservice.extensions import db
+from fieldservice.visits.models import WorkLog
+from sync.models import PushLog, SyncRejection
+from tests.factories import Factory
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+@pytest.fixture
+def on_site(make: Factory, phone_for):  # type: ignore[no-untyped-def]
+    job = make.dispatched_job(start=NOW - timedelta(hours=2))
+    phone = phone_for(job.technician)
+    phone.sync()
+    phone.edit("visits", job.visit.id, status="in_progress", arrived_at=ms(NOW - timedelta(hours=1)))
+    assert phone.sync()["accepted"] == 1
+    return job, phone
+
+
+def logs(visit_id: Any, count: int) -> list[dict[str, Any]]:
+    return [{"id": str(uuid.uuid4()), "visit_id": str(visit_id), "technician_id": "",
+             "started_at": ms(NOW - timedelta(minutes=50)), "ended_at": None, "description": f"工作 {i}",
+             "sync_status": "", "rejection_reason": "", "created_at": ms(NOW), "updated_at": ms(NOW),
+             "_status": "created", "_changed": ""} for i in range(count)]
+
+
+def body_of(records: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"changes": {"work_logs": {"created": records, "updated": [], "deleted": []}}}).encode()
+
+
+def push(client: FlaskClient, phone, data: bytes, key: str | None = None):  # type: ignore[no-untyped-def]
+    return client.post("/api/v1/sync/push", data=data,
+                       headers={**phone.auth, "Idempotency-Key": key or str(uuid.uuid4())})
+
+
+@contextmanager
+def statements(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements the app sends meanwhile (observed on the engine, nothing replaced)."""
+    seen: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+
+
+def test_the_digest_is_over_the_bytes_as_received(app: Flask, client: FlaskClient, on_site) -> None:  # type: ignore[no-untyped-def]
+    """Same key and bytes: the stored answer. Same key, the same JSON sent as other bytes: 409, as for any
+    other body (a client retrying sends the very bytes it sent)."""
+    job, phone = on_site
+    records = logs(job.visit.id, 2)
+    data, key = body_of(records), str(uuid.uuid4())
+    first = push(client, phone, data, key)
+    assert first.status_code == 200 and first.get_json()["accepted"] == 2
+    assert push(client, phone, data, key).get_json() == first.get_json()
+    with app.app_context():
+        assert db.session.get(PushLog, uuid.UUID(key)).request_sha256 == hashlib.sha256(data).hexdigest()
+    spaced = json.dumps(json.loads(data), indent=1).encode()
+    again = push(client, phone, spaced, key)
+    assert again.status_code == 409 and again.mimetype == "application/problem+json"
+    assert again.get_json()["type"] == "/problems/idempotency_key_reused"
+
+
+def test_a_key_stored_before_the_raw_digest_still_replays(app: Flask, client: FlaskClient, on_site,
+                                                          count_rows) -> None:  # type: ignore[no-untyped-def]
+    """Pushes stored before issue 13 kept the digest of the re-serialised body: their retries still get the
+    stored answer; another body under such a key is still a 409."""
+    job, phone = on_site
+    data = body_of(logs(job.visit.id, 1))
+    legacy = hashlib.sha256(json.dumps(json.loads(data), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    key = uuid.uuid4()
+    stored = {"ok": True, "received_at": NOW.isoformat(), "accepted": 1, "merged": 0, "rejected": 0,
+              "rejected_ids": {}}
+    with app.app_context():
+        db.session.add(PushLog(idempotency_key=key, technician_id=job.technician.id, request_sha256=legacy,
+                               last_pulled_at=None, received_at=NOW, status_code=200, response=stored))
+        db.session.commit()
+    before = count_rows()
+    replay = push(client, phone, data, str(key))
+    assert replay.status_code == 200 and replay.get_json() == stored
+    assert count_rows() == before  # the stored answer, nothing applied
+    other = push(client, phone, body_of(logs(job.visit.id, 1)), str(key))
+    assert other.status_code == 409 and other.mimetype == "application/problem+json"
+
+
+def test_a_repush_of_unchanged_work_logs_is_compared_in_bulk(app: Flask, client: FlaskClient, make: Factory,
+                                                             on_site, count_rows) -> None:  # type: ignore[no-untyped-def]
+    job, phone = on_site
+    records = logs(job.visit.id, 60)
+    assert push(client, phone, body_of(records)).get_json()["accepted"] == 60
+    with app.app_context():
+        seqs = dict(db.session.execute(sa.select(WorkLog.id, WorkLog.change_seq)).all())
+    before = count_rows()
+    with statements(app) as sent:
+        again = push(client, phone, body_of(records))  # the answer was lost: the same records, a new key
+    assert again.status_code == 200, again.get_data(as_text=True)
+    assert again.get_json()["accepted"] == 60 and again.get_json()["rejected"] == 0
+    after = count_rows()
+    assert {k: after[k] - before[k] for k in after if after[k] != before[k]} == {"sync_pushes": 1}
+    assert not [s for s in sent if "SAVEPOINT" in s.upper()]  # no record went the per-record path
+    assert len(sent) < 25, sent  # a few statements for the whole push, not a dozen per record
+    # a re-push with two logs edited and someone else's log among them: only those take the per-record path
+    theirs = make.dispatched_job(start=NOW - timedelta(hours=2))
+    with app.app_context():
+        other = WorkLog(visit_id=theirs.visit.id, technician_id=theirs.technician.id, started_at=NOW,
+                        description="their log")
+        db.session.add(other)
+        db.session.commit()
+        other_id, other_seq = other.id, other.change_seq
+    records[0]["description"] = "工作 0 (改)"
+    records[1]["ended_at"] = ms(NOW - timedelta(minutes=5))
+    foreign = dict(records[2], id=str(other_id), description="not mine")
+    with statements(app) as sent:
+        edited = push(client, phone, body_of([*records, foreign]))
+    answer = edited.get_json()
+    assert answer["accepted"] == 60 and answer["rejected"] == 1, answer
+    assert answer["rejected_ids"] == {"work_logs": [str(other_id)]}
+    assert len([s for s in sent if s.upper().startswith("SAVEPOINT")]) == 3  # the two edits and the foreign log
+    with app.app_context():
+        now_seqs = dict(db.session.execute(sa.select(WorkLog.id, WorkLog.change_seq)).all())
+        changed = {k for k in seqs if now_seqs[k] != seqs[k]}
+        assert changed == {uuid.UUID(records[0]["id"]), uuid.UUID(records[1]["id"])}
+        assert db.session.get(WorkLog, uuid.UUID(records[0]["id"])).description == "工作 0 (改)"
+        assert now_seqs[other_id] == other_seq and db.session.get(WorkLog, other_id).description == "their log"
+        updates = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "work_log.update")).all()
+        assert len(updates) == 2
+        [rejection] = db.session.scalars(sa.select(SyncRejection)).all()
+        assert rejection.record_id == str(other_id) and rejection.reason_code == "not_found"
