@@ -142,7 +142,7 @@ def gunicorn(url: str, *, workers: int | None, timeout: int) -> Iterator[str]:
         media = Path(tmp) / "media"
         media.mkdir()
         env = production_env(url, media, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_TIMEOUT=str(timeout),
-                             GUNICORN_ACCESS_LOG=str(Path(tmp) / "access.log"), LOG_LEVEL="warning",
+                             GUNICORN_ACCESS_LOG=str(Path(tmp) / "access.log"), LOG_LEVEL="WARNING",
                              PROMETHEUS_MULTIPROC_DIR=str(Path(tmp) / "metrics"),
                              PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
         if workers:
@@ -165,7 +165,8 @@ def gunicorn(url: str, *, workers: int | None, timeout: int) -> Iterator[str]:
                 time.sleep(0.2)
             yield base
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGTERM)
             try:
                 server.wait(timeout=40)
             except subprocess.TimeoutExpired:
@@ -242,7 +243,7 @@ def bulk_work_logs(url: str, technician_id: uuid.UUID, visit_ids: list[uuid.UUID
         if missing:
             raise SystemExit(f"work_logs has required columns this bench does not fill: {missing}")
         sql = (f"INSERT INTO work_logs ({', '.join(values)}) SELECT {', '.join(values.values())} "
-               "FROM generate_series(%(lo)s, %(hi)s) AS i")
+               "FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS i")
         for lo in range(0, count, chunk):
             conn.execute(sql, {"visits": [str(v) for v in visit_ids], "n_visits": len(visit_ids),
                                "tech": str(technician_id), "lo": lo, "hi": min(lo + chunk, count) - 1})
