@@ -258,7 +258,7 @@ def raw_work_log_insert(url: str, technician_id: uuid.UUID, visit_id: uuid.UUID,
     with psycopg.connect(plain_url(url)) as conn, conn.cursor() as cur:
         has_default = conn.execute("SELECT column_default IS NOT NULL FROM information_schema.columns WHERE "
                                    "table_schema = current_schema() AND table_name = 'work_logs' AND "
-                                   "column_name = 'change_seq'").scalar()
+                                   "column_name = 'change_seq'").fetchone()[0]
         seq_col, seq_val = ("", "") if has_default else (", change_seq", ", 0")
         sql = (f"INSERT INTO work_logs (id, visit_id, technician_id, started_at, ended_at, description, created_at, "
                f"updated_at{seq_col}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s{seq_val})")
@@ -295,6 +295,9 @@ def bench_push(opts: argparse.Namespace) -> dict[str, Any]:
         seconds.append(time.perf_counter() - started)
 
     with gunicorn(url, workers=opts.workers, timeout=opts.timeout) as base:
+        for n in range(clients):  # warm-up, not timed: every worker has served a push
+            for _ in range(3):
+                Http(base, tokens[n], opts.timeout).push("null", log_records(jobs[n].visit.id, 50, text="warm-up"))
         for _ in range(rounds):
             started, done = time.perf_counter(), []
             push_all(0, done)
