@@ -774,8 +774,10 @@ def main(argv: list[str]) -> None:
           f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", flush=True)
     for part in opts.run:
         start = time.perf_counter()
+        load_before = os.getloadavg()[0]
         PARTS[part](opts)
-        print(f"[{part}: {time.perf_counter() - start:.0f} s]", flush=True)
+        print(f"[{part}: {time.perf_counter() - start:.0f} s; load average {load_before:.1f} before, "
+              f"{os.getloadavg()[0]:.1f} after (the machine is shared)]", flush=True)
 
 
 if __name__ == "__main__":
