@@ -189,7 +189,8 @@ class Http:
     """One phone's HTTP client: every request with a timeout; failures come back as a short reason."""
 
     def __init__(self, base: str, token: str, timeout: float) -> None:
-        self.base, self.timeout = base, timeout
+        # a little longer than gunicorn's worker timeout, so that a killed worker shows as such
+        self.base, self.timeout = base, timeout + 5
         self.session = requests.Session()
         self.auth = {"Authorization": f"Bearer {token}"}
 
@@ -740,7 +741,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--part", action="append", default=[], choices=list(PARTS))
     p.add_argument("--db", default=os.environ.get("BENCH_DB", "bench_sync"),
                    help="database name prefix on the BENCH_DATABASE_URL server (<db>_<part> is dropped and created)")
-    p.add_argument("--timeout", type=int, default=30, help="per-request timeout and gunicorn worker timeout, s")
+    p.add_argument("--timeout", type=int, default=30,
+                   help="gunicorn worker timeout, s (each request's client timeout is 5 s longer)")
     p.add_argument("--workers", type=int, default=None, help="gunicorn workers for push/load (default: config's)")
     # scale
     p.add_argument("--sizes", default="20000,200000,1000000", help="rows in the technician's scope, comma-separated")
