@@ -45,11 +45,13 @@ def test_watermelondb_synchronize_end_to_end(app: Flask, make: Factory, live_url
     assert steps["push_answer_lost"]["server_answer"]["accepted"] == 3
     log_ids = steps["retried_push"]["log_ids"]
     local_log = steps["local_only_table_empty"]["log_id"]
+    default_log = steps["default_settings"]["own_log_id"]  # pushed by the app with WatermelonDB's defaults
     with app.app_context():
         logs = db.session.scalars(sa.select(WorkLog)).all()
-        assert sorted(str(entry.id) for entry in logs) == sorted([*log_ids, local_log])
+        assert sorted(str(entry.id) for entry in logs) == sorted([*log_ids, local_log, default_log])
         creations = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "work_log.create_many")).all()
-        assert sorted(sorted(e.details["work_log_ids"]) for e in creations) == sorted([sorted(log_ids), [local_log]])
+        assert sorted(sorted(e.details["work_log_ids"]) for e in creations) == sorted(
+            [sorted(log_ids), [local_log], [default_log]])
         # once per log, not per push: the retried push after the lost answer created nothing
         # device facts once per record, not once per push: on the logs, and one receipt per visit version
         assert all(entry.device_time is not None and entry.received_at is not None for entry in logs)
@@ -67,5 +69,8 @@ def test_watermelondb_synchronize_end_to_end(app: Flask, make: Factory, live_url
         assert rejected[1].payload["file_path"] == "/photos/1.jpg"  # the quarantined record, as pushed
         assert "setGenerator" in rejected[2].reason
     assert steps["second_device"]["work_logs"] == 2
+    # issue 13 point 5: WatermelonDB's default settings (records new to the phone in `created`) work, and the
+    # e2e fails on any "[Sync]" complaint WatermelonDB logs about what the server sent
+    assert steps["default_settings"]["work_logs"] == 4 and steps["default_settings"]["pages"] > 1
     assert steps["rejected_record"]["sync_status"] == "rejected"
     assert steps["local_only_table_empty"]["server_answer"]["rejected"] == 0

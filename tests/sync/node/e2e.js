@@ -60,29 +60,39 @@ function openDevice({ schema, models }, name) {
   return new Database({ adapter, modelClasses: models })
 }
 
-// pullChanges with the paging loop (docs/sync.md): merge pages, later pages win.
-async function pullChanges({ lastPulledAt, schemaVersion, stats }) {
+// pullChanges with the paging loop (docs/sync.md): merge pages, later pages win. With WatermelonDB's default
+// settings (`defaults`), records new to the phone stay in `created`; with `sendCreatedAsUpdated: true` the app
+// asks the server for every upsert in `updated` (created_as_updated=true).
+async function pullChanges({ lastPulledAt, schemaVersion, stats, defaults }) {
   const merged = {}
   let cursor = lastPulledAt
   const pagesBefore = stats.pages
   for (;;) {
     const q = `last_pulled_at=${cursor}&schema_version=${schemaVersion}&page_size=3` +
+      (defaults ? '' : '&created_as_updated=true') +
       (stats.pages > pagesBefore ? '&continuation=true' : '')
     const res = await fetch(`${BASE}/api/v1/sync/pull?${q}`, { headers: AUTH })
     if (!res.ok) throw new Error(`pull ${res.status}: ${await res.text()}`)
     const page = await res.json()
     stats.pages += 1
     for (const [table, lists] of Object.entries(page.changes)) {
-      const m = (merged[table] = merged[table] || { updated: new Map(), deleted: new Set() })
-      for (const record of lists.created.concat(lists.updated)) { m.deleted.delete(record.id); m.updated.set(record.id, record) }
-      for (const id of lists.deleted) { m.updated.delete(id); m.deleted.add(id) }
+      const m = (merged[table] = merged[table] || { updated: new Map(), deleted: new Set(), created: new Set() })
+      if (!defaults) assert.deepEqual(lists.created, [], 'created_as_updated: every upsert comes in updated')
+      for (const record of lists.created) { m.deleted.delete(record.id); m.updated.set(record.id, record); m.created.add(record.id) }
+      for (const record of lists.updated) { m.deleted.delete(record.id); m.updated.set(record.id, record) }
+      for (const id of lists.deleted) { m.updated.delete(id); m.created.delete(id); m.deleted.add(id) }
     }
     cursor = page.timestamp
     if (!page.has_more) break
   }
   const changes = {}
   for (const [table, m] of Object.entries(merged)) {
-    changes[table] = { created: [], updated: [...m.updated.values()], deleted: [...m.deleted] }
+    const upserts = [...m.updated.values()]
+    changes[table] = {
+      created: upserts.filter((r) => m.created.has(r.id)),
+      updated: upserts.filter((r) => !m.created.has(r.id)),
+      deleted: [...m.deleted],
+    }
   }
   return { changes, timestamp: cursor }
 }
@@ -103,15 +113,28 @@ function pushChangesWith(options) {
   }
 }
 
+// WatermelonDB reports what it finds wrong in a pull (a record to create that it holds, one to update that it
+// does not hold, ...) with console.error("[Sync] ..."): every sync here collects them and fails on any
 async function sync(db, options = {}) {
   options.answers = options.answers || []
   const stats = { pages: 0 }
-  await synchronize({
-    database: db,
-    sendCreatedAsUpdated: true,
-    pullChanges: (args) => pullChanges({ ...args, stats }),
-    pushChanges: pushChangesWith(options),
-  })
+  const complaints = []
+  const consoleError = console.error
+  console.error = (...args) => {
+    const text = args.map((a) => (a && a.message) || String(a)).join(' ')
+    if (text.includes('[Sync]')) complaints.push(text); else consoleError(...args)
+  }
+  try {
+    await synchronize({
+      database: db,
+      sendCreatedAsUpdated: !options.defaults,
+      pullChanges: (args) => pullChanges({ ...args, stats, defaults: options.defaults }),
+      pushChanges: pushChangesWith(options),
+    })
+  } finally {
+    console.error = consoleError
+  }
+  assert.deepEqual(complaints, [], 'WatermelonDB found nothing wrong in what the server sent')
   return { stats, answers: options.answers }
 }
 
@@ -240,6 +263,29 @@ async function main() {
   await sync(deviceC)
   assert.equal(await hasUnsyncedChanges({ database: deviceC }), false)
   report('id_not_uuid', { server_answer: shortPush.answers[0], short_id: shortId })
+
+  // 10. an app with WatermelonDB's default settings (no sendCreatedAsUpdated, issue 13 point 5): the first sync
+  // gets everything in `created`; its own pushed work log comes back in `updated` (it holds it); no complaints
+  const deviceD = openDevice(shape, 'device-d')
+  const firstD = await sync(deviceD, { defaults: true })
+  const logsD = await raw(deviceD, 'work_logs')
+  assert.ok(logsD.length >= 3, 'the work logged so far')
+  let ownLogId
+  await deviceD.write(async () => {
+    const entry = await deviceD.get('work_logs').create((w) => {
+      w._setRaw('visit_id', visit.id); w._setRaw('started_at', arrived + 2400000); w._setRaw('description', '收尾 wrap-up')
+    })
+    ownLogId = entry.id
+  })
+  await sync(deviceD, { defaults: true })
+  await sync(deviceD, { defaults: true })
+  assert.equal(await hasUnsyncedChanges({ database: deviceD }), false)
+  const own = (await raw(deviceD, 'work_logs')).find((l) => l.id === ownLogId)
+  assert.equal(own.sync_status, 'synced')
+  // and the device with sendCreatedAsUpdated still takes the new log
+  await sync(deviceA)
+  assert.ok((await raw(deviceA, 'work_logs')).some((l) => l.id === ownLogId))
+  report('default_settings', { pages: firstD.stats.pages, work_logs: logsD.length + 1, own_log_id: ownLogId })
 
   console.log('1 passed, 0 failed')
 }
