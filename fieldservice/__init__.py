@@ -250,9 +250,11 @@ def _register_cli(app: Flask) -> None:
     from fieldservice.photos.cli import media_cli
     from fieldservice.records.cli import archive_cli, verify_archive_command
     from schedules.runner import scheduler_cli
+    from sync.cli import sync_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(media_cli)
+    app.cli.add_command(sync_cli)
     app.cli.add_command(maintenance_cli)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(seed_demo_command)

@@ -44,7 +44,6 @@ from sqlalchemy.orm import Session
 from fieldservice.catalog.models import Product
 from fieldservice.changes import on_bulk_insert, on_delete, take_seqs
 from fieldservice.customers.models import Contact
-from fieldservice.db import utcnow
 from fieldservice.parts.models import StockBalance, StockLocation, StockMovement
 from fieldservice.photos.models import Photo
 from fieldservice.records.models import ServiceRecord, Signoff
@@ -571,15 +570,3 @@ def _drop_deleted(session: Session, obj: Any, seq: int) -> None:
         session.execute(sa.update(ScopeMember).where(
             ScopeMember.table_name == obj.__tablename__, ScopeMember.record_id == obj.id,
             ScopeMember.removed_seq.is_(None)).values(removed_seq=seq, refs=0))
-
-
-def rebuild_all(session: Session, now: datetime, days_ahead: int, days_behind: int,
-                technician_ids: list[uuid.UUID]) -> Iterable[tuple[uuid.UUID, int, int]]:
-    """Rebuild the scopes of these technicians, one at a time (the CLI commits after each)."""
-    for technician_id in technician_ids:
-        ctx = ScopeContext(technician_id, now, days_ahead, days_behind)
-        state = lock_states(session, [technician_id])[technician_id]
-        entered, left = rebuild(session, technician_id, state, ctx)
-        yield technician_id, entered, left
-
-

@@ -20,13 +20,13 @@ from fieldservice.db import utcnow
 from fieldservice.errors import Forbidden, InvalidTransition, ValidationFailed
 from fieldservice.extensions import db
 from fieldservice.visits.models import VisitHandover
+from sync import scope
 from sync.changeset import parse_change_set
 from sync.errors import CursorFromTheFuture, IdempotencyKeyReused
 from sync.models import PushLog, RejectionStatus, SyncRejection
 from sync.pull import pull_page
 from sync.push import UNROUTABLE_CODES, PushContext, apply_change_set
 from sync.schema import SCHEMA_VERSION
-from sync import scope
 from sync.scope import ScopeContext
 
 log = logging.getLogger(__name__)
