@@ -60,6 +60,10 @@ class Phone:
         if record.status != "created":
             self.deleted[table].add(str(record_id))
 
+    def holds(self, table: str, record: dict[str, Any]) -> None:
+        """The phone has this record (a test pushed it with its own request body, as the app would have)."""
+        self.tables[table][record["id"]] = LocalRecord({k: v for k, v in record.items() if not k.startswith("_")})
+
     def has_unpushed(self) -> bool:
         return any(r.status != "synced" for t in self.tables.values() for r in t.values()) or any(
             self.deleted.values())

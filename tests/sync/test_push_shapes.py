@@ -134,6 +134,7 @@ def test_records_of_an_unknown_table_are_quarantined_and_the_rest_applies(
     assert again.status_code == 200 and again.get_json()["rejected"] == 4
     assert len(open_rejections(app)) == 4
     # the phone's next pull is not disturbed (these records are never sent back), the dispatcher sees them
+    phone.holds("work_logs", good)
     merged, _ = phone.pull_all()
     assert "upload_queue" not in merged and all(queue[0]["id"] not in t["updated"] for t in merged.values())
     listed = client.get("/api/v1/sync/rejections?table_name=upload_queue",
@@ -167,6 +168,7 @@ def test_records_whose_id_is_not_a_uuid_are_quarantined(app: Flask, client: Flas
     assert next(r for r in rows if r.record_id == "a1B2c3D4e5F6g7H8").payload["description"] == "检查 inspected"
     with app.app_context():
         assert [str(e.id) for e in db.session.scalars(sa.select(WorkLog))] == [good["id"]]
+    phone.holds("work_logs", good)
     merged, _ = phone.pull_all()  # the next pull is not disturbed
     assert good["id"] in merged["work_logs"]["updated"]
 
