@@ -64,6 +64,32 @@ def _member_join(table: SyncTable, technician_id: uuid.UUID) -> sa.Select[Any]:
                                        ScopeMember.removed_seq.is_(None))))
 
 
+_CHANGED: list[sa.CompoundSelect] = []
+
+
+def _changed_statement() -> sa.CompoundSelect:
+    """(a) of the module docstring for every table, built once with bound parameters (tech, c, w, lim): the
+    statement is the same on every pull, so neither SQLAlchemy nor PostgreSQL builds or plans it anew."""
+    if not _CHANGED:
+        tech, c, w = sa.bindparam("tech", type_=sa.Uuid()), sa.bindparam("c", type_=sa.BigInteger()), \
+            sa.bindparam("w", type_=sa.BigInteger())
+        lim = sa.bindparam("lim", type_=sa.Integer())
+        parts = []
+        for table in TABLES.values():
+            model = table.model
+            parts.append(sa.select(sa.literal(table.name).label("table_name"), model.id.label("record_id"),
+                                   model.change_seq.label("seq"))
+                         .join(ScopeMember, sa.and_(ScopeMember.record_id == model.id,
+                                                    ScopeMember.table_name == table.name,
+                                                    ScopeMember.technician_id == tech,
+                                                    ScopeMember.removed_seq.is_(None)))
+                         # records that entered the scope after the cursor come with their entry (b)
+                         .where(model.change_seq > c, model.change_seq <= w, ScopeMember.added_seq <= c)
+                         .order_by(model.change_seq).limit(lim).subquery().select())
+        _CHANGED.append(sa.union_all(*parts))
+    return _CHANGED[0]
+
+
 class _Collector:
     def __init__(self, session: Session, technician_id: uuid.UUID, cursor: int, watermark: int, limit: int) -> None:
         self.session, self.technician_id = session, technician_id
@@ -97,19 +123,13 @@ class _Collector:
         member = sa.and_(ScopeMember.technician_id == self.technician_id)
         # (a) rows changed since the cursor, already on the phone before it: an index range scan per
         # table, in one round trip (the rows themselves are loaded in _complete)
-        parts = []
-        for table in TABLES.values():
-            model = table.model
-            parts.append(sa.select(sa.literal(table.name).label("table_name"), model.id.label("record_id"),
-                                   model.change_seq.label("seq"))
-                         .join(ScopeMember, sa.and_(ScopeMember.record_id == model.id,
-                                                    ScopeMember.table_name == table.name,
-                                                    ScopeMember.technician_id == self.technician_id,
-                                                    ScopeMember.removed_seq.is_(None)))
-                         # records that entered the scope after the cursor come with their entry (b)
-                         .where(model.change_seq > c, model.change_seq <= w, ScopeMember.added_seq <= c)
-                         .order_by(model.change_seq).limit(lim).subquery().select())
-        changed = self.session.execute(sa.union_all(*parts)).all()
+        if self.session.get_bind().dialect.name == "postgresql":
+            # planning the 20-branch statement cost more than running it (~1.4 ms a branch): psycopg prepares
+            # a statement run often on a connection, and this makes PostgreSQL keep one plan for it (each
+            # branch an index range scan on change_seq whatever the bounds; docs/benchmarks.md, issue 13)
+            self.session.execute(sa.text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        changed = self.session.execute(_changed_statement(), {"tech": self.technician_id, "c": c, "w": w,
+                                                              "lim": lim}).all()
         for name in TABLES:
             self._note_limit(sorted(r.seq for r in changed if r.table_name == name))
         for name, record_id, seq in changed:
@@ -159,34 +179,53 @@ class _Collector:
                 else:
                     for row in self.session.execute(stmt).all():
                         self._take_row(table, row, row.added_seq)
-            if table.pushable:
-                latest: dict[str, SyncRejection] = {}
-                for rejection in self.session.scalars(sa.select(SyncRejection).where(
-                        SyncRejection.technician_id == self.technician_id, SyncRejection.table_name == name,
-                        SyncRejection.record_id.in_([c.record_id for c in cands]),
-                        SyncRejection.status == RejectionStatus.OPEN).order_by(SyncRejection.change_seq)):
-                    latest[rejection.record_id] = rejection
-                for cand in cands:
-                    rejection = latest.get(cand.record_id)
-                    if rejection is not None:
-                        cand.rejection = rejection
-                        if rejection.change_seq > self.watermark:
-                            cand.too_new = True
-                        elif rejection.change_seq > self.cursor:
-                            cand.seq = max(cand.seq, rejection.change_seq)
-            # a record may have been removed and not be in the limited "removed" result
-            removed = dict(self.session.execute(sa.select(ScopeMember.record_id, ScopeMember.removed_seq).where(
-                ScopeMember.technician_id == self.technician_id, ScopeMember.table_name == name,
-                ScopeMember.record_id.in_([uuid.UUID(c.record_id) for c in cands]),
-                ScopeMember.removed_seq.is_not(None))).all())
-            for cand in cands:
-                seq = removed.get(uuid.UUID(cand.record_id))
-                if seq is not None and cand.row is None:
-                    cand.removed = True
-                    if seq > self.watermark:
-                        cand.too_new = True
-                    elif seq > self.cursor:
-                        cand.seq = max(cand.seq, seq)
+        self._complete_rejections(by_table)
+        self._complete_removed()
+
+    def _complete_rejections(self, by_table: dict[str, list[Candidate]]) -> None:
+        """The latest open rejection of each candidate of a pushable table: one query for all tables."""
+        ids = [c.record_id for name, cands in by_table.items() if TABLES[name].pushable for c in cands]
+        if not ids:
+            return
+        latest: dict[tuple[str, str], SyncRejection] = {}
+        for rejection in self.session.scalars(sa.select(SyncRejection).where(
+                SyncRejection.technician_id == self.technician_id, SyncRejection.record_id.in_(ids),
+                SyncRejection.status == RejectionStatus.OPEN).order_by(SyncRejection.change_seq)):
+            latest[(rejection.table_name, rejection.record_id)] = rejection
+        for (name, record_id), rejection in latest.items():
+            cand = self.candidates.get((name, record_id))
+            if cand is None:
+                continue
+            cand.rejection = rejection
+            if rejection.change_seq > self.watermark:
+                cand.too_new = True
+            elif rejection.change_seq > self.cursor:
+                cand.seq = max(cand.seq, rejection.change_seq)
+
+    def _complete_removed(self) -> None:
+        """A record may have been removed and not be in the limited "removed" result: look up the candidates
+        that are neither present nor known removed, in one query."""
+        unknown = [c for c in self.candidates.values() if c.row is None and not c.removed]
+        ids = []
+        for cand in unknown:
+            try:
+                ids.append(uuid.UUID(cand.record_id))
+            except ValueError:
+                continue
+        if not ids:
+            return
+        removed = {(name, str(record_id)): seq for name, record_id, seq in self.session.execute(
+            sa.select(ScopeMember.table_name, ScopeMember.record_id, ScopeMember.removed_seq).where(
+                ScopeMember.technician_id == self.technician_id, _in(self.session, ScopeMember.record_id, ids),
+                ScopeMember.removed_seq.is_not(None)))}
+        for cand in unknown:
+            seq = removed.get((cand.table, cand.record_id))
+            if seq is not None:
+                cand.removed = True
+                if seq > self.watermark:
+                    cand.too_new = True
+                elif seq > self.cursor:
+                    cand.seq = max(cand.seq, seq)
 
     def eligible(self) -> list[Candidate]:
         return sorted((c for c in self.candidates.values()
