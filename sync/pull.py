@@ -185,8 +185,10 @@ class _Collector:
     def _complete_rejections(self, by_table: dict[str, list[Candidate]]) -> None:
         """The latest open rejection of each candidate of a pushable table: one query for all tables."""
         ids = [c.record_id for name, cands in by_table.items() if TABLES[name].pushable for c in cands]
-        if not ids:
-            return
+        if not ids or self.session.scalar(sa.select(SyncRejection.id).where(
+                SyncRejection.technician_id == self.technician_id,
+                SyncRejection.status == RejectionStatus.OPEN).limit(1)) is None:
+            return  # most technicians have nothing in quarantine: no lookup of a thousand ids
         latest: dict[tuple[str, str], SyncRejection] = {}
         for rejection in self.session.scalars(sa.select(SyncRejection).where(
                 SyncRejection.technician_id == self.technician_id, SyncRejection.record_id.in_(ids),

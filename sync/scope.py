@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 from fieldservice.catalog.models import Product
 from fieldservice.changes import on_bulk_insert, on_delete, take_seqs
 from fieldservice.customers.models import Contact
+from fieldservice.db import bulk_insert
 from fieldservice.parts.models import StockBalance, StockLocation, StockMovement
 from fieldservice.photos.models import Photo
 from fieldservice.records.models import ServiceRecord, Signoff
@@ -208,7 +209,7 @@ def _write(session: Session, technician_id: uuid.UUID, inserts: list[dict[str, A
     if inserts:
         for row, seq in zip(inserts, take_seqs(session, len(inserts)), strict=True):
             row.update(technician_id=technician_id, added_seq=seq, removed_seq=None)
-        session.execute(sa.insert(ScopeMember.__table__), inserts)
+        bulk_insert(session, ScopeMember.__table__, inserts)  # COPY on PostgreSQL: a push brings hundreds
     if updates:
         table = ScopeMember.__table__
         fresh = [u for u in updates if u.get("_seq") is not None]
