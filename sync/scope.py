@@ -444,10 +444,11 @@ def _changed(session: Session, obj: Any, names: Iterable[str]) -> list[Any]:
 
 
 def children_added(session: Session, table: str, rows: list[tuple[uuid.UUID, uuid.UUID | None]],
-                   van_of: dict[uuid.UUID, uuid.UUID | None] | None = None) -> None:
+                   van_of: dict[uuid.UUID, uuid.UUID | None] | None = None, *, checked: bool = False) -> None:
     """New records (id, parent id) of a child table join every built scope that holds their parent, with the
     parent's reference count. Stock movements join only the scope of the technician whose van they are in
-    (`van_of`: movement id -> that technician)."""
+    (`van_of`: movement id -> that technician). `checked`: the same flush evaluated visits, so a record may
+    already be a member (counted by its visit's needs): look before inserting."""
     parent_table = CHILDREN[table][0]
     by_parent: dict[uuid.UUID, list[uuid.UUID]] = {}
     for record_id, parent_id in rows:
@@ -464,6 +465,16 @@ def children_added(session: Session, table: str, rows: list[tuple[uuid.UUID, uui
                 continue
             per_technician.setdefault(technician_id, Counter())[(table, record_id)] += refs
     for technician_id, needs in per_technician.items():
+        if not checked:
+            # records just inserted have no membership yet (their ids are new): straight inserts, no lookup
+            _write(session, technician_id,
+                   [{"table_name": t, "record_id": r, "refs": n} for (t, r), n in needs.items()], [])
+            continue
+        # the same flush also (re)evaluated visits, whose needs may already have counted these records
+        for (table_, record_id) in [k for k in needs]:
+            held = _held(session, technician_id, table_, [record_id]).get(record_id)
+            if held is not None and held.removed_seq is None:
+                del needs[(table_, record_id)]
         add_needs(session, technician_id, needs)
 
 
@@ -548,12 +559,12 @@ def _after_flush(session: Session, flush_context: Any) -> None:
     # parents first: quotes before their lines, records before their sign-offs
     for table in ("quotes", "service_records", *[t for t in CHILDREN if t not in ("quotes", "service_records")]):
         if table in children:
-            children_added(session, table, children[table])
+            children_added(session, table, children[table], checked=bool(evaluate))
     if movements:
         vans = dict(session.execute(sa.select(StockLocation.id, StockLocation.technician_id).where(
             StockLocation.id.in_({m.location_id for m in movements}))).all())
         children_added(session, "stock_movements", [(m.id, m.work_order_id) for m in movements],
-                       van_of={m.id: vans.get(m.location_id) for m in movements})
+                       van_of={m.id: vans.get(m.location_id) for m in movements}, checked=bool(evaluate))
     if balances:
         _van_changes(session, balances)
 

@@ -169,3 +169,24 @@ def test_rebuild_finds_nothing_to_fix_after_writes(app: Flask, make: Factory, ph
     assert result.exit_code == 0, result.output
     assert "0 records entered, 0 left" in result.output
     assert snapshot(app) == before
+
+
+def test_a_visit_entering_and_a_log_on_it_in_one_flush_count_once(app: Flask, make: Factory, phone_for) -> None:  # type: ignore[no-untyped-def]
+    """One flush both brings a visit into a scope (its needs counted) and inserts a record under it: the record
+    is a member once, with one reference, as a rebuild from the definition would make it."""
+    from fieldservice.visits.models import Visit, WorkLog
+
+    job = make.dispatched_job()
+    newcomer = make.technician(certified_for=[job.line.id])
+    phone_for(newcomer).sync()
+    with app.app_context(), unit_of_work():
+        visit = db.session.get(Visit, job.visit.id)
+        visit.technician_id = newcomer.id
+        db.session.add(WorkLog(id=uuid.uuid4(), visit_id=visit.id, technician_id=newcomer.id,
+                               started_at=datetime.now(UTC), description="同一次写入 same flush"))
+        db.session.flush()
+    before = snapshot(app)
+    assert any(m[0] == str(newcomer.id) and m[1] == "work_logs" and m[3] == 1 for m in before)
+    result = app.test_cli_runner().invoke(args=["sync", "rebuild-scopes", "--technician", str(newcomer.id)])
+    assert result.exit_code == 0 and "0 records entered, 0 left" in result.output, result.output
+    assert snapshot(app) == before
