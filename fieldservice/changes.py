@@ -149,6 +149,21 @@ def take_seqs(session: Session, count: int) -> list[int]:
     return list(range(base + 1, base + count + 1))
 
 
+def numbering(session: Session, count: int) -> sa.ColumnElement[int]:
+    """A SQL expression numbering up to `count` rows of one INSERT ... SELECT, each a new change number
+    (bulk work done in the database, not in Python): `nextval` on PostgreSQL; on SQLite consecutive numbers
+    reserved here, `base + row_number()`."""
+    if isinstance(session, scoped_session):
+        session = session()
+    ensure_counter_locked(session)
+    if _is_postgres(session):
+        session.info[_COUNT] += count
+        return sa.func.nextval(SEQUENCE)
+    numbers = take_seqs(session, count)
+    base = numbers[0] - 1 if numbers else 0
+    return sa.literal(base, sa.BigInteger()) + sa.func.row_number().over()
+
+
 def next_seq(session: Session) -> int:
     """Hand out the next change number in this transaction (becoming a numbering writer on first use)."""
     return take_seqs(session, 1)[0]

@@ -121,8 +121,11 @@ def _wanted_visits(session: Session, technician_id: uuid.UUID, start: datetime, 
     return set(session.scalars(sa.union(*parts)))
 
 
-def needs_of_visits(session: Session, technician_id: uuid.UUID, visit_ids: Iterable[uuid.UUID]) -> Counter[Key]:
-    """Every record the visits bring onto the technician's phone, counted once per visit that needs it."""
+def needs_of_visits(session: Session, technician_id: uuid.UUID, visit_ids: Iterable[uuid.UUID], *,
+                    per_visit_rows: bool = True) -> Counter[Key]:
+    """Every record the visits bring onto the technician's phone, counted once per visit that needs it
+    (without the visits' own rows, `PER_VISIT`, when `per_visit_rows` is false: a fresh build inserts those in
+    SQL)."""
     visit_ids = sorted(set(visit_ids))
     needs: Counter[Key] = Counter()
     if not visit_ids:
@@ -151,17 +154,15 @@ def needs_of_visits(session: Session, technician_id: uuid.UUID, visit_ids: Itera
         for record_id, parent in session.execute(stmt):
             needs[(table, record_id)] += weights[parent] if weights is not None else 1
 
-    from fieldservice.commerce.models import Quote, QuoteConsent, QuoteLine, VisitCharge
+    from fieldservice.commerce.models import Quote, QuoteConsent, QuoteLine
 
     each("product_lines", sa.select(Product.product_line_id, Product.id).where(_in(session, Product.id, per_product)),
          per_product)
     each("contacts", sa.select(Contact.id, Contact.customer_id).where(_in(session, Contact.customer_id,
                                                                           per_customer)), per_customer)
-    for table, model in (("work_logs", WorkLog), ("service_records", ServiceRecord), ("visit_charges", VisitCharge)):
-        each(table, sa.select(model.id, model.visit_id).where(_in(session, model.visit_id, visits)))
-    each("signoffs", sa.select(Signoff.id, ServiceRecord.visit_id).join(ServiceRecord, ServiceRecord.id ==
-                                                                        Signoff.record_id)
-         .where(_in(session, ServiceRecord.visit_id, visits)))
+    if per_visit_rows:
+        for table, select in _per_visit(session, visits).items():
+            each(table, select)
     orders = list(per_order)
     each("photos", sa.select(Photo.id, Photo.work_order_id).where(_in(session, Photo.work_order_id, orders)), per_order)
     each("quotes", sa.select(Quote.id, Quote.work_order_id).where(_in(session, Quote.work_order_id, orders)), per_order)
@@ -172,6 +173,40 @@ def needs_of_visits(session: Session, technician_id: uuid.UUID, visit_ids: Itera
     each("stock_movements", sa.select(StockMovement.id, StockMovement.work_order_id).where(
         StockMovement.location_id.in_(van), _in(session, StockMovement.work_order_id, orders)), per_order)
     return needs
+
+
+def _per_visit(session: Session, visits: list[uuid.UUID]) -> dict[str, sa.Select[Any]]:
+    """The rows that belong to one visit each (the many: a technician's work logs grow without bound), as
+    (id, visit id) selects."""
+    from fieldservice.commerce.models import VisitCharge
+
+    selects: dict[str, sa.Select[Any]] = {
+        table: sa.select(model.id, model.visit_id).where(_in(session, model.visit_id, visits))
+        for table, model in (("work_logs", WorkLog), ("service_records", ServiceRecord), ("visit_charges", VisitCharge))}
+    selects["signoffs"] = (sa.select(Signoff.id, ServiceRecord.visit_id)
+                           .join(ServiceRecord, ServiceRecord.id == Signoff.record_id)
+                           .where(_in(session, ServiceRecord.visit_id, visits)))
+    return selects
+
+
+def _insert_per_visit(session: Session, technician_id: uuid.UUID, visits: list[uuid.UUID]) -> int:
+    """A fresh build: the visits' own rows enter with one INSERT ... SELECT per table, numbered in SQL
+    (a million work logs never pass through Python). Returns how many entered."""
+    from fieldservice.changes import numbering
+
+    entered = 0
+    for table, select in _per_visit(session, visits).items():
+        rows = select.subquery()
+        count = session.scalar(sa.select(sa.func.count()).select_from(rows)) or 0
+        if not count:
+            continue
+        numbered = sa.select(sa.literal(technician_id, sa.Uuid()).label("t"), sa.literal(table).label("n"),
+                             rows.c[0].label("r"), sa.literal(1, sa.Integer()).label("refs"),
+                             numbering(session, count).label("a"), sa.null().label("d"))
+        session.execute(sa.insert(ScopeMember.__table__).from_select(
+            ["technician_id", "table_name", "record_id", "refs", "added_seq", "removed_seq"], numbered))
+        entered += count
+    return entered
 
 
 def needs_of_van(session: Session, technician_id: uuid.UUID) -> Counter[Key]:
@@ -367,10 +402,14 @@ def rebuild(session: Session, technician_id: uuid.UUID, state: ScopeState, ctx: 
     scope, `flask sync rebuild-scopes`). Returns (entered, left)."""
     start, end = ctx.horizon
     visits = _wanted_visits(session, technician_id, start, end)
-    wanted = needs_of_visits(session, technician_id, visits) + needs_of_van(session, technician_id)
+    fresh = session.scalar(sa.select(ScopeMember.record_id).where(ScopeMember.technician_id == technician_id)
+                           .limit(1)) is None
+    wanted = needs_of_visits(session, technician_id, visits, per_visit_rows=not fresh) + needs_of_van(
+        session, technician_id)
+    bulk = _insert_per_visit(session, technician_id, sorted(visits)) if fresh else 0
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    held = {(row.table_name, row.record_id): row for row in session.execute(
+    held = {} if fresh else {(row.table_name, row.record_id): row for row in session.execute(
         sa.select(ScopeMember.table_name, ScopeMember.record_id, ScopeMember.refs, ScopeMember.removed_seq)
         .where(ScopeMember.technician_id == technician_id))}
     for key, count in wanted.items():
@@ -387,7 +426,7 @@ def rebuild(session: Session, technician_id: uuid.UUID, state: ScopeState, ctx: 
         if row.removed_seq is None and key not in wanted:
             updates.append({"b_table": key[0], "b_record": key[1], "refs": 0, "_seq": "removed_seq"})
             left += 1
-    entered = len(inserts) + sum(1 for u in updates if u.get("_seq") == "added_seq")
+    entered = bulk + len(inserts) + sum(1 for u in updates if u.get("_seq") == "added_seq")
     _write(session, technician_id, inserts, updates)
     state.horizon_start, state.horizon_end = start, end
     state.built_at, state.stale_reason = ctx.now, None
