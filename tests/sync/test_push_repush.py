@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -28,15 +27,6 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 def ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
 
-
-@pytest.fixture
-def on_site(make: Factory, phone_for):  # type: ignore[no-untyped-def]
-    job = make.dispatched_job(start=NOW - timedelta(hours=2))
-    phone = phone_for(job.technician)
-    phone.sync()
-    phone.edit("visits", job.visit.id, status="in_progress", arrived_at=ms(NOW - timedelta(hours=1)))
-    assert phone.sync()["accepted"] == 1
-    return job, phone
 
 
 def logs(visit_id: Any, count: int) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -19,7 +18,6 @@ from flask.testing import FlaskClient
 from fieldservice.extensions import db
 from fieldservice.visits.models import WorkLog
 from sync.models import PushLog, RejectionStatus, SyncRejection
-from tests.factories import Factory
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -27,16 +25,6 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 def ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
 
-
-@pytest.fixture
-def on_site(make: Factory, phone_for):  # type: ignore[no-untyped-def]
-    """A technician on site (the visit under way), with their phone synced."""
-    job = make.dispatched_job(start=NOW - timedelta(hours=2))
-    phone = phone_for(job.technician)
-    phone.sync()
-    phone.edit("visits", job.visit.id, status="in_progress", arrived_at=ms(NOW - timedelta(hours=1)))
-    assert phone.sync()["accepted"] == 1
-    return job, phone
 
 
 def log(visit_id: Any, **extra: Any) -> dict[str, Any]:
