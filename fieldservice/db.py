@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -119,23 +119,36 @@ def insert_unless_exists(session: Any, model: Any, values: dict[str, Any], *, ke
     twice or by two scheduler processes). Core table and RETURNING on purpose: an ORM-enabled INSERT reports
     rowcount 1 on PostgreSQL even when it wrote nothing."""
     table = model.__table__
-    return session.execute(_insert_or_nothing(session, table, values, key).returning(table.c.id)).scalar()
+    return session.execute(insert_or_nothing(session, table, values, key).returning(table.c.id)).scalar()
 
 
 def insert_unless_exists_returning(session: Any, model: Any, values: dict[str, Any], *, key: list[str]) -> Any:
     """As `insert_unless_exists`, but returns the new row as a loaded ORM object (None when a row with the
     same key exists): one statement instead of the INSERT and a SELECT to load it. Decided by the rows
     RETURNING gives back (none on a conflict), never by rowcount."""
-    return session.scalars(_insert_or_nothing(session, model, values, key).returning(model)).first()
+    return session.scalars(insert_or_nothing(session, model, values, key).returning(model)).first()
 
 
-def _insert_or_nothing(session: Any, target: Any, values: dict[str, Any], key: list[str]) -> Any:
+def insert_or_nothing(session: Any, target: Any, values: dict[str, Any], key: list[str]) -> Any:
     """INSERT … ON CONFLICT (`key`) DO NOTHING in the session's dialect (PostgreSQL or SQLite), for `target`
     a Core table or an ORM model."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     return insert(target).values(**values).on_conflict_do_nothing(index_elements=key)
+
+
+def in_values(session: Any, column: Any, values: Iterable[Any]) -> Any:
+    """`column IN values` for a list that may hold thousands of ids: one array parameter on PostgreSQL (a
+    semi-join on the unnested array: index lookups per id, never a linear `= ANY` test per row), a plain IN
+    list elsewhere."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        ids = sa.func.unnest(sa.bindparam(None, values, type_=ARRAY(sa.Uuid())))
+        return column.in_(sa.select(ids))
+    return column.in_(values)
 
 
 def bulk_insert(session: Any, table: sa.Table, rows: list[dict[str, Any]]) -> None:

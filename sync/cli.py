@@ -23,7 +23,7 @@ sync_cli = AppGroup("sync", help="Offline sync maintenance (docs/sync.md).")
 def rebuild_scopes(technician_ids: tuple[uuid.UUID, ...]) -> None:
     """Compare each technician's scope with its definition and fix every difference now, instead of at their
     next pull. Phones learn the differences on their next pull, like any other change."""
-    from sync.scope import ScopeContext, lock_states, rebuild
+    from sync.scope import ScopeContext, refresh_scope
 
     ids = list(technician_ids) or list(db.session.scalars(sa.select(Technician.id).order_by(Technician.id)))
     db.session.remove()
@@ -34,8 +34,7 @@ def rebuild_scopes(technician_ids: tuple[uuid.UUID, ...]) -> None:
             with unit_of_work():
                 if db.session.get(Technician, technician_id) is None:
                     raise click.BadParameter(f"no technician {technician_id}", param_hint="--technician")
-                ctx = ScopeContext(technician_id, utcnow(), config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"])
-                state = lock_states(db.session, [technician_id])[technician_id]
-                added, removed = rebuild(db.session, technician_id, state, ctx)
+                added, removed = refresh_scope(db.session, ScopeContext(
+                    technician_id, utcnow(), config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"]))
             entered, left = entered + added, left + removed
     click.echo(f"{len(ids)} scopes rebuilt: {entered} records entered, {left} left")

@@ -17,9 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from fieldservice.db import in_values
 from sync.models import RejectionKind, RejectionStatus, ScopeMember, SyncReceipt, SyncRejection
 from sync.schema import TABLES, SyncTable, raw_record
-from sync.scope import _in
 
 INFINITY = float("inf")
 
@@ -172,7 +172,7 @@ class _Collector:
             table = TABLES[name]
             ids = [uuid.UUID(c.record_id) for c in cands if not c.removed]
             if ids and any(c.row is None for c in cands if not c.removed):
-                stmt = _member_join(table, self.technician_id).where(_in(self.session, table.model.id, ids))
+                stmt = _member_join(table, self.technician_id).where(in_values(self.session, table.model.id, ids))
                 if name in ORM_TABLES:
                     for row, added_seq in self.session.execute(stmt).all():
                         self._take_row(table, row, added_seq)
@@ -218,7 +218,7 @@ class _Collector:
             return
         removed = {(name, str(record_id)): seq for name, record_id, seq in self.session.execute(
             sa.select(ScopeMember.table_name, ScopeMember.record_id, ScopeMember.removed_seq).where(
-                ScopeMember.technician_id == self.technician_id, _in(self.session, ScopeMember.record_id, ids),
+                ScopeMember.technician_id == self.technician_id, in_values(self.session, ScopeMember.record_id, ids),
                 ScopeMember.removed_seq.is_not(None)))}
         for cand in unknown:
             seq = removed.get((cand.table, cand.record_id))

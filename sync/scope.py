@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 from fieldservice.catalog.models import Product
 from fieldservice.changes import on_bulk_insert, on_delete, take_seqs
 from fieldservice.customers.models import Contact
-from fieldservice.db import bulk_insert
+from fieldservice.db import bulk_insert, in_values, insert_or_nothing
 from fieldservice.parts.models import StockBalance, StockLocation, StockMovement
 from fieldservice.photos.models import Photo
 from fieldservice.records.models import ServiceRecord, Signoff
@@ -86,19 +86,6 @@ class ScopeContext:
         return self.now - timedelta(days=self.days_behind), self.now + timedelta(days=self.days_ahead)
 
 
-def _in(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElement[bool]:
-    """`column IN values` for a list that may hold thousands of ids: one array parameter on PostgreSQL,
-    a plain IN list elsewhere."""
-    values = list(values)
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        # a semi-join on the unnested array: index lookups per id, never a linear `= ANY` test per row
-        ids = sa.func.unnest(sa.bindparam(None, values, type_=ARRAY(sa.Uuid())))
-        return column.in_(sa.select(ids))  # type: ignore[no-any-return]
-    return column.in_(values)  # type: ignore[no-any-return]
-
-
 # -- what defines the scope --------------------------------------------------------------------------------
 
 def _wanted_visits(session: Session, technician_id: uuid.UUID, start: datetime, end: datetime,
@@ -116,8 +103,8 @@ def _wanted_visits(session: Session, technician_id: uuid.UUID, start: datetime, 
         among = list(among)
         if not among:
             return set()
-        parts = [parts[0].where(_in(session, Visit.id, among)), parts[1].where(_in(session, Visit.id, among)),
-                 parts[2].where(_in(session, VisitHandover.visit_id, among))]
+        parts = [parts[0].where(in_values(session, Visit.id, among)), parts[1].where(in_values(session, Visit.id, among)),
+                 parts[2].where(in_values(session, VisitHandover.visit_id, among))]
     return set(session.scalars(sa.union(*parts)))
 
 
@@ -133,7 +120,7 @@ def needs_of_visits(session: Session, technician_id: uuid.UUID, visit_ids: Itera
     rows = session.execute(sa.select(Visit.id, WorkOrder.id, WorkOrder.customer_id, WorkOrder.site_id,
                                      WorkOrder.asset_id, WorkOrder.product_id)
                            .join(WorkOrder, WorkOrder.id == Visit.work_order_id)
-                           .where(_in(session, Visit.id, visit_ids))).all()
+                           .where(in_values(session, Visit.id, visit_ids))).all()
     per_order: Counter[uuid.UUID] = Counter()
     per_customer: Counter[uuid.UUID] = Counter()
     per_product: Counter[uuid.UUID] = Counter()
@@ -156,22 +143,22 @@ def needs_of_visits(session: Session, technician_id: uuid.UUID, visit_ids: Itera
 
     from fieldservice.commerce.models import Quote, QuoteConsent, QuoteLine
 
-    each("product_lines", sa.select(Product.product_line_id, Product.id).where(_in(session, Product.id, per_product)),
+    each("product_lines", sa.select(Product.product_line_id, Product.id).where(in_values(session, Product.id, per_product)),
          per_product)
-    each("contacts", sa.select(Contact.id, Contact.customer_id).where(_in(session, Contact.customer_id,
+    each("contacts", sa.select(Contact.id, Contact.customer_id).where(in_values(session, Contact.customer_id,
                                                                           per_customer)), per_customer)
     if per_visit_rows:
         for table, select in _per_visit(session, visits).items():
             each(table, select)
     orders = list(per_order)
-    each("photos", sa.select(Photo.id, Photo.work_order_id).where(_in(session, Photo.work_order_id, orders)), per_order)
-    each("quotes", sa.select(Quote.id, Quote.work_order_id).where(_in(session, Quote.work_order_id, orders)), per_order)
+    each("photos", sa.select(Photo.id, Photo.work_order_id).where(in_values(session, Photo.work_order_id, orders)), per_order)
+    each("quotes", sa.select(Quote.id, Quote.work_order_id).where(in_values(session, Quote.work_order_id, orders)), per_order)
     for table, model in (("quote_lines", QuoteLine), ("quote_consents", QuoteConsent)):
         each(table, sa.select(model.id, Quote.work_order_id).join(Quote, Quote.id == model.quote_id)
-             .where(_in(session, Quote.work_order_id, orders)), per_order)
+             .where(in_values(session, Quote.work_order_id, orders)), per_order)
     van = sa.select(StockLocation.id).where(StockLocation.technician_id == technician_id)
     each("stock_movements", sa.select(StockMovement.id, StockMovement.work_order_id).where(
-        StockMovement.location_id.in_(van), _in(session, StockMovement.work_order_id, orders)), per_order)
+        StockMovement.location_id.in_(van), in_values(session, StockMovement.work_order_id, orders)), per_order)
     return needs
 
 
@@ -181,11 +168,11 @@ def _per_visit(session: Session, visits: list[uuid.UUID]) -> dict[str, sa.Select
     from fieldservice.commerce.models import VisitCharge
 
     selects: dict[str, sa.Select[Any]] = {
-        table: sa.select(model.id, model.visit_id).where(_in(session, model.visit_id, visits))
+        table: sa.select(model.id, model.visit_id).where(in_values(session, model.visit_id, visits))
         for table, model in (("work_logs", WorkLog), ("service_records", ServiceRecord), ("visit_charges", VisitCharge))}
     selects["signoffs"] = (sa.select(Signoff.id, ServiceRecord.visit_id)
                            .join(ServiceRecord, ServiceRecord.id == Signoff.record_id)
-                           .where(_in(session, ServiceRecord.visit_id, visits)))
+                           .where(in_values(session, ServiceRecord.visit_id, visits)))
     return selects
 
 
@@ -229,7 +216,7 @@ def _held(session: Session, technician_id: uuid.UUID, table: str, ids: list[uuid
     return {row.record_id: row for row in session.execute(
         sa.select(ScopeMember.record_id, ScopeMember.refs, ScopeMember.removed_seq).where(
             ScopeMember.technician_id == technician_id, ScopeMember.table_name == table,
-            _in(session, ScopeMember.record_id, ids)))}
+            in_values(session, ScopeMember.record_id, ids)))}
 
 
 def _by_table(keys: Iterable[Key]) -> dict[str, list[uuid.UUID]]:
@@ -262,23 +249,34 @@ def _write(session: Session, technician_id: uuid.UUID, inserts: list[dict[str, A
                 {c: sa.bindparam(c) for c in columns}).execution_options(synchronize_session=False), rows)
 
 
+def _enter(key: Key, refs: int, row: Any, inserts: list[dict[str, Any]], updates: list[dict[str, Any]]) -> bool:
+    """A record belongs in the scope with `refs` references; `row` is its member row (None: never was).
+    Queues the insert or update it needs; returns whether it is new to the phone."""
+    if row is None:
+        inserts.append({"table_name": key[0], "record_id": key[1], "refs": refs})
+        return True
+    if row.removed_seq is not None:  # coming back: new to the phone again
+        updates.append({"b_table": key[0], "b_record": key[1], "refs": refs, "removed_seq": None,
+                        "_seq": "added_seq"})
+        return True
+    if row.refs != refs:
+        updates.append({"b_table": key[0], "b_record": key[1], "refs": refs})
+    return False
+
+
 def add_needs(session: Session, technician_id: uuid.UUID, needs: Counter[Key]) -> int:
     """The records enter (or gain references in) the technician's scope. Returns how many entered."""
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    entered = 0
     for table, ids in _by_table(needs).items():
         held = _held(session, technician_id, table, ids)
         for record_id in ids:
             count, row = needs[(table, record_id)], held.get(record_id)
-            if row is None:
-                inserts.append({"table_name": table, "record_id": record_id, "refs": count})
-            elif row.removed_seq is not None:  # coming back: new to the phone again
-                updates.append({"b_table": table, "b_record": record_id, "refs": count, "removed_seq": None,
-                                "_seq": "added_seq"})
-            else:
-                updates.append({"b_table": table, "b_record": record_id, "refs": row.refs + count})
+            present = row is not None and row.removed_seq is None
+            entered += _enter((table, record_id), row.refs + count if present else count, row, inserts, updates)
     _write(session, technician_id, inserts, updates)
-    return len(inserts) + sum(1 for u in updates if "added_seq" in u)
+    return entered
 
 
 def drop_needs(session: Session, technician_id: uuid.UUID, needs: Counter[Key]) -> int:
@@ -302,11 +300,9 @@ def drop_needs(session: Session, technician_id: uuid.UUID, needs: Counter[Key]) 
 def lock_states(session: Session, technician_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, ScopeState]:
     """Lock (FOR UPDATE) the scope state of each technician, in id order, creating missing rows (a new row
     means "never built": the first pull builds the scope whole)."""
-    from fieldservice.db import _insert_or_nothing
-
     ids = sorted({t for t in technician_ids if t is not None})
     for technician_id in ids:
-        session.execute(_insert_or_nothing(session, ScopeState.__table__, {"technician_id": technician_id},
+        session.execute(insert_or_nothing(session, ScopeState.__table__, {"technician_id": technician_id},
                                            ["technician_id"]))
     if not ids:
         return {}
@@ -354,16 +350,16 @@ def _visits_under(session: Session, table: str, ids: list[uuid.UUID]) -> sa.Sele
     from fieldservice.commerce.models import Quote
 
     if table == "visits":
-        return sa.select(Visit.id).where(_in(session, Visit.id, ids))
+        return sa.select(Visit.id).where(in_values(session, Visit.id, ids))
     if table == "service_records":
-        return sa.select(ServiceRecord.visit_id).where(_in(session, ServiceRecord.id, ids))
+        return sa.select(ServiceRecord.visit_id).where(in_values(session, ServiceRecord.id, ids))
     orders: Any
     if table == "work_orders":
-        orders = sa.select(WorkOrder.id).where(_in(session, WorkOrder.id, ids))
+        orders = sa.select(WorkOrder.id).where(in_values(session, WorkOrder.id, ids))
     elif table == "quotes":
-        orders = sa.select(Quote.work_order_id).where(_in(session, Quote.id, ids))
+        orders = sa.select(Quote.work_order_id).where(in_values(session, Quote.id, ids))
     elif table in ("customers", "sites", "assets", "products"):
-        orders = sa.select(WorkOrder.id).where(_in(session, getattr(WorkOrder, table[:-1] + "_id"), ids))
+        orders = sa.select(WorkOrder.id).where(in_values(session, getattr(WorkOrder, table[:-1] + "_id"), ids))
     else:
         raise ValueError(table)
     return sa.select(Visit.id).where(Visit.work_order_id.in_(orders))
@@ -391,7 +387,7 @@ def holders(session: Session, table: str, record_ids: Iterable[uuid.UUID]) -> li
         return []
     return [tuple(r) for r in session.execute(  # type: ignore[misc]
         sa.select(ScopeMember.technician_id, ScopeMember.record_id, ScopeMember.refs).where(
-            ScopeMember.table_name == table, _in(session, ScopeMember.record_id, record_ids),
+            ScopeMember.table_name == table, in_values(session, ScopeMember.record_id, record_ids),
             ScopeMember.removed_seq.is_(None)))]
 
 
@@ -412,21 +408,14 @@ def rebuild(session: Session, technician_id: uuid.UUID, state: ScopeState, ctx: 
     held = {} if fresh else {(row.table_name, row.record_id): row for row in session.execute(
         sa.select(ScopeMember.table_name, ScopeMember.record_id, ScopeMember.refs, ScopeMember.removed_seq)
         .where(ScopeMember.technician_id == technician_id))}
+    entered = bulk
     for key, count in wanted.items():
-        row = held.get(key)
-        if row is None:
-            inserts.append({"table_name": key[0], "record_id": key[1], "refs": count})
-        elif row.removed_seq is not None:
-            updates.append({"b_table": key[0], "b_record": key[1], "refs": count, "removed_seq": None,
-                            "_seq": "added_seq"})
-        elif row.refs != count:
-            updates.append({"b_table": key[0], "b_record": key[1], "refs": count})
+        entered += _enter(key, count, held.get(key), inserts, updates)
     left = 0
     for key, row in held.items():
         if row.removed_seq is None and key not in wanted:
             updates.append({"b_table": key[0], "b_record": key[1], "refs": 0, "_seq": "removed_seq"})
             left += 1
-    entered = bulk + len(inserts) + sum(1 for u in updates if u.get("_seq") == "added_seq")
     _write(session, technician_id, inserts, updates)
     state.horizon_start, state.horizon_end = start, end
     state.built_at, state.stale_reason = ctx.now, None
@@ -459,16 +448,15 @@ def prepare(session: Session, ctx: ScopeContext) -> ScopeState:
     return state
 
 
-def refresh_scope(session: Session, ctx: ScopeContext) -> int:
-    """Rebuild the technician's scope whole now (tests, `flask sync rebuild-scopes`). Returns the changes."""
+def refresh_scope(session: Session, ctx: ScopeContext) -> tuple[int, int]:
+    """Rebuild the technician's scope whole now (`flask sync rebuild-scopes`). Returns (entered, left)."""
     state = lock_states(session, [ctx.technician_id])[ctx.technician_id]
-    entered, left = rebuild(session, ctx.technician_id, state, ctx)
-    return entered + left
+    return rebuild(session, ctx.technician_id, state, ctx)
 
 
 # -- on write ------------------------------------------------------------------------------------------------
 
-def _changed(session: Session, obj: Any, names: Iterable[str]) -> list[Any]:
+def _changed(obj: Any, names: Iterable[str]) -> list[Any]:
     """The old values of the attributes that changed in this flush (empty if none)."""
     from sqlalchemy import inspect
 
@@ -510,11 +498,9 @@ def children_added(session: Session, table: str, rows: list[tuple[uuid.UUID, uui
                    [{"table_name": t, "record_id": r, "refs": n} for (t, r), n in needs.items()], [])
             continue
         # the same flush also (re)evaluated visits, whose needs may already have counted these records
-        for (table_, record_id) in [k for k in needs]:
-            held = _held(session, technician_id, table_, [record_id]).get(record_id)
-            if held is not None and held.removed_seq is None:
-                del needs[(table_, record_id)]
-        add_needs(session, technician_id, needs)
+        held = _held(session, technician_id, table, [record_id for _, record_id in needs])
+        add_needs(session, technician_id, Counter({key: n for key, n in needs.items()
+                                                   if key[1] not in held or held[key[1]].removed_seq is not None}))
 
 
 def _van_changes(session: Session, balances: list[StockBalance]) -> None:
@@ -555,28 +541,28 @@ def _after_flush(session: Session, flush_context: Any) -> None:
     for obj in list(new) + list(dirty):
         is_new = obj in new
         if isinstance(obj, Visit):
-            if is_new or _changed(session, obj, VISIT_FIELDS):
-                for technician_id in {obj.technician_id, *_changed(session, obj, ["technician_id"])}:
+            if is_new or _changed(obj, VISIT_FIELDS):
+                for technician_id in {obj.technician_id, *_changed(obj, ["technician_id"])}:
                     if technician_id is not None:
                         evaluate.setdefault(technician_id, set()).add(obj.id)
-            if not is_new and _changed(session, obj, ["work_order_id"]):
+            if not is_new and _changed(obj, ["work_order_id"]):
                 for technician_id in lock_possible_holders(session, "visits", [obj.id]):
                     stale[technician_id] = "a visit moved to another work order"
         elif isinstance(obj, VisitHandover):
-            if is_new or _changed(session, obj, ["completed_at"]):
+            if is_new or _changed(obj, ["completed_at"]):
                 evaluate.setdefault(obj.technician_id, set()).add(obj.visit_id)
-        elif isinstance(obj, WorkOrder) and not is_new and _changed(session, obj, CHAIN_FIELDS):
+        elif isinstance(obj, WorkOrder) and not is_new and _changed(obj, CHAIN_FIELDS):
             for technician_id in lock_possible_holders(session, "work_orders", [obj.id]):
                 stale[technician_id] = "a work order's customer, site, asset or product changed"
-        elif isinstance(obj, Product) and not is_new and _changed(session, obj, ["product_line_id"]):
+        elif isinstance(obj, Product) and not is_new and _changed(obj, ["product_line_id"]):
             for technician_id in lock_possible_holders(session, "products", [obj.id]):
                 stale[technician_id] = "a product moved to another product line"
-        elif isinstance(obj, Contact) and not is_new and _changed(session, obj, ["customer_id"]):
-            old = [c for c in _changed(session, obj, ["customer_id"]) if c is not None]
+        elif isinstance(obj, Contact) and not is_new and _changed(obj, ["customer_id"]):
+            old = [c for c in _changed(obj, ["customer_id"]) if c is not None]
             for technician_id in lock_possible_holders(session, "customers", [obj.customer_id, *old]):
                 stale[technician_id] = "a contact moved to another customer"
-        elif isinstance(obj, StockLocation) and (is_new or _changed(session, obj, ["technician_id"])):
-            for technician_id in {obj.technician_id, *_changed(session, obj, ["technician_id"])}:
+        elif isinstance(obj, StockLocation) and (is_new or _changed(obj, ["technician_id"])):
+            for technician_id in {obj.technician_id, *_changed(obj, ["technician_id"])}:
                 if technician_id is not None:
                     stale[technician_id] = "a van was created or given to another technician"
         elif isinstance(obj, StockBalance):
