@@ -170,6 +170,13 @@ class Factory:
 
         return self._run(build)
 
+    def carrier_claim(self, record: SimpleNamespace, order: SimpleNamespace) -> SimpleNamespace:
+        """A carrier damage claim on a job's record (packaging damage photos are tagged with it)."""
+        from fieldservice.claims.models import CarrierClaim
+
+        return self._run(lambda: _added(CarrierClaim(record_root_id=record.id, record_id=record.id,
+                                                     work_order_id=order.id, customer_id=order.customer_id)))
+
     def dispatched_job(self, *, start: datetime | None = None, technician: SimpleNamespace | None = None,
                        customer_id: uuid.UUID | None = None, confirmed: bool = True) -> SimpleNamespace:
         """A work order with one visit assigned to a certified technician: the common starting point."""

@@ -10,9 +10,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from fieldservice.claims.models import CarrierClaim
-from fieldservice.db import unit_of_work
-from fieldservice.extensions import db
 from tests.factories import Factory
 from tests.photos.conftest import TusClient, jpeg_bytes
 from tests.photos.test_photos_api import post_photo
@@ -23,13 +20,7 @@ def foreign(app: Flask, make: Factory) -> SimpleNamespace:
     """Another customer's job with a record and a carrier claim."""
     other = make.dispatched_job()
     record = make.job_record(other.visit.id)
-    with app.app_context(), unit_of_work():
-        claim = CarrierClaim(record_root_id=record.id, record_id=record.id, work_order_id=other.order.id,
-                             customer_id=other.order.customer_id)
-        db.session.add(claim)
-        db.session.flush()
-        claim_id = claim.id
-    return SimpleNamespace(record_id=record.id, claim_id=claim_id)
+    return SimpleNamespace(record_id=record.id, claim_id=make.carrier_claim(record, other.order).id)
 
 
 @pytest.mark.parametrize("link", ["record_id", "damage_claim_id", "unknown record", "unknown claim"])

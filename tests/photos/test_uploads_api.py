@@ -379,15 +379,8 @@ def test_visit_and_work_order_must_agree(tus: TusClient, job: SimpleNamespace, m
 
 def test_damage_claim_only_on_packaging_damage(tus: TusClient, job: SimpleNamespace, make: Factory,
                                               app: Flask) -> None:
-    from fieldservice.claims.models import CarrierClaim
-
     record = make.job_record(job.visit.id)
-    with app.app_context(), unit_of_work():
-        claim = CarrierClaim(record_root_id=record.id, record_id=record.id, work_order_id=job.order.id,
-                             customer_id=job.order.customer_id)
-        db.session.add(claim)
-        db.session.flush()
-        claim_id = str(claim.id)
+    claim_id = str(make.carrier_claim(record, job.order).id)
     assert tus.create(100, kind="fault", visit_id=job.visit.id, damage_claim_id=claim_id).status_code == 422
     assert tus.create(100, kind="packaging_damage", visit_id=job.visit.id, damage_claim_id=claim_id).status_code == 201
     # issue 15: a claim that is not of this job's work order (here: none at all) is an unknown reference
