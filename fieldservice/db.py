@@ -138,15 +138,15 @@ def insert_or_nothing(session: Any, target: Any, values: dict[str, Any], key: li
     return insert(target).values(**values).on_conflict_do_nothing(index_elements=key)
 
 
-def in_values(session: Any, column: Any, values: Iterable[Any]) -> Any:
+def in_values(session: Any, column: Any, values: Iterable[Any], element: Any = None) -> Any:
     """`column IN values` for a list that may hold thousands of ids: one array parameter on PostgreSQL (a
     semi-join on the unnested array: index lookups per id, never a linear `= ANY` test per row), a plain IN
-    list elsewhere."""
+    list elsewhere. `element` is the values' type (UUIDs by default)."""
     values = list(values)
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 
-        ids = sa.func.unnest(sa.bindparam(None, values, type_=ARRAY(sa.Uuid())))
+        ids = sa.func.unnest(sa.bindparam(None, values, type_=ARRAY(element if element is not None else sa.Uuid())))
         return column.in_(sa.select(ids))
     return column.in_(values)
 

@@ -15,8 +15,8 @@ from fieldservice.common.blueprint import Blueprint
 from fieldservice.common.schemas import PageArgsSchema, StrictSchema, page_of, text
 from fieldservice.db import unit_of_work
 from fieldservice.errors import ValidationFailed
+from sync import rowsql, service
 from sync import schema as sync_schema
-from sync import service
 from sync.models import RejectionKind, RejectionStatus
 
 blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync",
@@ -125,9 +125,11 @@ class Pull(MethodView):
             with unit_of_work():
                 service.prepare_pull(actor, last_pulled_at=args["last_pulled_at"], unpushed=args["unpushed"])
         with unit_of_work():
-            return service.pull(actor, last_pulled_at=args["last_pulled_at"],
-                                schema_version=args["schema_version"], page_size=args["page_size"],
-                                created_as_updated=args["created_as_updated"])
+            result = service.pull(actor, last_pulled_at=args["last_pulled_at"],
+                                  schema_version=args["schema_version"], page_size=args["page_size"],
+                                  created_as_updated=args["created_as_updated"])
+        # records may be JSON texts PostgreSQL wrote (sync/rowsql.py): joined, not re-encoded
+        return current_app.response_class(rowsql.dumps(result), mimetype="application/json")
 
 
 PUSH_BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {"schema": {

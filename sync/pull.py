@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fieldservice.db import in_values
+from sync import rowsql
 from sync.models import RejectionKind, RejectionStatus, ScopeMember, SyncReceipt, SyncRejection
 from sync.schema import TABLES, SyncTable, raw_record
 
@@ -29,7 +30,10 @@ class Candidate:
     table: str
     record_id: str
     seq: int = 0
-    row: Any = None
+    row: Any = None                    # the row (Python path) or (id, change_seq, json) on PostgreSQL
+    text: str | None = None            # the record as JSON text built by PostgreSQL (sync/rowsql.py)
+    added: int | None = None           # its scope entry's added_seq, when a query already told
+    own: bool = False                  # a work log this technician's phone pushed (bulk: no receipt)
     removed: bool = False
     entered: bool = False              # entered the scope after the cursor: new to the phone
     too_new: bool = False
@@ -55,13 +59,25 @@ class PullContext:
 ORM_TABLES = frozenset({"quotes"})
 
 
-def _member_join(table: SyncTable, technician_id: uuid.UUID) -> sa.Select[Any]:
+def _rows(table: SyncTable, technician_id: uuid.UUID, *, as_json: bool, joined: bool) -> sa.Select[Any]:
+    """The statement loading a table's candidate rows (`.where(id IN ...)` is added by the caller): as JSON text
+    built by PostgreSQL (`as_json`), as ORM objects (quotes), or as plain rows; `joined` adds the scope entry's
+    added_seq (for candidates whose membership no query told yet)."""
     model = table.model
-    source = model if table.name in ORM_TABLES else model.__table__
-    return (sa.select(source, ScopeMember.added_seq)
-            .join(ScopeMember, sa.and_(ScopeMember.record_id == model.id, ScopeMember.table_name == table.name,
-                                       ScopeMember.technician_id == technician_id,
-                                       ScopeMember.removed_seq.is_(None))))
+    source = model.__table__
+    if as_json:
+        columns: list[Any] = [source.c.id, source.c.change_seq, rowsql.record_sql(table).label("json")]
+        if table.name == "work_logs":
+            columns.append(sa.and_(source.c.technician_id == rowsql.TECHNICIAN,
+                                   source.c.device_time.is_not(None)).label("own"))
+        stmt = sa.select(*columns)
+    else:
+        stmt = sa.select(model if table.name in ORM_TABLES else source)
+    if joined:
+        stmt = stmt.add_columns(ScopeMember.added_seq).join(ScopeMember, sa.and_(
+            ScopeMember.record_id == source.c.id, ScopeMember.table_name == table.name,
+            ScopeMember.technician_id == technician_id, ScopeMember.removed_seq.is_(None)))
+    return stmt
 
 
 _CHANGED: list[sa.CompoundSelect] = []
@@ -90,6 +106,28 @@ def _changed_statement() -> sa.CompoundSelect:
     return _CHANGED[0]
 
 
+_ENTRIES: list[sa.CompoundSelect] = []
+
+
+def _entries_statement() -> sa.CompoundSelect:
+    """(b) and (c) of the module docstring, each an index range scan on the technician's scope limited to the
+    page, in one statement built once with bound parameters (tech, c, w, lim)."""
+    if not _ENTRIES:
+        m = ScopeMember.__table__.c
+        tech, c, w = sa.bindparam("tech", type_=sa.Uuid()), sa.bindparam("c", type_=sa.BigInteger()), \
+            sa.bindparam("w", type_=sa.BigInteger())
+        lim = sa.bindparam("lim", type_=sa.Integer())
+        added = (sa.select(sa.literal("added").label("kind"), m.table_name, m.record_id, m.added_seq.label("seq"))
+                 .where(m.technician_id == tech, m.removed_seq.is_(None), m.added_seq > c, m.added_seq <= w)
+                 .order_by(m.added_seq).limit(lim))
+        removed = (sa.select(sa.literal("removed").label("kind"), m.table_name, m.record_id,
+                             m.removed_seq.label("seq"))
+                   .where(m.technician_id == tech, m.removed_seq > c, m.removed_seq <= w)
+                   .order_by(m.removed_seq).limit(lim))
+        _ENTRIES.append(sa.union_all(added.subquery().select(), removed.subquery().select()))
+    return _ENTRIES[0]
+
+
 class _Collector:
     def __init__(self, session: Session, technician_id: uuid.UUID, cursor: int, watermark: int, limit: int) -> None:
         self.session, self.technician_id = session, technician_id
@@ -107,9 +145,12 @@ class _Collector:
             self.candidates[key] = Candidate(table, str(record_id))
         return self.candidates[key]
 
-    def _take_row(self, table: SyncTable, row: Any, added_seq: int) -> None:
-        cand = self._candidate(table.name, row.id)
-        cand.row = row
+    def _take_row(self, table: SyncTable, row: Any, added_seq: int, *, text: str | None = None) -> None:
+        record_id = row.id
+        cand = self._candidate(table.name, record_id)
+        cand.row, cand.text = row, text
+        cand.own = bool(row.own) if text is not None and table.name == "work_logs" else (
+            table.name == "work_logs" and row.technician_id == self.technician_id and row.device_time is not None)
         if row.change_seq > self.watermark or added_seq > self.watermark:
             cand.too_new = True  # changed (or entered the scope) after the watermark: the next pull sends it
         for seq in (row.change_seq, added_seq):
@@ -120,7 +161,6 @@ class _Collector:
 
     def collect(self) -> None:
         c, w, lim = self.cursor, self.watermark, self.limit
-        member = sa.and_(ScopeMember.technician_id == self.technician_id)
         # (a) rows changed since the cursor, already on the phone before it: an index range scan per
         # table, in one round trip (the rows themselves are loaded in _complete)
         if self.session.get_bind().dialect.name == "postgresql":
@@ -134,25 +174,20 @@ class _Collector:
             self._note_limit(sorted(r.seq for r in changed if r.table_name == name))
         for name, record_id, seq in changed:
             cand = self._candidate(name, record_id)
+            cand.seq, cand.added = max(cand.seq, seq), 0  # its entry is at or below the cursor
+        # (b) records that entered the scope and (c) records that left it, all tables at once, in one round
+        # trip (the rows of (b) are loaded in _complete)
+        entries = self.session.execute(_entries_statement(), {"tech": self.technician_id, "c": c, "w": w,
+                                                              "lim": lim}).all()
+        self._note_limit([seq for kind, _, _, seq in entries if kind == "added"])
+        self._note_limit([seq for kind, _, _, seq in entries if kind == "removed"])
+        for kind, name, record_id, seq in entries:
+            cand = self._candidate(name, record_id)
             cand.seq = max(cand.seq, seq)
-        # (b) records that entered the scope, all tables at once (their rows are loaded in _complete)
-        added = self.session.execute(sa.select(ScopeMember.table_name, ScopeMember.record_id, ScopeMember.added_seq)
-                                     .where(member, ScopeMember.removed_seq.is_(None), ScopeMember.added_seq > c,
-                                            ScopeMember.added_seq <= w)
-                                     .order_by(ScopeMember.added_seq).limit(lim)).all()
-        self._note_limit([r.added_seq for r in added])
-        for name, record_id, seq in added:
-            cand = self._candidate(name, record_id)
-            cand.seq, cand.entered = max(cand.seq, seq), True
-        # (c) records that left the scope
-        removed = self.session.execute(sa.select(ScopeMember.table_name, ScopeMember.record_id,
-                                                 ScopeMember.removed_seq)
-                                       .where(member, ScopeMember.removed_seq > c, ScopeMember.removed_seq <= w)
-                                       .order_by(ScopeMember.removed_seq).limit(lim)).all()
-        self._note_limit([r.removed_seq for r in removed])
-        for name, record_id, seq in removed:
-            cand = self._candidate(name, record_id)
-            cand.removed, cand.seq = True, max(cand.seq, seq)
+            if kind == "added":
+                cand.entered, cand.added = True, seq
+            else:
+                cand.removed = True
         # (d) this technician's quarantined pushes
         rejected = list(self.session.scalars(sa.select(SyncRejection).where(
             SyncRejection.technician_id == self.technician_id, SyncRejection.change_seq > c,
@@ -164,21 +199,29 @@ class _Collector:
         self._complete()
 
     def _complete(self) -> None:
-        """Fill in what the limited queries may not have returned for the candidates found."""
+        """Load the rows of the candidates found (the limited queries gave ids and change numbers only): one
+        query per table, and one more for candidates whose scope entry no query told (quarantined records)."""
+        as_json_ok = self.session.get_bind().dialect.name == "postgresql"
         by_table: dict[str, list[Candidate]] = {}
         for cand in self.candidates.values():
             by_table.setdefault(cand.table, []).append(cand)
         for name, cands in by_table.items():
             table = TABLES[name]
-            ids = [uuid.UUID(c.record_id) for c in cands if not c.removed]
-            if ids and any(c.row is None for c in cands if not c.removed):
-                stmt = _member_join(table, self.technician_id).where(in_values(self.session, table.model.id, ids))
-                if name in ORM_TABLES:
-                    for row, added_seq in self.session.execute(stmt).all():
-                        self._take_row(table, row, added_seq)
-                else:
-                    for row in self.session.execute(stmt).all():
-                        self._take_row(table, row, row.added_seq)
+            as_json = as_json_ok and rowsql.record_sql(table) is not None
+            for joined in (False, True):
+                wanted = [c for c in cands if not c.removed and c.row is None and (c.added is None) == joined]
+                if not wanted:
+                    continue
+                added = {c.record_id: c.added for c in wanted}
+                stmt = _rows(table, self.technician_id, as_json=as_json, joined=joined).where(
+                    in_values(self.session, table.model.__table__.c.id, [uuid.UUID(c.record_id) for c in wanted]))
+                for row in self.session.execute(stmt, {"tech": self.technician_id} if as_json else {}).all():
+                    if name in ORM_TABLES:
+                        obj = row[0]
+                        self._take_row(table, obj, row.added_seq if joined else added[str(obj.id)])
+                        continue
+                    self._take_row(table, row, row.added_seq if joined else added[str(row.id)],
+                                   text=row.json if as_json else None)
         self._complete_rejections(by_table)
         self._complete_removed()
 
@@ -244,8 +287,7 @@ def _pushed_here(session: Session, technician_id: uuid.UUID, cands: list[Candida
     are sent as `updated`): their receipts, or for work logs (bulk-created, no receipt) their technician and
     device time. A second phone of the same technician gets them as `updated` too (WatermelonDB creates them
     with a warning); a first pull (no cursor) gets everything as `created`."""
-    mine = {(c.table, c.record_id) for c in cands if c.table == "work_logs"
-            and c.row.technician_id == technician_id and c.row.device_time is not None}
+    mine = {(c.table, c.record_id) for c in cands if c.own}
     by_table: dict[str, list[str]] = {}
     for c in cands:
         if TABLES[c.table].pushable and (c.table, c.record_id) not in mine:
@@ -253,7 +295,7 @@ def _pushed_here(session: Session, technician_id: uuid.UUID, cands: list[Candida
     for table, ids in by_table.items():
         mine.update((table, r) for r in session.scalars(sa.select(SyncReceipt.record_id).where(
             SyncReceipt.technician_id == technician_id, SyncReceipt.table_name == table,
-            SyncReceipt.record_id.in_(ids)).distinct()))
+            in_values(session, SyncReceipt.record_id, ids, sa.String())).distinct()))
     return mine
 
 
@@ -290,7 +332,9 @@ def pull_page(session: Session, technician_id: uuid.UUID, cursor: int, watermark
         if cand.row is not None:
             status = _status_of(cand.rejection)
             created = (cand.entered and not created_as_updated and (cand.table, cand.record_id) not in pushed_here)
-            changes[cand.table]["created" if created else "updated"].append(raw_record(table, cand.row, ctx, status))
+            record = (rowsql.with_status(table, cand.text, status) if cand.text is not None
+                      else raw_record(table, cand.row, ctx, status))
+            changes[cand.table]["created" if created else "updated"].append(record)
             if cand.table == "visits":
                 visit_ids.append(cand.row.id)
         elif cand.rejection is not None:

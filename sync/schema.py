@@ -14,7 +14,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from fieldservice.assets.models import Asset
@@ -44,6 +44,9 @@ class Column:
     is_time: bool = False            # a datetime sent as epoch milliseconds
     plain: bool = False              # a string, not a reference, although its name ends in _id (device_id)
     max_length: int = 10_000         # longest string accepted on push (content JSON and signatures are longer)
+    # the computed value as SQL, sql(table, technician_param), for pages built as JSON by PostgreSQL
+    # (sync/rowsql.py); a computed column without it keeps its table on the Python path
+    sql: Callable[[Any, Any], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,18 @@ class SyncTable:
         object.__setattr__(self, "column_map", {c.name: c for c in self.columns})
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def to_millis(value: datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp() * 1000)
+    """Whole milliseconds since the epoch, rounded down, in exact integer arithmetic (a float product could
+    land one millisecond low); the same as PostgreSQL's `floor(extract(epoch ...) * 1000)` (sync/rowsql.py)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH) // _MS
 
 
 def from_millis(value: int | float | None) -> datetime | None:
@@ -110,6 +123,10 @@ def _read_only(row: Any, ctx: Any) -> bool:
     return bool(row.technician_id != ctx.technician_id)
 
 
+def _read_only_sql(table: Any, technician: Any) -> Any:
+    return table.c.technician_id.is_distinct_from(technician)
+
+
 def _serials_json(row: Any, ctx: Any) -> str | None:
     """Serial numbers travel as a JSON array in a string column (WatermelonDB has no array type)."""
     return json.dumps(row.serial_numbers, ensure_ascii=False) if row.serial_numbers else None
@@ -122,6 +139,18 @@ def _photo_url(variant: str) -> Callable[[Any, Any], str | None]:
         if variant != "original" and row.status.value != "ready":
             return None
         return f"/api/v1/photos/{row.id}/content?variant={variant}"
+
+    return url
+
+
+def _photo_url_sql(variant: str) -> Callable[[Any, Any], Any]:
+    import sqlalchemy as sa
+
+    def url(table: Any, technician: Any) -> Any:
+        value = sa.literal("/api/v1/photos/") + sa.cast(table.c.id, sa.Text) + f"/content?variant={variant}"
+        if variant == "original":
+            return value
+        return sa.case((table.c.status == "ready", value), else_=sa.null())
 
     return url
 
@@ -178,12 +207,12 @@ TABLES: dict[str, SyncTable] = {table.name: table for table in (
         s("confirmation_note", "technician"), t("confirmation_waived_at", "dispatcher"),
         s("confirmation_waiver_reason", "dispatcher"), t("arrived_at", "technician"), t("departed_at", "technician"),
         b("work_complete", "technician"), s("notes", "technician"), s("cancel_reason", "dispatcher"),
-        b("is_read_only", value=_read_only), *SYNC_STATUS, *STAMPS), pushable=True),
+        b("is_read_only", value=_read_only, sql=_read_only_sql), *SYNC_STATUS, *STAMPS), pushable=True),
     SyncTable("photos", Photo, (
         s("work_order_id"), s("visit_id"), s("record_id"), s("kind"), s("sha256"), s("content_type"),
         n("width"), n("height"), t("captured_at"), n("latitude"), n("longitude"), s("status"),
-        s("processing_error"), s("technician_id"), s("original_url", value=_photo_url("original")),
-        s("display_url", value=_photo_url("display")), s("thumbnail_url", value=_photo_url("thumb-256")),
+        s("processing_error"), s("technician_id"), s("original_url", value=_photo_url("original"), sql=_photo_url_sql("original")),
+        s("display_url", value=_photo_url("display"), sql=_photo_url_sql("display")), s("thumbnail_url", value=_photo_url("thumb-256"), sql=_photo_url_sql("thumb-256")),
         *STAMPS)),
     # issue 6: record drafts are written on the phone (content as JSON text, guarded by lock_version); a
     # sign-off is captured offline and pushed with the hash the customer saw (docs/sync.md, docs/signoffs.md)

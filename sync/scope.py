@@ -448,6 +448,31 @@ def prepare(session: Session, ctx: ScopeContext) -> ScopeState:
     return state
 
 
+HORIZON_REFRESH = timedelta(hours=1)
+
+
+def up_to_date(session: Session, ctx: ScopeContext) -> bool:
+    """Whether `prepare` has nothing to do: the scope is built and no visit of the technician's crossed an edge
+    of the window since it was last moved (and that was less than HORIZON_REFRESH ago). One statement and no
+    lock: most pulls write nothing before reading their page (issue 13). When it says false, `prepare` runs
+    under the technician's scope lock. Reading without the lock is safe: whatever changes the scope meanwhile
+    is numbered, and the pull's watermark leaves it for the next pull."""
+    state, visit = ScopeState.__table__.c, Visit.__table__.c
+    start, end = ctx.horizon
+
+    def between(old: Any, new: datetime) -> Any:
+        low, high = sa.case((old < new, old), else_=new), sa.case((old < new, new), else_=old)
+        return sa.and_(visit.scheduled_start >= low, visit.scheduled_start < high)
+
+    crossed = sa.exists().where(visit.technician_id == state.technician_id,
+                                sa.or_(between(state.horizon_start, start), between(state.horizon_end, end)))
+    row = session.execute(sa.select(state.built_at, state.horizon_start, crossed.label("crossed")).where(
+        state.technician_id == ctx.technician_id, state.horizon_end.is_not(None))).first()
+    if row is None or row.built_at is None or row.horizon_start is None or row.crossed:
+        return False
+    return abs(start - row.horizon_start) < HORIZON_REFRESH
+
+
 def refresh_scope(session: Session, ctx: ScopeContext) -> tuple[int, int]:
     """Rebuild the technician's scope whole now (`flask sync rebuild-scopes`). Returns (entered, left)."""
     state = lock_states(session, [ctx.technician_id])[ctx.technician_id]

@@ -84,11 +84,22 @@ def prepare_pull(actor: Actor, *, last_pulled_at: int | None, unpushed: bool | N
     technician_id = _technician(actor)
     config = current_app.config
     session = db.session
+    ctx = ScopeContext(technician_id, now, config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"])
+    if scope.up_to_date(session, ctx) and not _handovers_to_release(technician_id, last_pulled_at or 0):
+        return  # the usual pull: nothing to write, no lock taken
     cursor = _check_cursor(last_pulled_at, max(current_watermark(session), 1))
     ensure_counter_locked(session)  # a numbering writer from here (outside any savepoint)
-    scope.prepare(session, ScopeContext(technician_id, now, config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"]))
+    scope.prepare(session, ctx)
     if release_handovers(technician_id, cursor, unpushed, now):
         session.flush()
+
+
+def _handovers_to_release(technician_id: uuid.UUID, cursor: int) -> bool:
+    """Whether a visit taken from this technician was delivered to their phone and is still held (release_handovers
+    then decides whether to let go of it)."""
+    return db.session.scalar(sa.select(VisitHandover.visit_id).where(
+        VisitHandover.technician_id == technician_id, VisitHandover.completed_at.is_(None),
+        VisitHandover.delivered_seq.is_not(None), VisitHandover.delivered_seq <= cursor).limit(1)) is not None
 
 
 def pull(actor: Actor, *, last_pulled_at: int | None, schema_version: int,
