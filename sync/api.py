@@ -121,15 +121,20 @@ class Pull(MethodView):
         them to WatermelonDB.
         """
         actor = current_actor()
-        if not args["continuation"]:
-            with unit_of_work():
-                service.prepare_pull(actor, last_pulled_at=args["last_pulled_at"], unpushed=args["unpushed"])
         with unit_of_work():
-            result = service.pull(actor, last_pulled_at=args["last_pulled_at"],
-                                  schema_version=args["schema_version"], page_size=args["page_size"],
-                                  created_as_updated=args["created_as_updated"])
-        # records may be JSON texts PostgreSQL wrote (sync/rowsql.py): joined, not re-encoded
-        return current_app.response_class(rowsql.dumps(result), mimetype="application/json")
+            # the usual pull: nothing to prepare, the page is read in the same transaction
+            if args["continuation"] or service.ready_to_pull(actor, last_pulled_at=args["last_pulled_at"]):
+                return _pull_response(actor, args)
+        with unit_of_work():
+            service.prepare_pull(actor, last_pulled_at=args["last_pulled_at"], unpushed=args["unpushed"])
+        with unit_of_work():
+            return _pull_response(actor, args)
+
+
+def _pull_response(actor: Any, args: dict[str, Any]) -> Any:
+    result = service.pull(actor, last_pulled_at=args["last_pulled_at"], schema_version=args["schema_version"],
+                          page_size=args["page_size"], created_as_updated=args["created_as_updated"])
+    return current_app.response_class(rowsql.dumps(result), mimetype="application/json")
 
 
 PUSH_BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {"schema": {

@@ -80,52 +80,61 @@ def _rows(table: SyncTable, technician_id: uuid.UUID, *, as_json: bool, joined: 
     return stmt
 
 
-_CHANGED: list[sa.CompoundSelect] = []
+_EVENTS: list[sa.CompoundSelect] = []
 
 
-def _changed_statement() -> sa.CompoundSelect:
-    """(a) of the module docstring for every table, built once with bound parameters (tech, c, w, lim): the
-    statement is the same on every pull, so neither SQLAlchemy nor PostgreSQL builds or plans it anew."""
-    if not _CHANGED:
+def _events_statement() -> sa.CompoundSelect:
+    """Events (a), (b) and (c) of the module docstring as (kind, table_name, record_id, seq), every branch an
+    index range scan limited to the page, in one round trip: (a) per table on `change_seq`, (b) and (c) on the
+    technician's scope entries. Built once with bound parameters (tech, c, w, lim): the statement is the same
+    on every pull, so neither SQLAlchemy nor PostgreSQL builds or plans it anew."""
+    if not _EVENTS:
         tech, c, w = sa.bindparam("tech", type_=sa.Uuid()), sa.bindparam("c", type_=sa.BigInteger()), \
             sa.bindparam("w", type_=sa.BigInteger())
         lim = sa.bindparam("lim", type_=sa.Integer())
+        m = ScopeMember.__table__.c
         parts = []
         for table in TABLES.values():
-            model = table.model
-            parts.append(sa.select(sa.literal(table.name).label("table_name"), model.id.label("record_id"),
-                                   model.change_seq.label("seq"))
-                         .join(ScopeMember, sa.and_(ScopeMember.record_id == model.id,
-                                                    ScopeMember.table_name == table.name,
-                                                    ScopeMember.technician_id == tech,
-                                                    ScopeMember.removed_seq.is_(None)))
+            source = table.model.__table__.c
+            parts.append(sa.select(sa.literal("changed").label("kind"), sa.literal(table.name).label("table_name"),
+                                   source.id.label("record_id"), source.change_seq.label("seq"))
+                         .join(ScopeMember.__table__, sa.and_(m.record_id == source.id, m.table_name == table.name,
+                                                              m.technician_id == tech, m.removed_seq.is_(None)))
                          # records that entered the scope after the cursor come with their entry (b)
-                         .where(model.change_seq > c, model.change_seq <= w, ScopeMember.added_seq <= c)
-                         .order_by(model.change_seq).limit(lim).subquery().select())
-        _CHANGED.append(sa.union_all(*parts))
-    return _CHANGED[0]
+                         .where(source.change_seq > c, source.change_seq <= w, m.added_seq <= c)
+                         .order_by(source.change_seq).limit(lim))
+        parts.append(sa.select(sa.literal("added"), m.table_name, m.record_id, m.added_seq)
+                     .where(m.technician_id == tech, m.removed_seq.is_(None), m.added_seq > c, m.added_seq <= w)
+                     .order_by(m.added_seq).limit(lim))
+        parts.append(sa.select(sa.literal("removed"), m.table_name, m.record_id, m.removed_seq)
+                     .where(m.technician_id == tech, m.removed_seq > c, m.removed_seq <= w)
+                     .order_by(m.removed_seq).limit(lim))
+        _EVENTS.append(sa.union_all(*(part.subquery().select() for part in parts)))
+    return _EVENTS[0]
 
 
-_ENTRIES: list[sa.CompoundSelect] = []
+_REJECTIONS: list[sa.CompoundSelect] = []
 
 
-def _entries_statement() -> sa.CompoundSelect:
-    """(b) and (c) of the module docstring, each an index range scan on the technician's scope limited to the
-    page, in one statement built once with bound parameters (tech, c, w, lim)."""
-    if not _ENTRIES:
-        m = ScopeMember.__table__.c
+def _rejections_statement() -> sa.CompoundSelect:
+    """(d) of the module docstring, and in the same round trip one row telling whether the technician has any
+    open rejection at all (most have none: `_complete_rejections` then looks nothing up)."""
+    if not _REJECTIONS:
+        r = SyncRejection.__table__.c
         tech, c, w = sa.bindparam("tech", type_=sa.Uuid()), sa.bindparam("c", type_=sa.BigInteger()), \
             sa.bindparam("w", type_=sa.BigInteger())
         lim = sa.bindparam("lim", type_=sa.Integer())
-        added = (sa.select(sa.literal("added").label("kind"), m.table_name, m.record_id, m.added_seq.label("seq"))
-                 .where(m.technician_id == tech, m.removed_seq.is_(None), m.added_seq > c, m.added_seq <= w)
-                 .order_by(m.added_seq).limit(lim))
-        removed = (sa.select(sa.literal("removed").label("kind"), m.table_name, m.record_id,
-                             m.removed_seq.label("seq"))
-                   .where(m.technician_id == tech, m.removed_seq > c, m.removed_seq <= w)
-                   .order_by(m.removed_seq).limit(lim))
-        _ENTRIES.append(sa.union_all(added.subquery().select(), removed.subquery().select()))
-    return _ENTRIES[0]
+        recent = (sa.select(sa.literal(False, sa.Boolean()).label("any_open"), r.table_name, r.record_id,
+                            r.change_seq)
+                  .where(r.technician_id == tech, r.change_seq > c, r.change_seq <= w)
+                  .order_by(r.change_seq).limit(lim))
+        any_open = (sa.select(sa.literal(True, sa.Boolean()).label("any_open"),
+                              sa.cast(sa.null(), r.table_name.type).label("table_name"),
+                              sa.cast(sa.null(), r.record_id.type).label("record_id"),
+                              sa.cast(sa.null(), r.change_seq.type).label("change_seq"))
+                    .where(r.technician_id == tech, r.status == RejectionStatus.OPEN.value).limit(1))
+        _REJECTIONS.append(sa.union_all(recent.subquery().select(), any_open.subquery().select()))
+    return _REJECTIONS[0]
 
 
 class _Collector:
@@ -134,10 +143,12 @@ class _Collector:
         self.cursor, self.watermark, self.limit = cursor, watermark, limit
         self.candidates: dict[tuple[str, str], Candidate] = {}
         self.bound: float = INFINITY  # every record whose latest event is <= bound is among the candidates
+        self.any_open_rejection = False
 
     def _note_limit(self, seqs: list[int]) -> None:
+        """A limited query that returned a full page may have left out events after its highest number."""
         if len(seqs) >= self.limit:
-            self.bound = min(self.bound, seqs[-1])
+            self.bound = min(self.bound, max(seqs))
 
     def _candidate(self, table: str, record_id: Any) -> Candidate:
         key = (table, str(record_id))
@@ -161,41 +172,36 @@ class _Collector:
 
     def collect(self) -> None:
         c, w, lim = self.cursor, self.watermark, self.limit
-        # (a) rows changed since the cursor, already on the phone before it: an index range scan per
-        # table, in one round trip (the rows themselves are loaded in _complete)
+        params = {"tech": self.technician_id, "c": c, "w": w, "lim": lim}
         if self.session.get_bind().dialect.name == "postgresql":
-            # planning the 20-branch statement cost more than running it (~1.4 ms a branch): psycopg prepares
+            # planning the 22-branch statement cost more than running it (~1.4 ms a branch): psycopg prepares
             # a statement run often on a connection, and this makes PostgreSQL keep one plan for it (each
-            # branch an index range scan on change_seq whatever the bounds; docs/benchmarks.md, issue 13)
+            # branch an index range scan whatever the bounds; docs/benchmarks.md, issue 13)
             self.session.execute(sa.text("SET LOCAL plan_cache_mode = force_generic_plan"))
-        changed = self.session.execute(_changed_statement(), {"tech": self.technician_id, "c": c, "w": w,
-                                                              "lim": lim}).all()
-        for name in TABLES:
-            self._note_limit(sorted(r.seq for r in changed if r.table_name == name))
-        for name, record_id, seq in changed:
-            cand = self._candidate(name, record_id)
-            cand.seq, cand.added = max(cand.seq, seq), 0  # its entry is at or below the cursor
-        # (b) records that entered the scope and (c) records that left it, all tables at once, in one round
-        # trip (the rows of (b) are loaded in _complete)
-        entries = self.session.execute(_entries_statement(), {"tech": self.technician_id, "c": c, "w": w,
-                                                              "lim": lim}).all()
-        self._note_limit([seq for kind, _, _, seq in entries if kind == "added"])
-        self._note_limit([seq for kind, _, _, seq in entries if kind == "removed"])
-        for kind, name, record_id, seq in entries:
+        # (a) rows changed since the cursor, already on the phone before it; (b) records that entered the
+        # scope and (c) records that left it: ids and numbers only, in one round trip (rows: _complete)
+        events = self.session.execute(_events_statement(), params).all()
+        per_kind: dict[str, list[int]] = {}
+        for kind, name, record_id, seq in events:
+            per_kind.setdefault(name if kind == "changed" else kind, []).append(seq)
             cand = self._candidate(name, record_id)
             cand.seq = max(cand.seq, seq)
-            if kind == "added":
+            if kind == "changed":
+                cand.added = cand.added if cand.added is not None else 0  # its entry is at or below the cursor
+            elif kind == "added":
                 cand.entered, cand.added = True, seq
             else:
                 cand.removed = True
+        for seqs in per_kind.values():  # one list per limited branch
+            self._note_limit(seqs)
         # (d) this technician's quarantined pushes
-        rejected = list(self.session.scalars(sa.select(SyncRejection).where(
-            SyncRejection.technician_id == self.technician_id, SyncRejection.change_seq > c,
-            SyncRejection.change_seq <= w).order_by(SyncRejection.change_seq).limit(lim)))
-        self._note_limit([r.change_seq for r in rejected])
-        for rejection in rejected:
-            cand = self._candidate(rejection.table_name, rejection.record_id)
-            cand.seq = max(cand.seq, rejection.change_seq)
+        rejected = self.session.execute(_rejections_statement(), params).all()
+        self.any_open_rejection = any(row.any_open for row in rejected)
+        recent = [row for row in rejected if not row.any_open]
+        self._note_limit([row.change_seq for row in recent])
+        for row in recent:
+            cand = self._candidate(row.table_name, row.record_id)
+            cand.seq = max(cand.seq, row.change_seq)
         self._complete()
 
     def _complete(self) -> None:
@@ -228,9 +234,7 @@ class _Collector:
     def _complete_rejections(self, by_table: dict[str, list[Candidate]]) -> None:
         """The latest open rejection of each candidate of a pushable table: one query for all tables."""
         ids = [c.record_id for name, cands in by_table.items() if TABLES[name].pushable for c in cands]
-        if not ids or self.session.scalar(sa.select(SyncRejection.id).where(
-                SyncRejection.technician_id == self.technician_id,
-                SyncRejection.status == RejectionStatus.OPEN).limit(1)) is None:
+        if not ids or not self.any_open_rejection:
             return  # most technicians have nothing in quarantine: no lookup of a thousand ids
         latest: dict[tuple[str, str], SyncRejection] = {}
         for rejection in self.session.scalars(sa.select(SyncRejection).where(

@@ -451,12 +451,13 @@ def prepare(session: Session, ctx: ScopeContext) -> ScopeState:
 HORIZON_REFRESH = timedelta(hours=1)
 
 
-def up_to_date(session: Session, ctx: ScopeContext) -> bool:
+def up_to_date(session: Session, ctx: ScopeContext, also_none_of: Any = None) -> bool:
     """Whether `prepare` has nothing to do: the scope is built and no visit of the technician's crossed an edge
     of the window since it was last moved (and that was less than HORIZON_REFRESH ago). One statement and no
     lock: most pulls write nothing before reading their page (issue 13). When it says false, `prepare` runs
     under the technician's scope lock. Reading without the lock is safe: whatever changes the scope meanwhile
-    is numbered, and the pull's watermark leaves it for the next pull."""
+    is numbered, and the pull's watermark leaves it for the next pull. `also_none_of`: an EXISTS that must be
+    false too (asked in the same statement)."""
     state, visit = ScopeState.__table__.c, Visit.__table__.c
     start, end = ctx.horizon
 
@@ -466,9 +467,10 @@ def up_to_date(session: Session, ctx: ScopeContext) -> bool:
 
     crossed = sa.exists().where(visit.technician_id == state.technician_id,
                                 sa.or_(between(state.horizon_start, start), between(state.horizon_end, end)))
-    row = session.execute(sa.select(state.built_at, state.horizon_start, crossed.label("crossed")).where(
+    pending = crossed if also_none_of is None else sa.or_(crossed, also_none_of)
+    row = session.execute(sa.select(state.built_at, state.horizon_start, pending.label("pending")).where(
         state.technician_id == ctx.technician_id, state.horizon_end.is_not(None))).first()
-    if row is None or row.built_at is None or row.horizon_start is None or row.crossed:
+    if row is None or row.built_at is None or row.horizon_start is None or row.pending:
         return False
     return abs(start - row.horizon_start) < HORIZON_REFRESH
 

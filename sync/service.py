@@ -74,32 +74,36 @@ def release_handovers(technician_id: uuid.UUID, cursor: int, unpushed: bool | No
     return released
 
 
+def _scope_context(technician_id: uuid.UUID, now: datetime) -> ScopeContext:
+    config = current_app.config
+    return ScopeContext(technician_id, now, config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"])
+
+
+def ready_to_pull(actor: Actor, *, last_pulled_at: int | None, now: datetime | None = None) -> bool:
+    """Whether `prepare_pull` has nothing to do: the scope is up to date for now and no visit taken from the
+    technician waits to be let go. One statement, no lock, no write: the usual pull then reads its page in the
+    same transaction (issue 13)."""
+    technician_id = _technician(actor)
+    waiting = sa.exists().where(
+        VisitHandover.technician_id == technician_id, VisitHandover.completed_at.is_(None),
+        VisitHandover.delivered_seq.is_not(None), VisitHandover.delivered_seq <= (last_pulled_at or 0))
+    return scope.up_to_date(db.session, _scope_context(technician_id, now or utcnow()), also_none_of=waiting)
+
+
 def prepare_pull(actor: Actor, *, last_pulled_at: int | None, unpushed: bool | None,
                  now: datetime | None = None) -> None:
     """Bring the technician's scope up to date before a pull: build it if it never was (or is stale), move
     its schedule window to now, then let go of released visits (their handovers complete, and the scope
     follows in the same flush, sync/scope.py). Its own transaction, holding only this technician's scope
-    lock, and only while it writes, not while the page is read."""
+    lock, and only while it writes, not while the page is read. Not needed when `ready_to_pull` says so."""
     now = now or utcnow()
     technician_id = _technician(actor)
-    config = current_app.config
     session = db.session
-    ctx = ScopeContext(technician_id, now, config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"])
-    if scope.up_to_date(session, ctx) and not _handovers_to_release(technician_id, last_pulled_at or 0):
-        return  # the usual pull: nothing to write, no lock taken
     cursor = _check_cursor(last_pulled_at, max(current_watermark(session), 1))
     ensure_counter_locked(session)  # a numbering writer from here (outside any savepoint)
-    scope.prepare(session, ctx)
+    scope.prepare(session, _scope_context(technician_id, now))
     if release_handovers(technician_id, cursor, unpushed, now):
         session.flush()
-
-
-def _handovers_to_release(technician_id: uuid.UUID, cursor: int) -> bool:
-    """Whether a visit taken from this technician was delivered to their phone and is still held (release_handovers
-    then decides whether to let go of it)."""
-    return db.session.scalar(sa.select(VisitHandover.visit_id).where(
-        VisitHandover.technician_id == technician_id, VisitHandover.completed_at.is_(None),
-        VisitHandover.delivered_seq.is_not(None), VisitHandover.delivered_seq <= cursor).limit(1)) is not None
 
 
 def pull(actor: Actor, *, last_pulled_at: int | None, schema_version: int,
