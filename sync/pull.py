@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from fieldservice.db import in_values
+from fieldservice.db import in_param, in_values
 from sync import rowsql
 from sync.models import RejectionKind, RejectionStatus, ScopeMember, SyncReceipt, SyncRejection
 from sync.schema import TABLES, SyncTable, raw_record
@@ -59,24 +59,32 @@ class PullContext:
 ORM_TABLES = frozenset({"quotes"})
 
 
-def _rows(table: SyncTable, technician_id: uuid.UUID, *, as_json: bool, joined: bool) -> sa.Select[Any]:
-    """The statement loading a table's candidate rows (`.where(id IN ...)` is added by the caller): as JSON text
-    built by PostgreSQL (`as_json`), as ORM objects (quotes), or as plain rows; `joined` adds the scope entry's
-    added_seq (for candidates whose membership no query told yet)."""
+_ROWS: dict[tuple[str, str, bool, bool], sa.Select[Any]] = {}
+
+
+def _rows(dialect: str, table: SyncTable, *, as_json: bool, joined: bool) -> sa.Select[Any]:
+    """The statement loading a table's candidate rows (bound parameters: ids, tech): as JSON text built by
+    PostgreSQL (`as_json`), as ORM objects (quotes), or as plain rows; `joined` adds the scope entry's
+    added_seq (for candidates whose membership no query told yet). Built once per table and kind."""
+    key = (dialect, table.name, as_json, joined)
+    if key in _ROWS:
+        return _ROWS[key]
     model = table.model
     source = model.__table__
+    tech = sa.bindparam("tech", type_=sa.Uuid())
     if as_json:
         columns: list[Any] = [source.c.id, source.c.change_seq, rowsql.record_sql(table).label("json")]
         if table.name == "work_logs":
-            columns.append(sa.and_(source.c.technician_id == rowsql.TECHNICIAN,
-                                   source.c.device_time.is_not(None)).label("own"))
+            columns.append(sa.and_(source.c.technician_id == tech, source.c.device_time.is_not(None)).label("own"))
         stmt = sa.select(*columns)
     else:
         stmt = sa.select(model if table.name in ORM_TABLES else source)
     if joined:
-        stmt = stmt.add_columns(ScopeMember.added_seq).join(ScopeMember, sa.and_(
-            ScopeMember.record_id == source.c.id, ScopeMember.table_name == table.name,
-            ScopeMember.technician_id == technician_id, ScopeMember.removed_seq.is_(None)))
+        m = ScopeMember.__table__.c
+        stmt = stmt.add_columns(m.added_seq).join(ScopeMember.__table__, sa.and_(
+            m.record_id == source.c.id, m.table_name == table.name, m.technician_id == tech,
+            m.removed_seq.is_(None)))
+    _ROWS[key] = stmt = stmt.where(in_param(dialect, source.c.id, "ids"))
     return stmt
 
 
@@ -207,7 +215,8 @@ class _Collector:
     def _complete(self) -> None:
         """Load the rows of the candidates found (the limited queries gave ids and change numbers only): one
         query per table, and one more for candidates whose scope entry no query told (quarantined records)."""
-        as_json_ok = self.session.get_bind().dialect.name == "postgresql"
+        dialect = self.session.get_bind().dialect.name
+        as_json_ok = dialect == "postgresql"
         by_table: dict[str, list[Candidate]] = {}
         for cand in self.candidates.values():
             by_table.setdefault(cand.table, []).append(cand)
@@ -219,9 +228,9 @@ class _Collector:
                 if not wanted:
                     continue
                 added = {c.record_id: c.added for c in wanted}
-                stmt = _rows(table, self.technician_id, as_json=as_json, joined=joined).where(
-                    in_values(self.session, table.model.__table__.c.id, [uuid.UUID(c.record_id) for c in wanted]))
-                for row in self.session.execute(stmt, {"tech": self.technician_id} if as_json else {}).all():
+                stmt = _rows(dialect, table, as_json=as_json, joined=joined)
+                params = {"tech": self.technician_id, "ids": [uuid.UUID(c.record_id) for c in wanted]}
+                for row in self.session.execute(stmt, params).all():
                     if name in ORM_TABLES:
                         obj = row[0]
                         self._take_row(table, obj, row.added_seq if joined else added[str(obj.id)])

@@ -451,25 +451,41 @@ def prepare(session: Session, ctx: ScopeContext) -> ScopeState:
 HORIZON_REFRESH = timedelta(hours=1)
 
 
-def up_to_date(session: Session, ctx: ScopeContext, also_none_of: Any = None) -> bool:
-    """Whether `prepare` has nothing to do: the scope is built and no visit of the technician's crossed an edge
-    of the window since it was last moved (and that was less than HORIZON_REFRESH ago). One statement and no
-    lock: most pulls write nothing before reading their page (issue 13). When it says false, `prepare` runs
-    under the technician's scope lock. Reading without the lock is safe: whatever changes the scope meanwhile
-    is numbered, and the pull's watermark leaves it for the next pull. `also_none_of`: an EXISTS that must be
-    false too (asked in the same statement)."""
-    state, visit = ScopeState.__table__.c, Visit.__table__.c
+_READY: list[sa.Select[Any]] = []
+
+
+def _ready_statement() -> sa.Select[Any]:
+    """The technician's scope state, and whether anything waits: a visit of theirs whose start lies between the
+    window of their last pull and now's (bound parameters start, end), or a visit taken from them delivered at
+    or before the cursor whose handover is not complete. Built once (the usual pull runs it)."""
+    if not _READY:
+        state, visit, handover = ScopeState.__table__.c, Visit.__table__.c, VisitHandover.__table__.c
+        tech, cursor = sa.bindparam("tech", type_=sa.Uuid()), sa.bindparam("cursor", type_=sa.BigInteger())
+
+        def between(old: Any, new: Any) -> Any:
+            low, high = sa.case((old < new, old), else_=new), sa.case((old < new, new), else_=old)
+            return sa.and_(visit.scheduled_start >= low, visit.scheduled_start < high)
+
+        crossed = sa.exists().where(visit.technician_id == tech, sa.or_(
+            between(state.horizon_start, sa.bindparam("start", type_=state.horizon_start.type)),
+            between(state.horizon_end, sa.bindparam("end", type_=state.horizon_end.type))))
+        waiting = sa.exists().where(handover.technician_id == tech, handover.completed_at.is_(None),
+                                    handover.delivered_seq.is_not(None), handover.delivered_seq <= cursor)
+        _READY.append(sa.select(state.built_at, state.horizon_start, sa.or_(crossed, waiting).label("pending"))
+                      .where(state.technician_id == tech, state.horizon_end.is_not(None)))
+    return _READY[0]
+
+
+def up_to_date(session: Session, ctx: ScopeContext, cursor: int) -> bool:
+    """Whether a pull from `cursor` has nothing to prepare: the scope is built, no visit of the technician's
+    crossed an edge of the window since it was last moved (less than HORIZON_REFRESH ago), and no visit taken
+    from them waits to be let go (sync/service.py release_handovers). One statement and no lock: most pulls
+    write nothing before reading their page (issue 13); otherwise `prepare` runs under the technician's scope
+    lock. Reading without the lock is safe: whatever changes the scope meanwhile is numbered, and the pull's
+    watermark leaves it for the next pull."""
     start, end = ctx.horizon
-
-    def between(old: Any, new: datetime) -> Any:
-        low, high = sa.case((old < new, old), else_=new), sa.case((old < new, new), else_=old)
-        return sa.and_(visit.scheduled_start >= low, visit.scheduled_start < high)
-
-    crossed = sa.exists().where(visit.technician_id == state.technician_id,
-                                sa.or_(between(state.horizon_start, start), between(state.horizon_end, end)))
-    pending = crossed if also_none_of is None else sa.or_(crossed, also_none_of)
-    row = session.execute(sa.select(state.built_at, state.horizon_start, pending.label("pending")).where(
-        state.technician_id == ctx.technician_id, state.horizon_end.is_not(None))).first()
+    row = session.execute(_ready_statement(), {"tech": ctx.technician_id, "start": start, "end": end,
+                                               "cursor": cursor}).first()
     if row is None or row.built_at is None or row.horizon_start is None or row.pending:
         return False
     return abs(start - row.horizon_start) < HORIZON_REFRESH

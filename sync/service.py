@@ -84,10 +84,7 @@ def ready_to_pull(actor: Actor, *, last_pulled_at: int | None, now: datetime | N
     technician waits to be let go. One statement, no lock, no write: the usual pull then reads its page in the
     same transaction (issue 13)."""
     technician_id = _technician(actor)
-    waiting = sa.exists().where(
-        VisitHandover.technician_id == technician_id, VisitHandover.completed_at.is_(None),
-        VisitHandover.delivered_seq.is_not(None), VisitHandover.delivered_seq <= (last_pulled_at or 0))
-    return scope.up_to_date(db.session, _scope_context(technician_id, now or utcnow()), also_none_of=waiting)
+    return scope.up_to_date(db.session, _scope_context(technician_id, now or utcnow()), last_pulled_at or 0)
 
 
 def prepare_pull(actor: Actor, *, last_pulled_at: int | None, unpushed: bool | None,
