@@ -176,22 +176,30 @@ def numbered_so_far(session: Session) -> int | None:
     return None if value is None else int(value)
 
 
-def current_watermark(session: Session) -> int:
+def current_watermark(session: Session, *, then: str = "") -> int:
     """Every change numbered at or below this is committed (or rolled back): the highest cursor a pull may
     hand out. On SQLite a transaction that holds the counter sees its own numbers (nobody else can commit
-    meanwhile); on PostgreSQL this transaction's own floor bounds it like any other writer's."""
+    meanwhile); on PostgreSQL this transaction's own floor bounds it like any other writer's. `then`: SQL
+    without parameters (PostgreSQL, e.g. a SET LOCAL) run after it in the same round trip."""
     if not _is_postgres(session):
         if _SEQ in session.info:
             return int(session.info[_SEQ])
         return int(session.execute(sa.select(SyncState.last_seq).where(SyncState.id == 1)).scalar() or 0)
-    # first the sequence, then the floors: see the module docstring for why this order is exact
-    value = int(session.execute(sa.text(
-        f"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {SEQUENCE}")).scalar() or 0)
-    floor = session.execute(sa.text(
-        f"SELECT min(((classid::bigint - {FLOOR_SPACE}) << 31) | objid::bigint) FROM pg_locks "
-        f"WHERE locktype = 'advisory' AND objsubid = 2 AND classid::bigint >= {FLOOR_SPACE} "
-        f"AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).scalar()
+    # first the sequence, then the floors (see the module docstring for why this order is exact): two statements
+    # in one round trip (the simple query protocol runs them in order); no parameters, so the driver sends it as is
+    with session.connection().connection.driver_connection.cursor() as cursor:
+        cursor.execute(_WATERMARK_SQL + (f"; {then}" if then else ""))
+        value = int(cursor.fetchone()[0] or 0)
+        cursor.nextset()
+        floor = cursor.fetchone()[0]
     return value if floor is None else min(value, int(floor))
+
+
+_WATERMARK_SQL = (
+    f"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {SEQUENCE}; "
+    f"SELECT min(((classid::bigint - {FLOOR_SPACE}) << 31) | objid::bigint) FROM pg_locks "
+    f"WHERE locktype = 'advisory' AND objsubid = 2 AND classid::bigint >= {FLOOR_SPACE} "
+    f"AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
 
 
 def touch(obj: Any) -> None:

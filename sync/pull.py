@@ -88,6 +88,11 @@ def _rows(dialect: str, table: SyncTable, *, as_json: bool, joined: bool) -> sa.
     return stmt
 
 
+# Planning the 22-branch events statement cost more than running it (~1.4 ms a branch): psycopg prepares a
+# statement run often on a connection, and this makes PostgreSQL keep one plan for it (each branch an index range
+# scan whatever the bounds; docs/benchmarks.md, issue 13). Set by the pull with its watermark, in one round trip.
+GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
+
 _EVENTS: list[sa.CompoundSelect] = []
 
 
@@ -181,11 +186,6 @@ class _Collector:
     def collect(self) -> None:
         c, w, lim = self.cursor, self.watermark, self.limit
         params = {"tech": self.technician_id, "c": c, "w": w, "lim": lim}
-        if self.session.get_bind().dialect.name == "postgresql":
-            # planning the 22-branch statement cost more than running it (~1.4 ms a branch): psycopg prepares
-            # a statement run often on a connection, and this makes PostgreSQL keep one plan for it (each
-            # branch an index range scan whatever the bounds; docs/benchmarks.md, issue 13)
-            self.session.execute(sa.text("SET LOCAL plan_cache_mode = force_generic_plan"))
         # (a) rows changed since the cursor, already on the phone before it; (b) records that entered the
         # scope and (c) records that left it: ids and numbers only, in one round trip (rows: _complete)
         events = self.session.execute(_events_statement(), params).all()
@@ -303,7 +303,9 @@ def _pushed_here(session: Session, technician_id: uuid.UUID, cands: list[Candida
     mine = {(c.table, c.record_id) for c in cands if c.own}
     by_table: dict[str, list[str]] = {}
     for c in cands:
-        if TABLES[c.table].pushable and (c.table, c.record_id) not in mine:
+        # a work log the phone created is its own (`own`); the push writes no receipt for it (bulk), so there
+        # is nothing to look up for the others (a thousand ids per page of a first sync)
+        if TABLES[c.table].pushable and c.table != "work_logs" and (c.table, c.record_id) not in mine:
             by_table.setdefault(c.table, []).append(c.record_id)
     for table, ids in by_table.items():
         mine.update((table, r) for r in session.scalars(sa.select(SyncReceipt.record_id).where(

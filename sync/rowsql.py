@@ -84,9 +84,14 @@ def with_status(table: SyncTable, text: str, status: tuple[str, str | None] | No
     """The record text with `sync_status`/`rejection_reason` added when its table has them (as raw_record)."""
     if not has_status(table):
         return RawJson(text)
-    sync_status, reason = status or ("synced", None)
+    if status is None:
+        return RawJson(text[:-1] + _SYNCED)
+    sync_status, reason = status
     return RawJson(f'{text[:-1]}, "sync_status" : {json.dumps(sync_status)}, '
                    f'"rejection_reason" : {json.dumps(reason, ensure_ascii=False)}}}')
+
+
+_SYNCED = ', "sync_status" : "synced", "rejection_reason" : null}'
 
 
 def dumps(value: Any) -> str:

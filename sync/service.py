@@ -24,7 +24,7 @@ from sync import scope
 from sync.changeset import parse_change_set
 from sync.errors import CursorFromTheFuture, IdempotencyKeyReused
 from sync.models import PushLog, RejectionStatus, SyncRejection
-from sync.pull import pull_page
+from sync.pull import GENERIC_PLANS, pull_page
 from sync.push import UNROUTABLE_CODES, PushContext, apply_change_set
 from sync.schema import SCHEMA_VERSION
 from sync.scope import ScopeContext
@@ -113,7 +113,8 @@ def pull(actor: Actor, *, last_pulled_at: int | None, schema_version: int,
                                errors={"query": {"schema_version": ["unsupported"]}})
     config = current_app.config
     session = db.session
-    watermark = max(current_watermark(session), 1)  # WatermelonDB needs a timestamp > 0
+    # WatermelonDB needs a timestamp > 0; the page's statement keeps one plan (sync/pull.py GENERIC_PLANS)
+    watermark = max(current_watermark(session, then=GENERIC_PLANS), 1)
     cursor = _check_cursor(last_pulled_at, watermark)
     size = min(page_size or config["SYNC_PAGE_SIZE"], config["SYNC_PAGE_SIZE_MAX"])
     page = pull_page(session, technician_id, cursor, watermark, size, created_as_updated=created_as_updated)
