@@ -65,6 +65,10 @@ class ChangeTracked:
     """Mixin for tables that phones sync: `change_seq` is set on every insert and update."""
 
     change_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0, index=True)
+    # the number the row was inserted with (NULL: unknown, rows inserted before issue 13 or with a Core
+    # statement that did not say): a pull's walk of rows changed since its cursor skips, without looking at the
+    # scope, rows created after the cursor, which cannot have been on the phone before it (sync/pull.py)
+    created_seq: Mapped[int | None] = mapped_column(sa.BigInteger)
 
 
 SEQUENCE = "sync_change_seq"
@@ -215,8 +219,11 @@ def _number_changes(session: Session, flush_context: Any, instances: Any) -> Non
     if not changed and not deleted:
         return
     numbers = iter(take_seqs(session, len(changed) + len(deleted)))  # one round trip per flush
+    new = session.new
     for obj in changed:
         obj.change_seq = next(numbers)
+        if obj in new:
+            obj.created_seq = obj.change_seq
     for obj in deleted:
         seq = next(numbers)
         session.add(Tombstone(table_name=obj.__tablename__, record_id=obj.id, change_seq=seq))

@@ -113,8 +113,11 @@ def _events_statement() -> sa.CompoundSelect:
                                    source.id.label("record_id"), source.change_seq.label("seq"))
                          .join(ScopeMember.__table__, sa.and_(m.record_id == source.id, m.table_name == table.name,
                                                               m.technician_id == tech, m.removed_seq.is_(None)))
-                         # records that entered the scope after the cursor come with their entry (b)
-                         .where(source.change_seq > c, source.change_seq <= w, m.added_seq <= c)
+                         # records that entered the scope after the cursor come with their entry (b); rows
+                         # created after the cursor cannot have entered before it: skipped without a look
+                         # at the scope (a technician's fresh pushes, the fleet's new work logs)
+                         .where(source.change_seq > c, source.change_seq <= w,
+                                sa.or_(source.created_seq.is_(None), source.created_seq <= c), m.added_seq <= c)
                          .order_by(source.change_seq).limit(lim))
         parts.append(sa.select(sa.literal("added"), m.table_name, m.record_id, m.added_seq)
                      .where(m.technician_id == tech, m.removed_seq.is_(None), m.added_seq > c, m.added_seq <= w)

@@ -429,7 +429,7 @@ def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | 
         # bulk inserts bypass the ORM's change numbering and its events: number them, then tell the hooks
         # (the sync scope: the new logs join the scope of every phone that holds their visit)
         for row, seq in zip(rows, take_seqs(session, len(rows)), strict=True):
-            row["change_seq"] = seq
+            row["change_seq"] = row["created_seq"] = seq
         bulk_insert(session, WorkLog.__table__, rows)
         bulk_inserted(session, "work_logs", rows)
         per_visit: dict[uuid.UUID, list[str]] = {}
