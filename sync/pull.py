@@ -28,7 +28,7 @@ INFINITY = float("inf")
 @dataclass
 class Candidate:
     table: str
-    record_id: str
+    record_id: Any                     # a UUID (a quarantined record may have any string: then a str)
     seq: int = 0
     row: Any = None                    # the row (Python path) or (id, change_seq, json) on PostgreSQL
     text: str | None = None            # the record as JSON text built by PostgreSQL (sync/rowsql.py)
@@ -153,6 +153,17 @@ def _rejections_statement() -> sa.CompoundSelect:
     return _REJECTIONS[0]
 
 
+def _key(record_id: Any) -> Any:
+    """A candidate's record id as a UUID (how rows and scope entries give it), or as the string a quarantined
+    record had when it is not one. No string round trip per row: a page of a first sync is a thousand."""
+    if isinstance(record_id, uuid.UUID):
+        return record_id
+    try:
+        return uuid.UUID(record_id)
+    except (TypeError, ValueError):
+        return record_id
+
+
 class _Collector:
     def __init__(self, session: Session, technician_id: uuid.UUID, cursor: int, watermark: int, limit: int) -> None:
         self.session, self.technician_id = session, technician_id
@@ -167,9 +178,9 @@ class _Collector:
             self.bound = min(self.bound, max(seqs))
 
     def _candidate(self, table: str, record_id: Any) -> Candidate:
-        key = (table, str(record_id))
+        key = (table, _key(record_id))
         if key not in self.candidates:
-            self.candidates[key] = Candidate(table, str(record_id))
+            self.candidates[key] = Candidate(*key)
         return self.candidates[key]
 
     def _take_row(self, table: SyncTable, row: Any, added_seq: int, *, text: str | None = None) -> None:
@@ -227,25 +238,26 @@ class _Collector:
             table = TABLES[name]
             as_json = as_json_ok and rowsql.record_sql(table) is not None
             for joined in (False, True):
-                wanted = [c for c in cands if not c.removed and c.row is None and (c.added is None) == joined]
+                wanted = [c for c in cands if not c.removed and c.row is None and (c.added is None) == joined
+                          and isinstance(c.record_id, uuid.UUID)]
                 if not wanted:
                     continue
                 added = {c.record_id: c.added for c in wanted}
                 stmt = _rows(dialect, table, as_json=as_json, joined=joined)
-                params = {"tech": self.technician_id, "ids": [uuid.UUID(c.record_id) for c in wanted]}
+                params = {"tech": self.technician_id, "ids": [c.record_id for c in wanted]}
                 for row in self.session.execute(stmt, params).all():
                     if name in ORM_TABLES:
                         obj = row[0]
-                        self._take_row(table, obj, row.added_seq if joined else added[str(obj.id)])
+                        self._take_row(table, obj, row.added_seq if joined else added[obj.id])
                         continue
-                    self._take_row(table, row, row.added_seq if joined else added[str(row.id)],
+                    self._take_row(table, row, row.added_seq if joined else added[row.id],
                                    text=row.json if as_json else None)
         self._complete_rejections(by_table)
         self._complete_removed()
 
     def _complete_rejections(self, by_table: dict[str, list[Candidate]]) -> None:
         """The latest open rejection of each candidate of a pushable table: one query for all tables."""
-        ids = [c.record_id for name, cands in by_table.items() if TABLES[name].pushable for c in cands]
+        ids = [str(c.record_id) for name, cands in by_table.items() if TABLES[name].pushable for c in cands]
         if not ids or not self.any_open_rejection:
             return  # most technicians have nothing in quarantine: no lookup of a thousand ids
         latest: dict[tuple[str, str], SyncRejection] = {}
@@ -254,7 +266,7 @@ class _Collector:
                 SyncRejection.status == RejectionStatus.OPEN).order_by(SyncRejection.change_seq)):
             latest[(rejection.table_name, rejection.record_id)] = rejection
         for (name, record_id), rejection in latest.items():
-            cand = self.candidates.get((name, record_id))
+            cand = self.candidates.get((name, _key(record_id)))
             if cand is None:
                 continue
             cand.rejection = rejection
@@ -267,15 +279,10 @@ class _Collector:
         """A record may have been removed and not be in the limited "removed" result: look up the candidates
         that are neither present nor known removed, in one query."""
         unknown = [c for c in self.candidates.values() if c.row is None and not c.removed]
-        ids = []
-        for cand in unknown:
-            try:
-                ids.append(uuid.UUID(cand.record_id))
-            except ValueError:
-                continue
+        ids = [cand.record_id for cand in unknown if isinstance(cand.record_id, uuid.UUID)]
         if not ids:
             return
-        removed = {(name, str(record_id)): seq for name, record_id, seq in self.session.execute(
+        removed = {(name, record_id): seq for name, record_id, seq in self.session.execute(
             sa.select(ScopeMember.table_name, ScopeMember.record_id, ScopeMember.removed_seq).where(
                 ScopeMember.technician_id == self.technician_id, in_values(self.session, ScopeMember.record_id, ids),
                 ScopeMember.removed_seq.is_not(None)))}
@@ -309,9 +316,9 @@ def _pushed_here(session: Session, technician_id: uuid.UUID, cands: list[Candida
         # a work log the phone created is its own (`own`); the push writes no receipt for it (bulk), so there
         # is nothing to look up for the others (a thousand ids per page of a first sync)
         if TABLES[c.table].pushable and c.table != "work_logs" and (c.table, c.record_id) not in mine:
-            by_table.setdefault(c.table, []).append(c.record_id)
+            by_table.setdefault(c.table, []).append(str(c.record_id))
     for table, ids in by_table.items():
-        mine.update((table, r) for r in session.scalars(sa.select(SyncReceipt.record_id).where(
+        mine.update((table, _key(r)) for r in session.scalars(sa.select(SyncReceipt.record_id).where(
             SyncReceipt.technician_id == technician_id, SyncReceipt.table_name == table,
             in_values(session, SyncReceipt.record_id, ids, sa.String())).distinct()))
     return mine
@@ -344,7 +351,7 @@ def pull_page(session: Session, technician_id: uuid.UUID, cursor: int, watermark
     pushed_here = set() if created_as_updated or not new or cursor == 0 else _pushed_here(session, technician_id, new)
     for cand in page:
         if cand.removed:
-            changes[cand.table]["deleted"].append(cand.record_id)
+            changes[cand.table]["deleted"].append(str(cand.record_id))
             continue
         table = TABLES[cand.table]
         if cand.row is not None:
