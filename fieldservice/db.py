@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg._queries
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
@@ -149,6 +150,12 @@ def in_values(session: Any, column: Any, values: Iterable[Any], element: Any = N
         ids = sa.func.unnest(sa.bindparam(None, values, type_=ARRAY(element if element is not None else sa.Uuid())))
         return column.in_(sa.select(ids))
     return column.in_(values)
+
+
+# psycopg parses a statement's text (its %(name)s placeholders) once and caches the result, but only for texts up to
+# 4,096 characters and 50 parameters; the sync pull's statement built once for every table is ~10,000 characters
+# and was parsed anew on every pull (issue 13)
+psycopg._queries.MAX_CACHED_STATEMENT_LENGTH = max(psycopg._queries.MAX_CACHED_STATEMENT_LENGTH, 32_768)
 
 
 def in_param(dialect: str, column: Any, name: str, element: Any = None) -> Any:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from fieldservice.db import in_param, in_values
 from sync import rowsql
 from sync.models import RejectionKind, RejectionStatus, ScopeMember, SyncReceipt, SyncRejection
+from sync.rowsql import constant
 from sync.schema import TABLES, SyncTable, raw_record
 
 INFINITY = float("inf")
@@ -81,8 +82,8 @@ def _rows(dialect: str, table: SyncTable, *, as_json: bool, joined: bool) -> sa.
         stmt = sa.select(model if table.name in ORM_TABLES else source)
     if joined:
         m = ScopeMember.__table__.c
-        stmt = stmt.add_columns(m.added_seq).join(ScopeMember.__table__, sa.and_(
-            m.record_id == source.c.id, m.table_name == table.name, m.technician_id == tech,
+        stmt = stmt.add_columns(m.added_seq).select_from(source).join(ScopeMember.__table__, sa.and_(
+            m.record_id == source.c.id, m.table_name == constant(table.name), m.technician_id == tech,
             m.removed_seq.is_(None)))
     _ROWS[key] = stmt = stmt.where(in_param(dialect, source.c.id, "ids"))
     return stmt
@@ -109,9 +110,10 @@ def _events_statement() -> sa.CompoundSelect:
         parts = []
         for table in TABLES.values():
             source = table.model.__table__.c
-            parts.append(sa.select(sa.literal("changed").label("kind"), sa.literal(table.name).label("table_name"),
+            parts.append(sa.select(constant("changed").label("kind"), constant(table.name).label("table_name"),
                                    source.id.label("record_id"), source.change_seq.label("seq"))
-                         .join(ScopeMember.__table__, sa.and_(m.record_id == source.id, m.table_name == table.name,
+                         .select_from(table.model.__table__).join(ScopeMember.__table__, sa.and_(m.record_id == source.id,
+                                                              m.table_name == constant(table.name),
                                                               m.technician_id == tech, m.removed_seq.is_(None)))
                          # records that entered the scope after the cursor come with their entry (b); rows
                          # created after the cursor cannot have entered before it: skipped without a look
@@ -119,10 +121,10 @@ def _events_statement() -> sa.CompoundSelect:
                          .where(source.change_seq > c, source.change_seq <= w,
                                 sa.or_(source.created_seq.is_(None), source.created_seq <= c), m.added_seq <= c)
                          .order_by(source.change_seq).limit(lim))
-        parts.append(sa.select(sa.literal("added"), m.table_name, m.record_id, m.added_seq)
+        parts.append(sa.select(constant("added").label("kind"), m.table_name, m.record_id, m.added_seq)
                      .where(m.technician_id == tech, m.removed_seq.is_(None), m.added_seq > c, m.added_seq <= w)
                      .order_by(m.added_seq).limit(lim))
-        parts.append(sa.select(sa.literal("removed"), m.table_name, m.record_id, m.removed_seq)
+        parts.append(sa.select(constant("removed").label("kind"), m.table_name, m.record_id, m.removed_seq)
                      .where(m.technician_id == tech, m.removed_seq > c, m.removed_seq <= w)
                      .order_by(m.removed_seq).limit(lim))
         _EVENTS.append(sa.union_all(*(part.subquery().select() for part in parts)))

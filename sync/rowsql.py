@@ -15,6 +15,7 @@ tests/sync/test_rowsql.py checks that both paths give the same record for every 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -62,7 +63,7 @@ def record_sql(table: SyncTable) -> Any | None:
     a column has no SQL form. Statements using it bind `tech` (TECHNICIAN) to the pulling technician's id."""
     if table.name in _CACHE:
         return _CACHE[table.name]
-    args: list[Any] = [sa.literal("id"), table.model.__table__.c.id]
+    args: list[Any] = [constant("id"), table.model.__table__.c.id]
     for column in table.columns:
         if column.name in STATUS_COLUMNS:
             continue
@@ -70,10 +71,19 @@ def record_sql(table: SyncTable) -> Any | None:
         if expr is None:
             _CACHE[table.name] = None
             return None
-        args += [sa.literal(column.name), expr]
+        args += [constant(column.name), expr]
     built = sa.cast(sa.func.json_build_object(*args), sa.Text)
     _CACHE[table.name] = built
     return built
+
+
+def constant(name: str) -> Any:
+    """A name of ours (a table, a column, an event kind) written into the SQL as a string literal rather than
+    bound: statements built once keep few parameters (psycopg caches its parsing of a statement only up to 50
+    parameters)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise ValueError(f"not a plain name: {name!r}")
+    return sa.literal_column(f"'{name}'", sa.String())
 
 
 def has_status(table: SyncTable) -> bool:
