@@ -72,6 +72,7 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     _connect_reactions()
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
+    _ping_idle_connections(app)
     migrate.init_app(app, db, directory=_migrations_dir())
     api.init_app(app)
     register_error_handlers(app)
@@ -90,6 +91,15 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     init_throttling(app)
     init_security(app)
     return app
+
+
+def _ping_idle_connections(app: Flask) -> None:
+    from fieldservice.db import ping_after_idle
+
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name != "sqlite":  # no server to lose
+                ping_after_idle(engine, app.config.get("DB_PING_AFTER_IDLE_SECONDS", 10))
 
 
 def _init_ops(app: Flask) -> None:
