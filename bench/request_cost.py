@@ -69,8 +69,44 @@ def summary(values: list[float]) -> str:
     return f"median {statistics.median(values) * 1000:6.2f} ms  mean {statistics.fmean(values) * 1000:6.2f} ms"
 
 
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (from /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _gunicorn_workers(port: int) -> list[int]:
+    """The worker processes of the gunicorn bound to `port` (found by GUNICORN_BIND in their environment)."""
+    mine: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if f"GUNICORN_BIND=127.0.0.1:{port}".encode() not in (entry / "environ").read_bytes():
+                continue
+            mine[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+    return [pid for pid, parent in mine.items() if parent in mine]
+
+
+def _backends(url: str) -> list[int]:
+    """The PostgreSQL server processes serving the bench database (the workers' pooled connections)."""
+    import psycopg
+
+    from bench.sync_bench import plain_url
+
+    with psycopg.connect(plain_url(url)) as conn:
+        return [pid for (pid,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                               "AND pid <> pg_backend_pid()")]
+
+
 def bench_http(opts: argparse.Namespace, url: str, token: str) -> None:
+    """Round trips of one client, and the CPU the server spent per request (the gunicorn worker and its
+    PostgreSQL backend, from /proc): the CPU figure is what bounds requests/s on a busy machine, and is far
+    less disturbed by other load than the latency."""
     with gunicorn(url, workers=opts.workers, timeout=60) as base:
+        port = int(base.rsplit(":", 1)[1])
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {token}"
 
@@ -80,15 +116,22 @@ def bench_http(opts: argparse.Namespace, url: str, token: str) -> None:
             return response.json()
 
         cursor = current_cursor(get)
+        workers = _gunicorn_workers(port)
         for name, path in paths(cursor).items():
             for _ in range(opts.warmup):
                 get(path)
+            backends = _backends(url)
+            worker_before = sum(_cpu_seconds(pid) for pid in workers)
+            db_before = sum(_cpu_seconds(pid) for pid in backends)
             times = []
             for _ in range(opts.requests):
                 start = time.perf_counter()
                 get(path)
                 times.append(time.perf_counter() - start)
-            print(f"http   {name:5} {summary(times)}  ({opts.requests} requests, gunicorn {opts.workers} worker)")
+            worker = (sum(_cpu_seconds(pid) for pid in workers) - worker_before) / opts.requests
+            database = (sum(_cpu_seconds(pid) for pid in backends) - db_before) / opts.requests
+            print(f"http   {name:5} {summary(times)}  server CPU/request {(worker + database) * 1000:5.2f} ms "
+                  f"(gunicorn worker {worker * 1000:5.2f} + PostgreSQL {database * 1000:5.2f}; {opts.requests} requests)")
 
 
 def production_app(url: str) -> Any:
@@ -96,8 +139,7 @@ def production_app(url: str) -> Any:
     from fieldservice import create_app
 
     media = Path(tempfile.mkdtemp(prefix="bench-reqcost-"))
-    env = production_env(url, media, LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"), LOG_FORMAT="json",
-                         PROMETHEUS_MULTIPROC_DIR=str(media / "metrics"))
+    env = production_env(url, media, LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"), LOG_FORMAT="json")
     saved = dict(os.environ)
     os.environ.update(env)
     try:
@@ -176,6 +218,8 @@ def main() -> None:
     parser.add_argument("--show-sql", action="store_true")
     opts = parser.parse_args()
     parts = opts.part or ["http", "inproc"]
+    # metrics in multiprocess mode, as under gunicorn (prometheus_client decides when it is first imported)
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="bench-reqcost-metrics-"))
     url, token, _ = setup(opts)
     if "http" in parts:
         bench_http(opts, url, token)

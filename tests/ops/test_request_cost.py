@@ -100,3 +100,15 @@ def test_a_connection_is_pinged_only_after_sitting_idle(app: Flask, monkeypatch:
         assert replaced != first and len(pings) == 2
     finally:
         engine.dispose()
+
+
+def test_the_master_can_import_every_module_without_an_app() -> None:
+    """gunicorn.conf.py imports the code in the master before forking: every module imports without an app and
+    starts no thread (a thread would not survive the fork)."""
+    import threading
+
+    from fieldservice import import_code
+
+    before = set(threading.enumerate())
+    assert import_code() == []
+    assert set(threading.enumerate()) <= before
