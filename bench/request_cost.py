@@ -10,7 +10,10 @@ after the other by one client (so the latency is the server's work for one reque
   me    GET /api/v1/auth/me (a cheap endpoint: authentication, hooks, the JSON answer)
   pull  GET /api/v1/sync/pull with the current cursor (an incremental pull with nothing new)
 http:      against gunicorn with gunicorn.conf.py in production mode (bench/sync_bench.py's `gunicorn()`), one
-           worker; median and mean of the client's round trip.
+           worker; median and mean of the client's round trip, and the server's CPU per request (the gunicorn
+           worker plus its PostgreSQL backend, read from /proc: far steadier than latency on a shared machine).
+           To compare with other code: copy this file into the other tree's bench/ and run it from there with
+           PYTHONPATH=<that tree> (gunicorn serves the tree `fieldservice` is imported from).
 inproc:    the same requests through app.test_client() of an app with the production configuration (JSON logs,
            metrics, limiter, security headers); median time and SQL statements per request.
 profile:   inproc under cProfile (cumulative and own time).
