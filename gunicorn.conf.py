@@ -21,7 +21,8 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
 # behind a TLS-terminating proxy: trust its X-Forwarded-* (set FORWARDED_ALLOW_IPS to the proxy's address)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-preload_app = False  # each worker builds its own app, engine pool and S3 client after the fork
+preload_app = False  # each worker builds its own app, engine pool and S3 client after the fork (but the master
+# imports the code first: on_starting below), so a code upgrade is a restart of gunicorn (a new container), not a HUP
 
 # Logs to stdout/stderr (the container's log driver collects them). The access log is one JSON object per
 # line with the request id the app echoes in X-Request-ID, so access and application lines join up.
@@ -40,9 +41,21 @@ _metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
 
 
 def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn hook
-    """A fresh metrics directory per master start (stale files of dead workers would count forever)."""
+    """A fresh metrics directory per master start (stale files of dead workers would count forever); then the
+    application's modules imported once in the master, so that every worker forked from it (at start and at each
+    restart after max_requests) only builds its app: about 1 s of CPU instead of 4 on a 2-core machine."""
     shutil.rmtree(_metrics_dir, ignore_errors=True)
     os.makedirs(_metrics_dir, exist_ok=True)
+    if os.environ.get("GUNICORN_IMPORT_CODE_IN_MASTER", "1") == "1":
+        try:
+            from fieldservice import import_code
+
+            failed = import_code()
+        except Exception as err:  # noqa: BLE001 - the workers import the code themselves and report it
+            server.log.warning("could not import the application in the master: %r", err)
+        else:
+            if failed:
+                server.log.warning("modules not imported in the master: %s", ", ".join(failed))
 
 
 def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn hook

@@ -53,6 +53,28 @@ def import_models() -> None:
         importlib.import_module(name)
 
 
+CODE_PACKAGES = ("fieldservice", "sync", "media", "schedules")
+
+
+def import_code() -> list[str]:
+    """Import every module of the application's packages, without making an app (no configuration read, no
+    connection, no thread). gunicorn's master calls it before forking (gunicorn.conf.py): each worker still
+    builds its own app, engine pool and S3 client after the fork, but finds the code already imported, so a
+    worker's start (and every restart after GUNICORN_MAX_REQUESTS) costs about 1 s of CPU instead of about 4.
+    Returns the modules that failed to import (the worker then imports them itself and reports the error)."""
+    import pkgutil
+
+    failed: list[str] = []
+    for name in CODE_PACKAGES:
+        package = importlib.import_module(name)
+        for info in pkgutil.walk_packages(package.__path__, name + ".", onerror=failed.append):
+            try:
+                importlib.import_module(info.name)
+            except Exception:  # noqa: BLE001 - the worker imports it again and fails loudly if it needs it
+                failed.append(info.name)
+    return failed
+
+
 def _connect_reactions() -> None:
     """The lifecycle's guard and the reactions to its events (SLA, follow-ups, KPI facts, maintenance)."""
     import fieldservice.lifecycle.guard  # noqa: F401  (its flush listener refuses status changes past the gate)
@@ -72,6 +94,7 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     _connect_reactions()
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
+    _ping_idle_connections(app)
     migrate.init_app(app, db, directory=_migrations_dir())
     api.init_app(app)
     register_error_handlers(app)
@@ -90,6 +113,15 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     init_throttling(app)
     init_security(app)
     return app
+
+
+def _ping_idle_connections(app: Flask) -> None:
+    from fieldservice.db import ping_after_idle
+
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name != "sqlite":  # no server to lose
+                ping_after_idle(engine, app.config.get("DB_PING_AFTER_IDLE_SECONDS", 10))
 
 
 def _init_ops(app: Flask) -> None:

@@ -129,7 +129,7 @@ class BaseConfig:
         },
         "security": [{"bearerAuth": []}],
     }
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}  # a pooled connection idle a while is pinged (DB_PING_AFTER_IDLE_SECONDS)
     JSON_SORT_KEYS = False
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     TESTING = False
@@ -151,6 +151,8 @@ class BaseConfig:
         # PostgreSQL: no statement runs longer than this (issue 13): a slow query is a 503 problem, not a worker
         # killed at GUNICORN_TIMEOUT (docs/deploy.md). 0 switches it off (benchmarks filling millions of rows)
         self.DB_STATEMENT_TIMEOUT_MS = statement_timeout_ms()
+        # a pooled connection idle at least this long is checked with a round trip before use (0: before every use)
+        self.DB_PING_AFTER_IDLE_SECONDS = _int_env("DB_PING_AFTER_IDLE_SECONDS", 10)
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
         # photos and uploads (docs/media.md); MEDIA_ROOT defaults to <instance>/media in create_app
         self.MEDIA_BACKEND = os.environ.get("MEDIA_BACKEND", "local").strip().lower()

@@ -99,6 +99,37 @@ def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | b
     return False
 
 
+_LAST_CHECKIN = "fieldservice_last_checkin"
+
+
+def ping_after_idle(engine: sa.Engine, idle_seconds: float) -> None:
+    """Check a pooled connection with a round trip before use only when it sat idle in the pool for at least
+    `idle_seconds` (0: before every use, SQLAlchemy's `pool_pre_ping`). A busy worker reuses a connection it
+    used a moment ago: pinging it on every request doubled the round trips of a one-statement request. A
+    connection that died while busy (the server restarted) fails its statement: a 503 `database_unavailable`
+    problem (fieldservice/errors.py), and SQLAlchemy then replaces every pooled connection older than the
+    failure, so the pool reconnects by itself (docs/deploy.md, tests/faults/test_database_restart.py)."""
+    import time
+
+    dialect = engine.dialect
+
+    @sa.event.listens_for(engine.pool, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_CHECKIN] = time.monotonic()
+
+    @sa.event.listens_for(engine.pool, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        last = record.info.get(_LAST_CHECKIN)
+        if last is None or time.monotonic() - last < idle_seconds:
+            return  # a new connection, or one used a moment ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as err:
+            if dialect.is_disconnect(err, dbapi_connection, None):
+                raise sa.exc.InvalidatePoolError() from err  # the pool reconnects (a fresh connection)
+            raise
+
+
 @contextmanager
 def unit_of_work() -> Iterator[Any]:
     """One transaction per request, command or job: commit on success, roll back on any error.

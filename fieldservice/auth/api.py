@@ -57,7 +57,7 @@ class Token(MethodView):
         """Revoke the token used for this request (log out)."""
         current_actor()
         with unit_of_work():
-            service.revoke_token(g.api_token.id)
+            service.revoke_token(g.api_token_id)
 
 
 @blp.route("/auth/me")

@@ -28,14 +28,14 @@ def bearer_token() -> str:
 def forget_actor() -> None:
     """Called before every request: `g` can outlive a request (tests, CLI), a caller must not."""
     g.pop("actor", None)
-    g.pop("api_token", None)
+    g.pop("api_token_id", None)
 
 
 def current_actor() -> Actor:
     actor = g.get("actor")
     if actor is None:
-        token, actor = authenticate_token(bearer_token())
-        g.actor, g.api_token = actor, token
+        token_id, actor = authenticate_token(bearer_token())
+        g.actor, g.api_token_id = actor, token_id
     return actor
 
 

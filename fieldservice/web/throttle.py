@@ -53,6 +53,10 @@ def init_throttling(app: Flask) -> None:
         count = int(app.config["TRUSTED_PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0)  # type: ignore[method-assign]
     limiter = Limiter(key_func=client_address, default_limits=[], headers_enabled=False)
+    # Only its storage and strategy are used (the explicit checks below): no route carries a Flask-Limiter limit,
+    # so its per-request hooks (limit lookup before, headers after, context release at teardown) would run for
+    # nothing on every request. init_app registers them only for a limiter not yet listed here.
+    app.extensions.setdefault("limiter", set()).add(limiter)
     limiter.init_app(app)
     app.extensions["fieldservice.limiter"] = limiter
     app.before_request(_throttle_public_links)
