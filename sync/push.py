@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from fieldservice.auth.service import Actor
 from fieldservice.changes import numbered_so_far, touch
 from fieldservice.common import jsonsafety
+from fieldservice.db import in_values
 from fieldservice.errors import DomainError, NotFound
 from fieldservice.records import service as records_service
 from fieldservice.records.models import Signoff
@@ -161,16 +162,18 @@ def create_work_logs(ctx: PushContext, records: list[PushedRecord]) -> list[Push
     if not pushed:
         return []
     columns = [WorkLog.id, WorkLog.technician_id, *(getattr(WorkLog, name) for name in _WORK_LOG_OWN)]
+    # one array parameter (PostgreSQL), not 500 bound values in a statement text parsed anew every push
     existing = {row.id: row for row in ctx.session.execute(
-        sa.select(*columns).where(WorkLog.id.in_([r.id for r in pushed])))}
+        sa.select(*columns).where(in_values(ctx.session, WorkLog.id, [r.id for r in pushed])))}
     unchanged = [r for r in pushed if r.id in existing and _same_work_log(ctx, r, existing[r.id])]
     new = [r for r in pushed if r.id not in existing]
     items: list[dict[str, Any]] = []
     for record in new:
-        own, _ = _split(record, None)
-        items.append({"id": record.id, "visit_id": own.get("visit_id"), "started_at": own.get("started_at"),
-                      "ended_at": own.get("ended_at"), "description": own.get("description"),
-                      "device_time": record.device_time})
+        # what _split(record, None) keeps of these fields: all four are the technician's, none bookkeeping
+        changed, values = record.changed, record.values
+        item = {name: values.get(name) if name in changed else None for name in _WORK_LOG_OWN}
+        item["id"], item["device_time"] = record.id, values.get("updated_at") or values.get("created_at")
+        items.append(item)
     outcomes: list[DomainError | None] = [None] * len(items)
     complete = [i for i, item in enumerate(items) if item["visit_id"] and item["started_at"] and item["description"]]
     for i in set(range(len(items))) - set(complete):

@@ -411,17 +411,32 @@ def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | 
         VisitHandover.completed_at.is_(None)))) if visit_ids and actor.technician_id else set()
     outcomes: list[DomainError | None] = []
     rows: list[dict[str, Any]] = []
+    # the rules of the visit (access, status, whose work) once per visit, the log's own times per log: the
+    # same checks in the same order as add_work_log (_work_log_technician checks the times last)
+    per_visit: dict[Any, tuple[Visit, uuid.UUID] | DomainError] = {}
     for item in items:
-        data = {k: item.get(k) for k in ("started_at", "ended_at", "description")}
-        try:
-            visit = by_id.get(item["visit_id"])
-            _check_field_access(actor, visit, item["visit_id"], released=item["visit_id"] in released)
-            assert visit is not None
-            technician_id = _work_log_technician(actor, visit, data)
-        except DomainError as err:
-            outcomes.append(err)
+        visit_id = item["visit_id"]
+        checked = per_visit.get(visit_id)
+        if checked is None:
+            try:
+                visit = by_id.get(visit_id)
+                _check_field_access(actor, visit, visit_id, released=visit_id in released)
+                assert visit is not None
+                checked = per_visit[visit_id] = (visit, _work_log_technician(actor, visit, {}))
+            except DomainError as err:
+                checked = per_visit[visit_id] = err
+        if isinstance(checked, DomainError):
+            outcomes.append(checked)
             continue
-        rows.append({"id": item["id"], "visit_id": visit.id, "technician_id": technician_id, **data,
+        started_at, ended_at = item.get("started_at"), item.get("ended_at")
+        if ended_at and started_at and ended_at < started_at:
+            try:
+                _check_log_times({"started_at": started_at, "ended_at": ended_at})
+            except DomainError as err:
+                outcomes.append(err)
+                continue
+        rows.append({"id": item["id"], "visit_id": checked[0].id, "technician_id": checked[1],
+                     "started_at": started_at, "ended_at": ended_at, "description": item.get("description"),
                      "device_time": item.get("device_time"), "received_at": now, "created_at": now,
                      "updated_at": now})
         outcomes.append(None)
