@@ -164,6 +164,33 @@ def numbering(session: Session, count: int) -> sa.ColumnElement[int]:
     return sa.literal(base, sa.BigInteger()) + sa.func.row_number().over()
 
 
+def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many new rows of a synced table, each with a new change number in `change_seq`. On PostgreSQL
+    one INSERT ... SELECT from `unnest` of one binary array per column, numbered by `nextval` in the statement
+    (one round trip: no numbers fetched first, no row-by-row COPY in Python); elsewhere, or for a column type
+    fieldservice.db does not map, numbers taken here and `bulk_insert`. Rows as for `bulk_insert`, without
+    `change_seq`; nothing here runs ORM events (callers tell the hooks: `bulk_inserted`)."""
+    from fieldservice.db import _copy_type, bulk_insert
+
+    if isinstance(session, scoped_session):
+        session = session()
+    if not rows:
+        return
+    names = list(rows[0])
+    types = [_copy_type(table.c[name].type) for name in names] if _is_postgres(session) else []
+    if not types or not all(types):
+        for row, seq in zip(rows, take_seqs(session, len(rows)), strict=True):
+            row["change_seq"] = seq
+        bulk_insert(session, table, rows)
+        return
+    numbering(session, len(rows))  # counted as taken by this transaction, whose floor is held
+    columns = ", ".join(f'"{name}"' for name in names)
+    arrays = ", ".join(f"%(p{i})b::{pg_type}[]" for i, pg_type in enumerate(types))
+    session.connection().connection.driver_connection.execute(
+        f'INSERT INTO "{table.name}" ({columns}, change_seq) SELECT u.*, nextval(\'{SEQUENCE}\') '
+        f"FROM unnest({arrays}) AS u", {f"p{i}": [row[name] for row in rows] for i, name in enumerate(names)})
+
+
 def next_seq(session: Session) -> int:
     """Hand out the next change number in this transaction (becoming a numbering writer on first use)."""
     return take_seqs(session, 1)[0]

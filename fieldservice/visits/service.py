@@ -12,11 +12,11 @@ from flask import current_app, has_app_context
 from fieldservice.audit import service as audit_service
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
-from fieldservice.changes import bulk_inserted, take_seqs
+from fieldservice.changes import bulk_inserted, insert_numbered
 from fieldservice.common.lengths import check_lengths
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.common.versioning import check_version
-from fieldservice.db import bulk_insert, utcnow
+from fieldservice.db import utcnow
 from fieldservice.errors import (
     Conflict,
     DomainError,
@@ -406,9 +406,11 @@ def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | 
     session = db.session
     visit_ids = {item["visit_id"] for item in items if item.get("visit_id")}
     by_id = {v.id: v for v in session.scalars(sa.select(Visit).where(Visit.id.in_(visit_ids)))} if visit_ids else {}
+    # an open handover matters only on a visit that is no longer the technician's (_check_field_access)
+    others = {v for v, visit in by_id.items() if visit.technician_id != actor.technician_id}
     released = set(session.scalars(sa.select(VisitHandover.visit_id).where(
-        VisitHandover.visit_id.in_(visit_ids), VisitHandover.technician_id == actor.technician_id,
-        VisitHandover.completed_at.is_(None)))) if visit_ids and actor.technician_id else set()
+        VisitHandover.visit_id.in_(others), VisitHandover.technician_id == actor.technician_id,
+        VisitHandover.completed_at.is_(None)))) if others and actor.technician_id else set()
     outcomes: list[DomainError | None] = []
     rows: list[dict[str, Any]] = []
     # the rules of the visit (access, status, whose work) once per visit, the log's own times per log: the
@@ -443,9 +445,7 @@ def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | 
     if rows:
         # bulk inserts bypass the ORM's change numbering and its events: number them, then tell the hooks
         # (the sync scope: the new logs join the scope of every phone that holds their visit)
-        for row, seq in zip(rows, take_seqs(session, len(rows)), strict=True):
-            row["change_seq"] = seq
-        bulk_insert(session, WorkLog.__table__, rows)
+        insert_numbered(session, WorkLog.__table__, rows)
         bulk_inserted(session, "work_logs", rows)
         per_visit: dict[uuid.UUID, list[str]] = {}
         for row in rows:
