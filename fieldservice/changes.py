@@ -184,11 +184,26 @@ def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]
         bulk_insert(session, table, rows)
         return
     numbering(session, len(rows))  # counted as taken by this transaction, whose floor is held
-    columns = ", ".join(f'"{name}"' for name in names)
-    arrays = ", ".join(f"%(p{i})b::{pg_type}[]" for i, pg_type in enumerate(types))
+    params: dict[str, Any] = {}
+    arrays: list[str] = []
+    select: list[str] = []
+    for i, (name, pg_type) in enumerate(zip(names, types, strict=True)):
+        values = [row[name] for row in rows]
+        first = values[0]
+        if all(value is first for value in values):  # the same object in every row (now, the visit): sent once
+            params[f"p{i}"] = first
+            select.append(f"%(p{i})b::{pg_type}")
+        else:
+            params[f"p{i}"] = values
+            arrays.append(f"%(p{i})b::{pg_type}[]")
+            select.append(f"u.c{len(arrays)}")
+    names_sql = ", ".join(f'"{name}"' for name in names)
+    aliases = ", ".join(f"c{n}" for n in range(1, len(arrays) + 1))
+    source = f" FROM unnest({', '.join(arrays)}) AS u({aliases})" if arrays else " FROM generate_series(1, %(count)s)"
+    params["count"] = len(rows)
     session.connection().connection.driver_connection.execute(
-        f'INSERT INTO "{table.name}" ({columns}, change_seq) SELECT u.*, nextval(\'{SEQUENCE}\') '
-        f"FROM unnest({arrays}) AS u", {f"p{i}": [row[name] for row in rows] for i, name in enumerate(names)})
+        f'INSERT INTO "{table.name}" ({names_sql}, change_seq) SELECT {", ".join(select)}, '
+        f"nextval('{SEQUENCE}'){source}", params)
 
 
 def next_seq(session: Session) -> int:

@@ -149,8 +149,9 @@ def _converter(column: Column) -> Callable[[Any, dict[Any, Any]], Any]:
     return string
 
 
-_CONVERTERS: dict[tuple[str, str], Callable[[Any, dict[Any, Any]], Any]] = {
-    (table.name, column.name): _converter(column) for table in TABLES.values() for column in table.columns}
+# per table: column name -> its converter (the keys are the table's columns, as in column_map)
+_CONVERTERS: dict[str, dict[str, Callable[[Any, dict[Any, Any]], Any]]] = {
+    table.name: {column.name: _converter(column) for column in table.columns} for table in TABLES.values()}
 
 
 def _record_id(value: Any, path: str) -> uuid.UUID | str:
@@ -275,20 +276,6 @@ def _parse_deleted(table: SyncTable, item: Any, path: str) -> PushedRecord | Unr
     return PushedRecord(table, "deleted", record_id, {"id": str(record_id)}, frozenset())
 
 
-def _flat_and_clean(raw: dict[str, Any]) -> bool:
-    """True when `raw` (a record's known columns) certainly passes jsonsafety.problem: only scalars, and no
-    text with a lone surrogate (ASCII text has none: checked without a regex). Otherwise the full walk
-    decides and names the place."""
-    search = jsonsafety.SURROGATE.search
-    for value in raw.values():
-        if type(value) is str:
-            if not value.isascii() and search(value):
-                return False
-        elif isinstance(value, dict | list):
-            return False
-    return True
-
-
 def _parse_record(table: SyncTable, operation: str, item: Any, path: str,
                   cache: dict[Any, Any] | None = None) -> PushedRecord | Unroutable:
     """One created/updated record of a synced table. Columns the server does not know (a newer app's, or
@@ -296,16 +283,35 @@ def _parse_record(table: SyncTable, operation: str, item: Any, path: str,
     memo of decoded values (see _converter)."""
     if not isinstance(item, dict):
         raise _fail(path, "must be a record object")
-    record_id = _record_id(item.get("id"), f"{path}.id")
+    value = item.get("id")
+    if type(value) is str and value.isascii() and value.isprintable():  # _record_id's common case, inline
+        try:
+            record_id: uuid.UUID | str = uuid.UUID(value)
+        except ValueError:
+            record_id = value
+    else:
+        record_id = _record_id(value, f"{path}.id")
     changed_raw = item.get("_changed", "")
     if changed_raw is None:
         changed_raw = ""
     if not isinstance(changed_raw, str):
         raise _fail(f"{path}._changed", "must be a comma-separated string of column names")
-    column_map = table.column_map
-    changed = frozenset(c for c in changed_raw.split(",") if c in column_map) if changed_raw else frozenset()
-    raw = {k: v for k, v in item.items() if k in column_map or k == "id"}
-    unusable = None if _flat_and_clean(raw) else jsonsafety.problem(raw)
+    converters = _CONVERTERS[table.name]
+    changed = frozenset(c for c in changed_raw.split(",") if c in converters) if changed_raw else frozenset()
+    # the known columns, and whether they certainly pass jsonsafety.problem: only scalars and no text with a
+    # lone surrogate (ASCII text has none: no regex needed); otherwise the full walk decides and names the place
+    raw: dict[str, Any] = {}
+    clean = True
+    search = jsonsafety.SURROGATE.search
+    for key, value in item.items():
+        if key in converters or key == "id":
+            raw[key] = value
+            if type(value) is str:
+                if not value.isascii() and search(value):
+                    clean = False
+            elif isinstance(value, dict | list):
+                clean = False
+    unusable = None if clean else jsonsafety.problem(raw)
     if unusable:  # this record's content only: it is quarantined (scrubbed), the rest of the push applies
         if isinstance(record_id, str):
             return Unroutable(table.name, record_id[:RECORD_ID_LENGTH], operation, jsonsafety.scrub(raw),
@@ -315,15 +321,13 @@ def _parse_record(table: SyncTable, operation: str, item: Any, path: str,
     if cache is None:
         cache = {}
     values: dict[str, Any] = {}
-    converters = _CONVERTERS
-    name = table.name
-    for column, value in raw.items():
-        if column == "id":
-            continue
-        try:
-            values[column] = converters[name, column](value, cache)
-        except _Bad as bad:
-            raise _fail(f"{path}.{column}", str(bad)) from None
+    column = ""
+    try:
+        for column, value in raw.items():
+            if column != "id":
+                values[column] = converters[column](value, cache)
+    except _Bad as bad:
+        raise _fail(f"{path}.{column}", str(bad)) from None
     if isinstance(record_id, str):  # well-formed, but no handler can take it: quarantined, not a 422
         return Unroutable(table.name, record_id[:RECORD_ID_LENGTH], operation, raw, sorted(changed),
                           "id_not_uuid", _not_uuid_reason(record_id))
