@@ -199,8 +199,10 @@ def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]
             select.append(f"u.c{len(arrays)}")
     names_sql = ", ".join(f'"{name}"' for name in names)
     aliases = ", ".join(f"c{n}" for n in range(1, len(arrays) + 1))
-    source = f" FROM unnest({', '.join(arrays)}) AS u({aliases})" if arrays else " FROM generate_series(1, %(count)s)"
-    params["count"] = len(rows)
+    if arrays:
+        source = f" FROM unnest({', '.join(arrays)}) AS u({aliases})"
+    else:  # every row alike (never for rows with their own ids)
+        source, params["count"] = " FROM generate_series(1, %(count)s)", len(rows)
     session.connection().connection.driver_connection.execute(
         f'INSERT INTO "{table.name}" ({names_sql}, change_seq) SELECT {", ".join(select)}, '
         f"nextval('{SEQUENCE}'){source}", params)

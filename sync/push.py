@@ -547,14 +547,20 @@ def apply_change_set(ctx: PushContext, change_set: ChangeSet) -> None:
     """Apply table by table in APPLY_ORDER (then the read-only tables, which only quarantine): within a
     table, a bulk handler takes what it can (new work logs, unchanged re-pushed ones) and the rest goes
     record by record. Records no handler can take (unknown tables, ids that are not UUIDs) are quarantined."""
-    names = APPLY_ORDER + sorted({r.table.name for r in change_set.records} - set(APPLY_ORDER))
+    grouped: dict[str, list[PushedRecord]] = {}
+    for record in change_set.records:  # one pass (as by_table, in push order)
+        grouped.setdefault(record.table.name, []).append(record)
+    names = APPLY_ORDER + sorted(set(grouped) - set(APPLY_ORDER))
     for name in names:
-        records = sorted(change_set.by_table(name), key=lambda r: r.operation == "deleted")
+        records = sorted(grouped.get(name, ()), key=lambda r: r.operation == "deleted")
+        if not records:
+            continue
         handler = HANDLERS.get(name, _READ_ONLY)
         usable = [r for r in records if not r.unusable]
-        done = {r.id for r in handler.bulk_create(ctx, usable)} if handler.bulk_create and usable else set()
+        # the records the bulk handler took, by identity (ids are unique per table in a push)
+        done = {id(r) for r in handler.bulk_create(ctx, usable)} if handler.bulk_create and usable else set()
         for record in records:
-            if record.id not in done:
+            if id(record) not in done:
                 _apply_one(ctx, record)
     if change_set.unroutable:
         quarantine_unroutable(ctx, change_set.unroutable)
