@@ -168,6 +168,51 @@ def numbering(session: Session, count: int) -> sa.ColumnElement[int]:
     return sa.literal(base, sa.BigInteger()) + sa.func.row_number().over()
 
 
+def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many new rows of a synced table, each with a new change number in `change_seq`. On PostgreSQL
+    one INSERT ... SELECT from `unnest` of one binary array per column, numbered by `nextval` in the statement
+    (one round trip: no numbers fetched first, no row-by-row COPY in Python); elsewhere, or for a column type
+    fieldservice.db does not map, numbers taken here and `bulk_insert`. Rows as for `bulk_insert`, without
+    `change_seq` (set, with `created_seq`, to the row's new number); nothing here runs ORM events (callers tell the hooks: `bulk_inserted`)."""
+    from fieldservice.db import _copy_type, bulk_insert
+
+    if isinstance(session, scoped_session):
+        session = session()
+    if not rows:
+        return
+    names = list(rows[0])
+    types = [_copy_type(table.c[name].type) for name in names] if _is_postgres(session) else []
+    if not types or not all(types):
+        for row, seq in zip(rows, take_seqs(session, len(rows)), strict=True):
+            row["change_seq"] = row["created_seq"] = seq
+        bulk_insert(session, table, rows)
+        return
+    numbering(session, len(rows))  # counted as taken by this transaction, whose floor is held
+    params: dict[str, Any] = {}
+    arrays: list[str] = []
+    select: list[str] = []
+    for i, (name, pg_type) in enumerate(zip(names, types, strict=True)):
+        values = [row[name] for row in rows]
+        first = values[0]
+        if all(value is first for value in values):  # the same object in every row (now, the visit): sent once
+            params[f"p{i}"] = first
+            select.append(f"%(p{i})b::{pg_type} AS x{i}")
+        else:
+            params[f"p{i}"] = values
+            arrays.append(f"%(p{i})b::{pg_type}[]")
+            select.append(f"u.c{len(arrays)} AS x{i}")
+    names_sql = ", ".join(f'"{name}"' for name in names)
+    aliases = ", ".join(f"c{n}" for n in range(1, len(arrays) + 1))
+    if arrays:
+        source = f" FROM unnest({', '.join(arrays)}) AS u({aliases})"
+    else:  # every row alike (never for rows with their own ids)
+        source, params["count"] = " FROM generate_series(1, %(count)s)", len(rows)
+    # the number is both the row's change and its creation (created_seq)
+    session.connection().connection.driver_connection.execute(
+        f'INSERT INTO "{table.name}" ({names_sql}, change_seq, created_seq) SELECT v.*, v.n FROM '
+        f"(SELECT {', '.join(select)}, nextval('{SEQUENCE}') AS n{source}) AS v", params)
+
+
 def next_seq(session: Session) -> int:
     """Hand out the next change number in this transaction (becoming a numbering writer on first use)."""
     return take_seqs(session, 1)[0]

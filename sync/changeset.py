@@ -15,6 +15,7 @@ JSON types in known columns, duplicates."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -78,41 +79,79 @@ def _fail(path: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"{path}: {message}", errors={"json": {path: [message]}})
 
 
-def _decode(column: Column, value: Any, path: str) -> Any:
-    if value is None:
-        return None
+class _Bad(Exception):
+    """A value of the wrong JSON type or content: the caller names where (the path is built only then)."""
+
+
+_INFINITIES = (float("inf"), float("-inf"))
+
+
+def _converter(column: Column) -> Callable[[Any, dict[Any, Any]], Any]:
+    """How a pushed value of `column` is checked and decoded: one function per column, chosen once (not a chain
+    of tests per value). `cache` is the push's own memo of decoded references and times (the many records of a
+    push share their visit, and often their times); a UUID or datetime is immutable, so sharing is safe.
+    Raises _Bad with the message of the 422."""
     if column.kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        if value in (0, 1) and not isinstance(value, float):
-            return bool(value)
-        raise _fail(path, "must be a boolean")
+        def boolean(value: Any, cache: dict[Any, Any]) -> Any:
+            if value is None or isinstance(value, bool):
+                return value
+            if value in (0, 1) and not isinstance(value, float):
+                return bool(value)
+            raise _Bad("must be a boolean")
+        return boolean
     if column.kind == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _fail(path, "must be a number")
-        if value != value or value in (float("inf"), float("-inf")):
-            raise _fail(path, "must be a finite number")
-        if column.is_time:
+        is_time = column.is_time
+
+        def number(value: Any, cache: dict[Any, Any]) -> Any:
+            if value is None:
+                return None
+            kind = type(value)
+            if kind is not int and kind is not float:
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise _Bad("must be a number")
+            if value != value or value in _INFINITIES:
+                raise _Bad("must be a finite number")
+            if not is_time:
+                return value
             if not 0 <= value <= 8_640_000_000_000:  # ECMAScript's date range, in ms
-                raise _fail(path, "must be epoch milliseconds")
-            return from_millis(value)
-        return value
-    if not isinstance(value, str):
-        raise _fail(path, "must be a string")
-    if len(value) > column.max_length:
-        raise _fail(path, f"longer than {column.max_length} characters")
-    if CONTROL_CHARACTERS.search(value):
-        raise _fail(path, "contains control characters")
-    if column.plain:
-        return value
-    if column.name.endswith("_id") and value != "":
-        try:
-            return uuid.UUID(value)
-        except ValueError:
-            raise _fail(path, "must be a UUID") from None
-    if column.name.endswith("_id"):
-        return None  # WatermelonDB sends '' for an empty reference
-    return value
+                raise _Bad("must be epoch milliseconds")
+            key = ("t", value)
+            found = cache.get(key)
+            if found is None:
+                found = cache[key] = from_millis(value)
+            return found
+        return number
+    max_length = column.max_length
+    reference = not column.plain and column.name.endswith("_id")
+    search = CONTROL_CHARACTERS.search
+
+    def string(value: Any, cache: dict[Any, Any]) -> Any:
+        if value is None:
+            return None
+        if type(value) is not str:
+            if not isinstance(value, str):
+                raise _Bad("must be a string")
+        if len(value) > max_length:
+            raise _Bad(f"longer than {max_length} characters")
+        if not value.isprintable() and search(value):  # printable text has no control characters
+            raise _Bad("contains control characters")
+        if not reference:
+            return value
+        if value == "":
+            return None  # WatermelonDB sends '' for an empty reference
+        found = cache.get(value)
+        if found is None:
+            try:
+                found = cache[value] = uuid.UUID(value)
+            except ValueError:
+                raise _Bad("must be a UUID") from None
+        return found
+    return string
+
+
+# per table: column name -> its converter (the keys are the table's columns, as in column_map)
+_CONVERTERS: dict[str, dict[str, Callable[[Any, dict[Any, Any]], Any]]] = {
+    table.name: {column.name: _converter(column) for column in table.columns} for table in TABLES.values()}
 
 
 def _record_id(value: Any, path: str) -> uuid.UUID | str:
@@ -120,7 +159,8 @@ def _record_id(value: Any, path: str) -> uuid.UUID | str:
     for the caller to quarantine. Anything else is malformed (422)."""
     if not isinstance(value, str):
         raise _fail(path, f"id must be a UUID string (set the app's id generator: {ID_GENERATOR})")
-    if CONTROL_CHARACTERS.search(value) or jsonsafety.SURROGATE.search(value):
+    if not (value.isascii() and value.isprintable()) and (  # printable ASCII has neither
+            CONTROL_CHARACTERS.search(value) or jsonsafety.SURROGATE.search(value)):
         raise _fail(path, "id contains control characters")
     try:
         return uuid.UUID(value)
@@ -169,6 +209,7 @@ def parse_change_set(body: Any, *, max_records: int) -> ChangeSet:
         raise PushTooLarge(f"a push may carry at most {max_records} records; this one has {total}. "
                            f"Push in batches.", limit=max_records, records=total)
     seen: set[tuple[str, Any]] = set()
+    cache: dict[Any, Any] = {}  # decoded references and times, shared by the push's records
 
     def once(table_name: str, record_id: Any) -> None:
         if (table_name, record_id) in seen:
@@ -197,7 +238,7 @@ def parse_change_set(body: Any, *, max_records: int) -> ChangeSet:
                     unroutable.append(found)
                     continue
                 parsed = (_parse_deleted(table, item, path) if operation == "deleted"
-                          else _parse_record(table, operation, item, path))
+                          else _parse_record(table, operation, item, path, cache))
                 if isinstance(parsed, Unroutable):
                     once(table_name, parsed.payload.get("id"))
                     unroutable.append(parsed)
@@ -235,32 +276,62 @@ def _parse_deleted(table: SyncTable, item: Any, path: str) -> PushedRecord | Unr
     return PushedRecord(table, "deleted", record_id, {"id": str(record_id)}, frozenset())
 
 
-def _parse_record(table: SyncTable, operation: str, item: Any, path: str) -> PushedRecord | Unroutable:
+def _parse_record(table: SyncTable, operation: str, item: Any, path: str,
+                  cache: dict[Any, Any] | None = None) -> PushedRecord | Unroutable:
     """One created/updated record of a synced table. Columns the server does not know (a newer app's, or
-    local-only ones) are dropped here, also from `_changed`: never applied, never stored."""
+    local-only ones) are dropped here, also from `_changed`: never applied, never stored. `cache`: the push's
+    memo of decoded values (see _converter)."""
     if not isinstance(item, dict):
         raise _fail(path, "must be a record object")
-    record_id = _record_id(item.get("id"), f"{path}.id")
+    value = item.get("id")
+    if type(value) is str and value.isascii() and value.isprintable():  # _record_id's common case, inline
+        try:
+            record_id: uuid.UUID | str = uuid.UUID(value)
+        except ValueError:
+            record_id = value
+    else:
+        record_id = _record_id(value, f"{path}.id")
     changed_raw = item.get("_changed", "")
     if changed_raw is None:
         changed_raw = ""
     if not isinstance(changed_raw, str):
         raise _fail(f"{path}._changed", "must be a comma-separated string of column names")
-    changed = frozenset(c for c in changed_raw.split(",") if c in table.column_map)
-    raw = {k: v for k, v in item.items() if k == "id" or k in table.column_map}
-    unusable = jsonsafety.problem(raw)
+    converters = _CONVERTERS[table.name]
+    changed = frozenset(c for c in changed_raw.split(",") if c in converters) if changed_raw else frozenset()
+    # the known columns, and whether they certainly pass jsonsafety.problem: only scalars and no text with a
+    # lone surrogate (ASCII text has none: no regex needed); otherwise the full walk decides and names the place
+    raw: dict[str, Any] = {}
+    clean = True
+    search = jsonsafety.SURROGATE.search
+    for key, value in item.items():
+        if key in converters or key == "id":
+            raw[key] = value
+            if type(value) is str:
+                if not value.isascii() and search(value):
+                    clean = False
+            elif isinstance(value, dict | list):
+                clean = False
+    unusable = None if clean else jsonsafety.problem(raw)
     if unusable:  # this record's content only: it is quarantined (scrubbed), the rest of the push applies
         if isinstance(record_id, str):
             return Unroutable(table.name, record_id[:RECORD_ID_LENGTH], operation, jsonsafety.scrub(raw),
                               sorted(changed), "id_not_uuid", _not_uuid_reason(record_id))
         return PushedRecord(table, operation, record_id, jsonsafety.scrub(raw), changed, {},
                             unusable=unusable.replace("$", path, 1))
-    values = {name: _decode(table.column_map[name], value, f"{path}.{name}")
-              for name, value in raw.items() if name != "id"}
+    if cache is None:
+        cache = {}
+    values: dict[str, Any] = {}
+    column = ""
+    try:
+        for column, value in raw.items():
+            if column != "id":
+                values[column] = converters[column](value, cache)
+    except _Bad as bad:
+        raise _fail(f"{path}.{column}", str(bad)) from None
     if isinstance(record_id, str):  # well-formed, but no handler can take it: quarantined, not a 422
         return Unroutable(table.name, record_id[:RECORD_ID_LENGTH], operation, raw, sorted(changed),
                           "id_not_uuid", _not_uuid_reason(record_id))
     if operation == "created" or not changed:
         # a created record is the phone's in full; an update without _changed is treated the same way
-        changed = frozenset(values) - set(STAMP_COLUMNS)
+        changed = frozenset(values).difference(STAMP_COLUMNS)
     return PushedRecord(table, operation, record_id, raw, changed, values)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from fieldservice.auth.service import Actor
 from fieldservice.changes import numbered_so_far, touch
 from fieldservice.common import jsonsafety
+from fieldservice.db import in_values
 from fieldservice.errors import DomainError, NotFound
 from fieldservice.records import service as records_service
 from fieldservice.records.models import Signoff
@@ -161,16 +162,18 @@ def create_work_logs(ctx: PushContext, records: list[PushedRecord]) -> list[Push
     if not pushed:
         return []
     columns = [WorkLog.id, WorkLog.technician_id, *(getattr(WorkLog, name) for name in _WORK_LOG_OWN)]
+    # one array parameter (PostgreSQL), not 500 bound values in a statement text parsed anew every push
     existing = {row.id: row for row in ctx.session.execute(
-        sa.select(*columns).where(WorkLog.id.in_([r.id for r in pushed])))}
+        sa.select(*columns).where(in_values(ctx.session, WorkLog.id, [r.id for r in pushed])))}
     unchanged = [r for r in pushed if r.id in existing and _same_work_log(ctx, r, existing[r.id])]
     new = [r for r in pushed if r.id not in existing]
     items: list[dict[str, Any]] = []
     for record in new:
-        own, _ = _split(record, None)
-        items.append({"id": record.id, "visit_id": own.get("visit_id"), "started_at": own.get("started_at"),
-                      "ended_at": own.get("ended_at"), "description": own.get("description"),
-                      "device_time": record.device_time})
+        # what _split(record, None) keeps of these fields: all four are the technician's, none bookkeeping
+        changed, values = record.changed, record.values
+        item = {name: values.get(name) if name in changed else None for name in _WORK_LOG_OWN}
+        item["id"], item["device_time"] = record.id, values.get("updated_at") or values.get("created_at")
+        items.append(item)
     outcomes: list[DomainError | None] = [None] * len(items)
     complete = [i for i, item in enumerate(items) if item["visit_id"] and item["started_at"] and item["description"]]
     for i in set(range(len(items))) - set(complete):
@@ -544,14 +547,20 @@ def apply_change_set(ctx: PushContext, change_set: ChangeSet) -> None:
     """Apply table by table in APPLY_ORDER (then the read-only tables, which only quarantine): within a
     table, a bulk handler takes what it can (new work logs, unchanged re-pushed ones) and the rest goes
     record by record. Records no handler can take (unknown tables, ids that are not UUIDs) are quarantined."""
-    names = APPLY_ORDER + sorted({r.table.name for r in change_set.records} - set(APPLY_ORDER))
+    grouped: dict[str, list[PushedRecord]] = {}
+    for record in change_set.records:  # one pass (as by_table, in push order)
+        grouped.setdefault(record.table.name, []).append(record)
+    names = APPLY_ORDER + sorted(set(grouped) - set(APPLY_ORDER))
     for name in names:
-        records = sorted(change_set.by_table(name), key=lambda r: r.operation == "deleted")
+        records = sorted(grouped.get(name, ()), key=lambda r: r.operation == "deleted")
+        if not records:
+            continue
         handler = HANDLERS.get(name, _READ_ONLY)
         usable = [r for r in records if not r.unusable]
-        done = {r.id for r in handler.bulk_create(ctx, usable)} if handler.bulk_create and usable else set()
+        # the records the bulk handler took, by identity (ids are unique per table in a push)
+        done = {id(r) for r in handler.bulk_create(ctx, usable)} if handler.bulk_create and usable else set()
         for record in records:
-            if record.id not in done:
+            if id(record) not in done:
                 _apply_one(ctx, record)
     if change_set.unroutable:
         quarantine_unroutable(ctx, change_set.unroutable)

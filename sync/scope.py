@@ -537,13 +537,35 @@ def children_added(session: Session, table: str, rows: list[tuple[uuid.UUID, uui
     for technician_id, needs in per_technician.items():
         if not checked:
             # records just inserted have no membership yet (their ids are new): straight inserts, no lookup
-            _write(session, technician_id,
-                   [{"table_name": t, "record_id": r, "refs": n} for (t, r), n in needs.items()], [])
+            _insert_new(session, technician_id, needs)
             continue
         # the same flush also (re)evaluated visits, whose needs may already have counted these records
         held = _held(session, technician_id, table, [record_id for _, record_id in needs])
         add_needs(session, technician_id, Counter({key: n for key, n in needs.items()
                                                    if key[1] not in held or held[key[1]].removed_seq is not None}))
+
+
+def _insert_new(session: Session, technician_id: uuid.UUID, needs: Counter[Key]) -> None:
+    """Records new to the database enter the technician's scope: on PostgreSQL one INSERT ... SELECT per
+    table and reference count, the ids as one binary array and each member numbered by `nextval` in the
+    statement (a push's hundreds of work logs: no round trip to fetch numbers, no row-by-row COPY in Python);
+    elsewhere as `_write` does."""
+    if session.get_bind().dialect.name != "postgresql":
+        _write(session, technician_id, [{"table_name": t, "record_id": r, "refs": n} for (t, r), n in needs.items()],
+               [])
+        return
+    from fieldservice.changes import SEQUENCE, numbering
+
+    groups: dict[tuple[str, int], list[uuid.UUID]] = {}
+    for (table, record_id), refs in needs.items():
+        groups.setdefault((table, refs), []).append(record_id)
+    connection = session.connection()
+    for (table, refs), ids in groups.items():
+        numbering(session, len(ids))  # this transaction numbers them (its floor is held): counted as taken
+        connection.connection.driver_connection.execute(
+            "INSERT INTO sync_scope (technician_id, table_name, record_id, refs, added_seq, removed_seq) "
+            f"SELECT %(t)s, %(n)s, r, %(refs)s, nextval('{SEQUENCE}'), NULL FROM unnest(%(ids)b::uuid[]) AS r",
+            {"t": technician_id, "n": table, "refs": refs, "ids": ids})
 
 
 def _van_changes(session: Session, balances: list[StockBalance]) -> None:

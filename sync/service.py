@@ -159,12 +159,14 @@ def push(actor: Actor, *, idempotency_key: uuid.UUID, raw: bytes, body: Any, las
     if stored is not None:
         return _replay(stored, technician_id, digest, body), True
     change_set = parse_change_set(body, max_records=current_app.config["SYNC_MAX_PUSH_RECORDS"])
-    _check_cursor(last_pulled_at, max(current_watermark(session), 1))
+    if last_pulled_at:  # no cursor (a first push) is never ahead of the server: no watermark to read
+        _check_cursor(last_pulled_at, max(current_watermark(session), 1))
     # the counter lock first: it orders this push against others and must be taken outside the savepoints
     ensure_counter_locked(session)
-    stored = session.get(PushLog, idempotency_key, populate_existing=True)
-    if stored is not None:  # the same key committed while we waited for the lock
-        return _replay(stored, technician_id, digest, body), True
+    if session.get_bind().dialect.name != "postgresql":  # PostgreSQL's lock (a shared floor) never waits
+        stored = session.get(PushLog, idempotency_key, populate_existing=True)
+        if stored is not None:  # the same key committed while we waited for the lock
+            return _replay(stored, technician_id, digest, body), True
     ctx = PushContext(session=session, actor=actor, idempotency_key=idempotency_key, received_at=now,
                       quarantine_limit=current_app.config.get("SYNC_QUARANTINE_MAX_OPEN"),
                       payload_limit=current_app.config.get("SYNC_QUARANTINE_MAX_PAYLOAD_BYTES"))

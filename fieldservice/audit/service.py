@@ -17,6 +17,8 @@ from fieldservice.integrity.links import remember
 
 
 def _jsonable(value: Any) -> Any:
+    if type(value) is str:  # the common case first (a batch's details list hundreds of ids as text)
+        return value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime | date):

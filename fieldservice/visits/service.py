@@ -12,11 +12,11 @@ from flask import current_app, has_app_context
 from fieldservice.audit import service as audit_service
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
-from fieldservice.changes import bulk_inserted, take_seqs
+from fieldservice.changes import bulk_inserted, insert_numbered
 from fieldservice.common.lengths import check_lengths
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.common.versioning import check_version
-from fieldservice.db import bulk_insert, utcnow
+from fieldservice.db import utcnow
 from fieldservice.errors import (
     Conflict,
     DomainError,
@@ -406,31 +406,46 @@ def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | 
     session = db.session
     visit_ids = {item["visit_id"] for item in items if item.get("visit_id")}
     by_id = {v.id: v for v in session.scalars(sa.select(Visit).where(Visit.id.in_(visit_ids)))} if visit_ids else {}
+    # an open handover matters only on a visit that is no longer the technician's (_check_field_access)
+    others = {v for v, visit in by_id.items() if visit.technician_id != actor.technician_id}
     released = set(session.scalars(sa.select(VisitHandover.visit_id).where(
-        VisitHandover.visit_id.in_(visit_ids), VisitHandover.technician_id == actor.technician_id,
-        VisitHandover.completed_at.is_(None)))) if visit_ids and actor.technician_id else set()
+        VisitHandover.visit_id.in_(others), VisitHandover.technician_id == actor.technician_id,
+        VisitHandover.completed_at.is_(None)))) if others and actor.technician_id else set()
     outcomes: list[DomainError | None] = []
     rows: list[dict[str, Any]] = []
+    # the rules of the visit (access, status, whose work) once per visit, the log's own times per log: the
+    # same checks in the same order as add_work_log (_work_log_technician checks the times last)
+    per_visit: dict[Any, tuple[Visit, uuid.UUID] | DomainError] = {}
     for item in items:
-        data = {k: item.get(k) for k in ("started_at", "ended_at", "description")}
-        try:
-            visit = by_id.get(item["visit_id"])
-            _check_field_access(actor, visit, item["visit_id"], released=item["visit_id"] in released)
-            assert visit is not None
-            technician_id = _work_log_technician(actor, visit, data)
-        except DomainError as err:
-            outcomes.append(err)
+        visit_id = item["visit_id"]
+        checked = per_visit.get(visit_id)
+        if checked is None:
+            try:
+                visit = by_id.get(visit_id)
+                _check_field_access(actor, visit, visit_id, released=visit_id in released)
+                assert visit is not None
+                checked = per_visit[visit_id] = (visit, _work_log_technician(actor, visit, {}))
+            except DomainError as err:
+                checked = per_visit[visit_id] = err
+        if isinstance(checked, DomainError):
+            outcomes.append(checked)
             continue
-        rows.append({"id": item["id"], "visit_id": visit.id, "technician_id": technician_id, **data,
+        started_at, ended_at = item.get("started_at"), item.get("ended_at")
+        if ended_at and started_at and ended_at < started_at:
+            try:
+                _check_log_times({"started_at": started_at, "ended_at": ended_at})
+            except DomainError as err:
+                outcomes.append(err)
+                continue
+        rows.append({"id": item["id"], "visit_id": checked[0].id, "technician_id": checked[1],
+                     "started_at": started_at, "ended_at": ended_at, "description": item.get("description"),
                      "device_time": item.get("device_time"), "received_at": now, "created_at": now,
                      "updated_at": now})
         outcomes.append(None)
     if rows:
         # bulk inserts bypass the ORM's change numbering and its events: number them, then tell the hooks
         # (the sync scope: the new logs join the scope of every phone that holds their visit)
-        for row, seq in zip(rows, take_seqs(session, len(rows)), strict=True):
-            row["change_seq"] = row["created_seq"] = seq
-        bulk_insert(session, WorkLog.__table__, rows)
+        insert_numbered(session, WorkLog.__table__, rows)
         bulk_inserted(session, "work_logs", rows)
         per_visit: dict[uuid.UUID, list[str]] = {}
         for row in rows:

@@ -17,6 +17,7 @@ from fieldservice.db import unit_of_work
 from fieldservice.extensions import db
 from fieldservice.photos.models import Photo, PhotoKind, PhotoStatus
 from fieldservice.visits import service as visits
+from fieldservice.visits.models import WorkLog
 from sync import rowsql
 from sync.pull import PullContext
 from sync.schema import TABLES, raw_record
@@ -91,3 +92,25 @@ def test_pull_result_text_is_the_json_of_the_result() -> None:
         "changes": {"work_logs": {"created": [{"id": "x", "n": 1}], "updated": [{"id": "y", "d": AWKWARD}],
                                   "deleted": ["z"]}}, "timestamp": 42, "has_more": False}
     assert "中文" in rowsql.dumps(result)  # UTF-8, not \\u escapes, as every other response
+
+
+def test_rows_remember_the_number_they_were_created_with(app: Flask, make: Factory, on_site) -> None:  # type: ignore[no-untyped-def]
+    """created_seq (issue 13, what lets a pull's walk skip rows created after its cursor): a pushed work log
+    (bulk insert) and an office work log (ORM insert) get their first change number; an update keeps it."""
+    job, phone = on_site
+    pushed = phone.create("work_logs", visit_id=str(job.visit.id), started_at=1_795_939_200_000,
+                          description="推送的记录")
+    phone.sync()
+    with app.app_context(), unit_of_work():
+        office = visits.add_work_log(SYSTEM, job.visit.id, {"started_at": datetime.now(UTC), "description": "办公室"})
+        office_id = office.id
+    with app.app_context():
+        rows = {str(r.id): r for r in db.session.execute(sa.select(WorkLog.id, WorkLog.change_seq, WorkLog.created_seq)
+                                                         .where(WorkLog.id.in_([uuid.UUID(pushed), office_id])))}
+    assert rows[pushed].created_seq == rows[pushed].change_seq > 0
+    assert rows[str(office_id)].created_seq == rows[str(office_id)].change_seq > rows[pushed].change_seq
+    with app.app_context(), unit_of_work():
+        visits.update_work_log(SYSTEM, office_id, {"description": "改过"})
+    with app.app_context():
+        row = db.session.execute(sa.select(WorkLog.change_seq, WorkLog.created_seq).where(WorkLog.id == office_id)).one()
+    assert row.created_seq == rows[str(office_id)].created_seq < row.change_seq
