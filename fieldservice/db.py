@@ -189,6 +189,27 @@ def in_values(session: Any, column: Any, values: Iterable[Any], element: Any = N
 psycopg._queries.MAX_CACHED_STATEMENT_LENGTH = max(psycopg._queries.MAX_CACHED_STATEMENT_LENGTH, 32_768)
 
 
+_COMPILED: dict[int, tuple[Any, Any]] = {}
+
+
+def driver_rows(session: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """PostgreSQL: run a statement built once (module-level, so the same object every time) straight on the
+    driver's cursor and return its rows as named tuples. For the few statements that return thousands of rows
+    per request (a page of a first sync): SQLAlchemy's result rows cost ~7 µs each, psycopg's a fraction. The
+    SQL is compiled once per statement; parameters are bound by the driver as for any other statement."""
+    from psycopg.rows import namedtuple_row
+
+    cached = _COMPILED.get(id(statement))
+    if cached is None or cached[0] is not statement:
+        connection = session.connection()
+        compiled = statement.compile(dialect=connection.dialect)
+        cached = _COMPILED[id(statement)] = (statement, compiled)
+    compiled = cached[1]
+    with session.connection().connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+        cursor.execute(compiled.string, compiled.construct_params(params))
+        return cursor.fetchall()
+
+
 def in_param(dialect: str, column: Any, name: str, element: Any = None) -> Any:
     """As `in_values`, with a named bound parameter instead of the values: for statements built once and run
     with `{name: [values]}` (an array on PostgreSQL, an expanding IN list elsewhere)."""

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from fieldservice.db import in_param, in_values
+from fieldservice.db import driver_rows, in_param, in_values
 from sync import rowsql
 from sync.models import RejectionKind, RejectionStatus, ScopeMember, SyncReceipt, SyncRejection
 from sync.rowsql import constant
@@ -179,6 +179,13 @@ class _Collector:
         if len(seqs) >= self.limit:
             self.bound = min(self.bound, max(seqs))
 
+    def _rows_of(self, statement: Any, params: dict[str, Any]) -> list[Any]:
+        """The rows of a statement built once: a page's thousands of rows straight from the driver on
+        PostgreSQL (fieldservice/db.py driver_rows), through SQLAlchemy elsewhere."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return driver_rows(self.session, statement, params)
+        return list(self.session.execute(statement, params).all())
+
     def _candidate(self, table: str, record_id: Any) -> Candidate:
         key = (table, _key(record_id))
         if key not in self.candidates:
@@ -204,7 +211,7 @@ class _Collector:
         params = {"tech": self.technician_id, "c": c, "w": w, "lim": lim}
         # (a) rows changed since the cursor, already on the phone before it; (b) records that entered the
         # scope and (c) records that left it: ids and numbers only, in one round trip (rows: _complete)
-        events = self.session.execute(_events_statement(), params).all()
+        events = self._rows_of(_events_statement(), params)
         per_kind: dict[str, list[int]] = {}
         for kind, name, record_id, seq in events:
             per_kind.setdefault(name if kind == "changed" else kind, []).append(seq)
@@ -247,7 +254,8 @@ class _Collector:
                 added = {c.record_id: c.added for c in wanted}
                 stmt = _rows(dialect, table, as_json=as_json, joined=joined)
                 params = {"tech": self.technician_id, "ids": [c.record_id for c in wanted]}
-                for row in self.session.execute(stmt, params).all():
+                for row in (self._rows_of(stmt, params) if name not in ORM_TABLES
+                            else self.session.execute(stmt, params).all()):
                     if name in ORM_TABLES:
                         obj = row[0]
                         self._take_row(table, obj, row.added_seq if joined else added[obj.id])
