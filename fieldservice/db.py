@@ -210,6 +210,14 @@ def driver_rows(session: Any, statement: Any, params: dict[str, Any]) -> list[An
         return cursor.fetchall()
 
 
+def rows_of(session: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """The rows of a statement built once: from the driver on PostgreSQL (`driver_rows`), through SQLAlchemy
+    elsewhere. Rows are read by attribute name in both cases."""
+    if session.get_bind().dialect.name == "postgresql":
+        return driver_rows(session, statement, params)
+    return list(session.execute(statement, params).all())
+
+
 def in_param(dialect: str, column: Any, name: str, element: Any = None) -> Any:
     """As `in_values`, with a named bound parameter instead of the values: for statements built once and run
     with `{name: [values]}` (an array on PostgreSQL, an expanding IN list elsewhere)."""

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from fieldservice.db import driver_rows, in_param, in_values
+from fieldservice.db import in_param, in_values, rows_of
 from sync import rowsql
 from sync.models import RejectionKind, RejectionStatus, ScopeMember, SyncReceipt, SyncRejection
 from sync.rowsql import constant
@@ -179,13 +179,6 @@ class _Collector:
         if len(seqs) >= self.limit:
             self.bound = min(self.bound, max(seqs))
 
-    def _rows_of(self, statement: Any, params: dict[str, Any]) -> list[Any]:
-        """The rows of a statement built once: a page's thousands of rows straight from the driver on
-        PostgreSQL (fieldservice/db.py driver_rows), through SQLAlchemy elsewhere."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            return driver_rows(self.session, statement, params)
-        return list(self.session.execute(statement, params).all())
-
     def _candidate(self, table: str, record_id: Any) -> Candidate:
         key = (table, _key(record_id))
         if key not in self.candidates:
@@ -211,7 +204,7 @@ class _Collector:
         params = {"tech": self.technician_id, "c": c, "w": w, "lim": lim}
         # (a) rows changed since the cursor, already on the phone before it; (b) records that entered the
         # scope and (c) records that left it: ids and numbers only, in one round trip (rows: _complete)
-        events = self._rows_of(_events_statement(), params)
+        events = rows_of(self.session, _events_statement(), params)
         per_kind: dict[str, list[int]] = {}
         for kind, name, record_id, seq in events:
             per_kind.setdefault(name if kind == "changed" else kind, []).append(seq)
@@ -226,7 +219,7 @@ class _Collector:
         for seqs in per_kind.values():  # one list per limited branch
             self._note_limit(seqs)
         # (d) this technician's quarantined pushes
-        rejected = self.session.execute(_rejections_statement(), params).all()
+        rejected = rows_of(self.session, _rejections_statement(), params)
         self.any_open_rejection = any(row.any_open for row in rejected)
         recent = [row for row in rejected if not row.any_open]
         self._note_limit([row.change_seq for row in recent])
@@ -254,7 +247,7 @@ class _Collector:
                 added = {c.record_id: c.added for c in wanted}
                 stmt = _rows(dialect, table, as_json=as_json, joined=joined)
                 params = {"tech": self.technician_id, "ids": [c.record_id for c in wanted]}
-                for row in (self._rows_of(stmt, params) if name not in ORM_TABLES
+                for row in (rows_of(self.session, stmt, params) if name not in ORM_TABLES
                             else self.session.execute(stmt, params).all()):
                     if name in ORM_TABLES:
                         obj = row[0]

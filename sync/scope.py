@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 from fieldservice.catalog.models import Product
 from fieldservice.changes import on_bulk_insert, on_delete, take_seqs
 from fieldservice.customers.models import Contact
-from fieldservice.db import bulk_insert, in_values, insert_or_nothing
+from fieldservice.db import bulk_insert, in_values, insert_or_nothing, rows_of
 from fieldservice.parts.models import StockBalance, StockLocation, StockMovement
 from fieldservice.photos.models import Photo
 from fieldservice.records.models import ServiceRecord, Signoff
@@ -484,8 +484,9 @@ def up_to_date(session: Session, ctx: ScopeContext, cursor: int) -> bool:
     lock. Reading without the lock is safe: whatever changes the scope meanwhile is numbered, and the pull's
     watermark leaves it for the next pull."""
     start, end = ctx.horizon
-    row = session.execute(_ready_statement(), {"tech": ctx.technician_id, "start": start, "end": end,
-                                               "cursor": cursor}).first()
+    rows = rows_of(session, _ready_statement(), {"tech": ctx.technician_id, "start": start, "end": end,
+                                                 "cursor": cursor})
+    row = rows[0] if rows else None
     if row is None or row.built_at is None or row.horizon_start is None or row.pending:
         return False
     return abs(start - row.horizon_start) < HORIZON_REFRESH
