@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column, scoped_session
 
-from fieldservice.db import utcnow
+from fieldservice.db import announce, utcnow
 from fieldservice.extensions import db
 
 log = logging.getLogger(__name__)
@@ -208,9 +208,12 @@ def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]
     else:  # every row alike (never for rows with their own ids)
         source, params["count"] = " FROM generate_series(1, %(count)s)", len(rows)
     # the number is both the row's change and its creation (created_seq)
-    session.connection().connection.driver_connection.execute(
-        f'INSERT INTO "{table.name}" ({names_sql}, change_seq, created_seq) SELECT v.*, v.n FROM '
-        f"(SELECT {', '.join(select)}, nextval('{SEQUENCE}') AS n{source}) AS v", params)
+    connection = session.connection()
+    sql = (f'INSERT INTO "{table.name}" ({names_sql}, change_seq, created_seq) SELECT v.*, v.n FROM '
+           f"(SELECT {', '.join(select)}, nextval('{SEQUENCE}') AS n{source}) AS v")
+    with connection.connection.driver_connection.cursor() as cursor:
+        announce(connection, cursor, sql, params)
+        cursor.execute(sql, params)
 
 
 def next_seq(session: Session) -> int:
@@ -236,8 +239,11 @@ def current_watermark(session: Session, *, then: str = "") -> int:
         return int(session.execute(sa.select(SyncState.last_seq).where(SyncState.id == 1)).scalar() or 0)
     # first the sequence, then the floors (see the module docstring for why this order is exact): two statements
     # in one round trip (the simple query protocol runs them in order); no parameters, so the driver sends it as is
-    with session.connection().connection.driver_connection.cursor() as cursor:
-        cursor.execute(_WATERMARK_SQL + (f"; {then}" if then else ""))
+    connection = session.connection()
+    with connection.connection.driver_connection.cursor() as cursor:
+        sql = _WATERMARK_SQL + (f"; {then}" if then else "")
+        announce(connection, cursor, sql, None)
+        cursor.execute(sql)
         value = int(cursor.fetchone()[0] or 0)
         cursor.nextset()
         floor = cursor.fetchone()[0]

@@ -205,9 +205,18 @@ def driver_rows(session: Any, statement: Any, params: dict[str, Any]) -> list[An
         compiled = statement.compile(dialect=connection.dialect)
         cached = _COMPILED[id(statement)] = (statement, compiled)
     compiled = cached[1]
-    with session.connection().connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
-        cursor.execute(compiled.string, compiled.construct_params(params))
+    connection = session.connection()
+    with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+        sql, values = compiled.string, compiled.construct_params(params)
+        announce(connection, cursor, sql, values)
+        cursor.execute(sql, values)
         return cursor.fetchall()
+
+
+def announce(connection: Any, cursor: Any, statement: str, parameters: Any) -> None:
+    """Tell the engine's `before_cursor_execute` listeners (statement counters, tests that look at what was
+    sent) about a statement sent straight to the driver, as SQLAlchemy does for its own."""
+    connection.dispatch.before_cursor_execute(connection, cursor, statement, parameters, None, False)
 
 
 def rows_of(session: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
@@ -250,7 +259,9 @@ def bulk_insert(session: Any, table: sa.Table, rows: list[dict[str, Any]]) -> No
     binary = all(pg_types)  # binary COPY is faster still, when every column's type is known here
     cursor = connection.connection.driver_connection.cursor()
     quoted = ", ".join(f'"{name}"' for name in names)
-    with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN' + (" (FORMAT BINARY)" if binary else "")) as copy:
+    sql = f'COPY "{table.name}" ({quoted}) FROM STDIN' + (" (FORMAT BINARY)" if binary else "")
+    announce(connection, cursor, sql, None)
+    with cursor.copy(sql) as copy:
         if binary:
             copy.set_types(pg_types)
         if json_columns:

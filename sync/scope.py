@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 from fieldservice.catalog.models import Product
 from fieldservice.changes import on_bulk_insert, on_delete, take_seqs
 from fieldservice.customers.models import Contact
-from fieldservice.db import bulk_insert, in_values, insert_or_nothing, rows_of
+from fieldservice.db import announce, bulk_insert, in_values, insert_or_nothing, rows_of
 from fieldservice.parts.models import StockBalance, StockLocation, StockMovement
 from fieldservice.photos.models import Photo
 from fieldservice.records.models import ServiceRecord, Signoff
@@ -563,10 +563,12 @@ def _insert_new(session: Session, technician_id: uuid.UUID, needs: Counter[Key])
     connection = session.connection()
     for (table, refs), ids in groups.items():
         numbering(session, len(ids))  # this transaction numbers them (its floor is held): counted as taken
-        connection.connection.driver_connection.execute(
-            "INSERT INTO sync_scope (technician_id, table_name, record_id, refs, added_seq, removed_seq) "
-            f"SELECT %(t)s, %(n)s, r, %(refs)s, nextval('{SEQUENCE}'), NULL FROM unnest(%(ids)b::uuid[]) AS r",
-            {"t": technician_id, "n": table, "refs": refs, "ids": ids})
+        sql = ("INSERT INTO sync_scope (technician_id, table_name, record_id, refs, added_seq, removed_seq) "
+               f"SELECT %(t)s, %(n)s, r, %(refs)s, nextval('{SEQUENCE}'), NULL FROM unnest(%(ids)b::uuid[]) AS r")
+        params = {"t": technician_id, "n": table, "refs": refs, "ids": ids}
+        with connection.connection.driver_connection.cursor() as cursor:
+            announce(connection, cursor, sql, params)
+            cursor.execute(sql, params)
 
 
 def _van_changes(session: Session, balances: list[StockBalance]) -> None:

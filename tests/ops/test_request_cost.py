@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -17,22 +15,7 @@ from flask.testing import FlaskClient
 from fieldservice.db import ping_after_idle
 from fieldservice.extensions import db
 from tests.factories import Factory
-
-
-@contextmanager
-def statements(app: Flask) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+from tests.statements import statements
 
 
 def test_a_bearer_token_is_checked_in_one_statement(app: Flask, client: FlaskClient, make: Factory) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +18,7 @@ from fieldservice.extensions import db
 from fieldservice.visits.models import WorkLog
 from sync.models import PushLog, SyncRejection
 from tests.factories import Factory
+from tests.statements import statements
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -43,23 +42,6 @@ def body_of(records: list[dict[str, Any]]) -> bytes:
 def push(client: FlaskClient, phone, data: bytes, key: str | None = None):  # type: ignore[no-untyped-def]
     return client.post("/api/v1/sync/push", data=data,
                        headers={**phone.auth, "Idempotency-Key": key or str(uuid.uuid4())})
-
-
-@contextmanager
-def statements(app: Flask) -> Iterator[list[str]]:
-    """The SQL statements the app sends meanwhile (observed on the engine, nothing replaced)."""
-    seen: list[str] = []
-
-    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", note)
 
 
 def test_the_digest_is_over_the_bytes_as_received(app: Flask, client: FlaskClient, on_site) -> None:  # type: ignore[no-untyped-def]
