@@ -98,21 +98,25 @@ _EVENTS: list[sa.CompoundSelect] = []
 
 
 def _events_statement() -> sa.CompoundSelect:
-    """Events (a), (b) and (c) of the module docstring as (kind, table_name, record_id, seq), every branch an
-    index range scan limited to the page, in one round trip: (a) per table on `change_seq`, (b) and (c) on the
-    technician's scope entries. Built once with bound parameters (tech, c, w, lim): the statement is the same
-    on every pull, so neither SQLAlchemy nor PostgreSQL builds or plans it anew."""
+    """Every kind of event of the module docstring as (kind, table_name, record_id, seq, text_id), each branch
+    an index range scan limited to the page, in one round trip: (a) per table on `change_seq`, (b) and (c) on
+    the technician's scope entries, (d) the technician's quarantined pushes (their ids may be any string:
+    `text_id`), and one row telling whether any of theirs is open at all (most have none: `_complete_rejections`
+    then looks nothing up). Built once with bound parameters (tech, c, w, lim): the statement is the same on
+    every pull, so neither SQLAlchemy nor PostgreSQL builds or plans it anew."""
     if not _EVENTS:
         tech, c, w = sa.bindparam("tech", type_=sa.Uuid()), sa.bindparam("c", type_=sa.BigInteger()), \
             sa.bindparam("w", type_=sa.BigInteger())
         lim = sa.bindparam("lim", type_=sa.Integer())
-        m = ScopeMember.__table__.c
+        m, r = ScopeMember.__table__.c, SyncRejection.__table__.c
+        no_text = sa.cast(sa.null(), r.record_id.type).label("text_id")
         parts = []
         for table in TABLES.values():
             source = table.model.__table__.c
             parts.append(sa.select(constant("changed").label("kind"), constant(table.name).label("table_name"),
-                                   source.id.label("record_id"), source.change_seq.label("seq"))
-                         .select_from(table.model.__table__).join(ScopeMember.__table__, sa.and_(m.record_id == source.id,
+                                   source.id.label("record_id"), source.change_seq.label("seq"), no_text)
+                         .select_from(table.model.__table__)
+                         .join(ScopeMember.__table__, sa.and_(m.record_id == source.id,
                                                               m.table_name == constant(table.name),
                                                               m.technician_id == tech, m.removed_seq.is_(None)))
                          # records that entered the scope after the cursor come with their entry (b); rows
@@ -121,38 +125,22 @@ def _events_statement() -> sa.CompoundSelect:
                          .where(source.change_seq > c, source.change_seq <= w,
                                 sa.or_(source.created_seq.is_(None), source.created_seq <= c), m.added_seq <= c)
                          .order_by(source.change_seq).limit(lim))
-        parts.append(sa.select(constant("added").label("kind"), m.table_name, m.record_id, m.added_seq)
+        parts.append(sa.select(constant("added").label("kind"), m.table_name, m.record_id, m.added_seq, no_text)
                      .where(m.technician_id == tech, m.removed_seq.is_(None), m.added_seq > c, m.added_seq <= w)
                      .order_by(m.added_seq).limit(lim))
-        parts.append(sa.select(constant("removed").label("kind"), m.table_name, m.record_id, m.removed_seq)
+        parts.append(sa.select(constant("removed").label("kind"), m.table_name, m.record_id, m.removed_seq, no_text)
                      .where(m.technician_id == tech, m.removed_seq > c, m.removed_seq <= w)
                      .order_by(m.removed_seq).limit(lim))
+        no_id = sa.cast(sa.null(), m.record_id.type).label("record_id")
+        parts.append(sa.select(constant("rejected").label("kind"), r.table_name, no_id, r.change_seq.label("seq"),
+                               r.record_id.label("text_id"))
+                     .where(r.technician_id == tech, r.change_seq > c, r.change_seq <= w)
+                     .order_by(r.change_seq).limit(lim))
+        parts.append(sa.select(constant("open").label("kind"), sa.cast(sa.null(), r.table_name.type).label("table_name"),
+                               no_id, sa.cast(sa.null(), r.change_seq.type).label("seq"), no_text)
+                     .where(r.technician_id == tech, r.status == constant(RejectionStatus.OPEN.value)).limit(1))
         _EVENTS.append(sa.union_all(*(part.subquery().select() for part in parts)))
     return _EVENTS[0]
-
-
-_REJECTIONS: list[sa.CompoundSelect] = []
-
-
-def _rejections_statement() -> sa.CompoundSelect:
-    """(d) of the module docstring, and in the same round trip one row telling whether the technician has any
-    open rejection at all (most have none: `_complete_rejections` then looks nothing up)."""
-    if not _REJECTIONS:
-        r = SyncRejection.__table__.c
-        tech, c, w = sa.bindparam("tech", type_=sa.Uuid()), sa.bindparam("c", type_=sa.BigInteger()), \
-            sa.bindparam("w", type_=sa.BigInteger())
-        lim = sa.bindparam("lim", type_=sa.Integer())
-        recent = (sa.select(sa.literal(False, sa.Boolean()).label("any_open"), r.table_name, r.record_id,
-                            r.change_seq)
-                  .where(r.technician_id == tech, r.change_seq > c, r.change_seq <= w)
-                  .order_by(r.change_seq).limit(lim))
-        any_open = (sa.select(sa.literal(True, sa.Boolean()).label("any_open"),
-                              sa.cast(sa.null(), r.table_name.type).label("table_name"),
-                              sa.cast(sa.null(), r.record_id.type).label("record_id"),
-                              sa.cast(sa.null(), r.change_seq.type).label("change_seq"))
-                    .where(r.technician_id == tech, r.status == RejectionStatus.OPEN.value).limit(1))
-        _REJECTIONS.append(sa.union_all(recent.subquery().select(), any_open.subquery().select()))
-    return _REJECTIONS[0]
 
 
 def _key(record_id: Any) -> Any:
@@ -203,29 +191,24 @@ class _Collector:
         c, w, lim = self.cursor, self.watermark, self.limit
         params = {"tech": self.technician_id, "c": c, "w": w, "lim": lim}
         # (a) rows changed since the cursor, already on the phone before it; (b) records that entered the
-        # scope and (c) records that left it: ids and numbers only, in one round trip (rows: _complete)
-        events = rows_of(self.session, _events_statement(), params)
+        # scope and (c) records that left it; (d) quarantined pushes: ids and numbers only, in one round trip
+        # (rows: _complete)
         per_kind: dict[str, list[int]] = {}
-        for kind, name, record_id, seq in events:
+        for kind, name, record_id, seq, text_id in rows_of(self.session, _events_statement(), params):
+            if kind == "open":
+                self.any_open_rejection = True
+                continue
             per_kind.setdefault(name if kind == "changed" else kind, []).append(seq)
-            cand = self._candidate(name, record_id)
+            cand = self._candidate(name, text_id if kind == "rejected" else record_id)
             cand.seq = max(cand.seq, seq)
             if kind == "changed":
                 cand.added = cand.added if cand.added is not None else 0  # its entry is at or below the cursor
             elif kind == "added":
                 cand.entered, cand.added = True, seq
-            else:
+            elif kind == "removed":
                 cand.removed = True
         for seqs in per_kind.values():  # one list per limited branch
             self._note_limit(seqs)
-        # (d) this technician's quarantined pushes
-        rejected = rows_of(self.session, _rejections_statement(), params)
-        self.any_open_rejection = any(row.any_open for row in rejected)
-        recent = [row for row in rejected if not row.any_open]
-        self._note_limit([row.change_seq for row in recent])
-        for row in recent:
-            cand = self._candidate(row.table_name, row.record_id)
-            cand.seq = max(cand.seq, row.change_seq)
         self._complete()
 
     def _complete(self) -> None:
