@@ -176,11 +176,18 @@ def in_values(session: Any, column: Any, values: Iterable[Any], element: Any = N
     list elsewhere. `element` is the values' type (UUIDs by default)."""
     values = list(values)
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        ids = sa.func.unnest(sa.bindparam(None, values, type_=ARRAY(element if element is not None else sa.Uuid())))
-        return column.in_(sa.select(ids))
+        return _in_unnested(column, sa.bindparam(None, values, type_=_array_of(element)))
     return column.in_(values)
+
+
+def _array_of(element: Any) -> Any:
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return ARRAY(element if element is not None else sa.Uuid())
+
+
+def _in_unnested(column: Any, array: Any) -> Any:
+    return column.in_(sa.select(sa.func.unnest(array)))
 
 
 # psycopg parses a statement's text (its %(name)s placeholders) once and caches the result, but only for texts up to
@@ -199,13 +206,11 @@ def driver_rows(session: Any, statement: Any, params: dict[str, Any]) -> list[An
     SQL is compiled once per statement; parameters are bound by the driver as for any other statement."""
     from psycopg.rows import namedtuple_row
 
+    connection = session.connection()
     cached = _COMPILED.get(id(statement))
     if cached is None or cached[0] is not statement:
-        connection = session.connection()
-        compiled = statement.compile(dialect=connection.dialect)
-        cached = _COMPILED[id(statement)] = (statement, compiled)
+        cached = _COMPILED[id(statement)] = (statement, statement.compile(dialect=connection.dialect))
     compiled = cached[1]
-    connection = session.connection()
     with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
         sql, values = compiled.string, compiled.construct_params(params)
         announce(connection, cursor, sql, values)
@@ -231,10 +236,7 @@ def in_param(dialect: str, column: Any, name: str, element: Any = None) -> Any:
     """As `in_values`, with a named bound parameter instead of the values: for statements built once and run
     with `{name: [values]}` (an array on PostgreSQL, an expanding IN list elsewhere)."""
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        array = ARRAY(element if element is not None else sa.Uuid())
-        return column.in_(sa.select(sa.func.unnest(sa.bindparam(name, type_=array))))
+        return _in_unnested(column, sa.bindparam(name, type_=_array_of(element)))
     return column.in_(sa.bindparam(name, expanding=True))
 
 

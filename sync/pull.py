@@ -10,6 +10,7 @@ not the size of the tables.
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,9 +95,8 @@ def _rows(dialect: str, table: SyncTable, *, as_json: bool, joined: bool) -> sa.
 # scan whatever the bounds; docs/benchmarks.md, issue 13). Set by the pull with its watermark, in one round trip.
 GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
 
-_EVENTS: list[sa.CompoundSelect] = []
 
-
+@functools.cache
 def _events_statement() -> sa.CompoundSelect:
     """Every kind of event of the module docstring as (kind, table_name, record_id, seq, text_id), each branch
     an index range scan limited to the page, in one round trip: (a) per table on `change_seq`, (b) and (c) on
@@ -104,43 +104,41 @@ def _events_statement() -> sa.CompoundSelect:
     `text_id`), and one row telling whether any of theirs is open at all (most have none: `_complete_rejections`
     then looks nothing up). Built once with bound parameters (tech, c, w, lim): the statement is the same on
     every pull, so neither SQLAlchemy nor PostgreSQL builds or plans it anew."""
-    if not _EVENTS:
-        tech, c, w = sa.bindparam("tech", type_=sa.Uuid()), sa.bindparam("c", type_=sa.BigInteger()), \
-            sa.bindparam("w", type_=sa.BigInteger())
-        lim = sa.bindparam("lim", type_=sa.Integer())
-        m, r = ScopeMember.__table__.c, SyncRejection.__table__.c
-        no_text = sa.cast(sa.null(), r.record_id.type).label("text_id")
-        parts = []
-        for table in TABLES.values():
-            source = table.model.__table__.c
-            parts.append(sa.select(constant("changed").label("kind"), constant(table.name).label("table_name"),
-                                   source.id.label("record_id"), source.change_seq.label("seq"), no_text)
-                         .select_from(table.model.__table__)
-                         .join(ScopeMember.__table__, sa.and_(m.record_id == source.id,
-                                                              m.table_name == constant(table.name),
-                                                              m.technician_id == tech, m.removed_seq.is_(None)))
-                         # records that entered the scope after the cursor come with their entry (b); rows
-                         # created after the cursor cannot have entered before it: skipped without a look
-                         # at the scope (a technician's fresh pushes, the fleet's new work logs)
-                         .where(source.change_seq > c, source.change_seq <= w,
-                                sa.or_(source.created_seq.is_(None), source.created_seq <= c), m.added_seq <= c)
-                         .order_by(source.change_seq).limit(lim))
-        parts.append(sa.select(constant("added").label("kind"), m.table_name, m.record_id, m.added_seq, no_text)
-                     .where(m.technician_id == tech, m.removed_seq.is_(None), m.added_seq > c, m.added_seq <= w)
-                     .order_by(m.added_seq).limit(lim))
-        parts.append(sa.select(constant("removed").label("kind"), m.table_name, m.record_id, m.removed_seq, no_text)
-                     .where(m.technician_id == tech, m.removed_seq > c, m.removed_seq <= w)
-                     .order_by(m.removed_seq).limit(lim))
-        no_id = sa.cast(sa.null(), m.record_id.type).label("record_id")
-        parts.append(sa.select(constant("rejected").label("kind"), r.table_name, no_id, r.change_seq.label("seq"),
-                               r.record_id.label("text_id"))
-                     .where(r.technician_id == tech, r.change_seq > c, r.change_seq <= w)
-                     .order_by(r.change_seq).limit(lim))
-        parts.append(sa.select(constant("open").label("kind"), sa.cast(sa.null(), r.table_name.type).label("table_name"),
-                               no_id, sa.cast(sa.null(), r.change_seq.type).label("seq"), no_text)
-                     .where(r.technician_id == tech, r.status == constant(RejectionStatus.OPEN.value)).limit(1))
-        _EVENTS.append(sa.union_all(*(part.subquery().select() for part in parts)))
-    return _EVENTS[0]
+    tech, c, w = sa.bindparam("tech", type_=sa.Uuid()), sa.bindparam("c", type_=sa.BigInteger()), \
+        sa.bindparam("w", type_=sa.BigInteger())
+    lim = sa.bindparam("lim", type_=sa.Integer())
+    m, r = ScopeMember.__table__.c, SyncRejection.__table__.c
+    no_text = sa.cast(sa.null(), r.record_id.type).label("text_id")
+    parts = []
+    for table in TABLES.values():
+        source = table.model.__table__.c
+        parts.append(sa.select(constant("changed").label("kind"), constant(table.name).label("table_name"),
+                               source.id.label("record_id"), source.change_seq.label("seq"), no_text)
+                     .select_from(table.model.__table__)
+                     .join(ScopeMember.__table__, sa.and_(m.record_id == source.id,
+                                                          m.table_name == constant(table.name),
+                                                          m.technician_id == tech, m.removed_seq.is_(None)))
+                     # records that entered the scope after the cursor come with their entry (b); rows
+                     # created after the cursor cannot have entered before it: skipped without a look
+                     # at the scope (a technician's fresh pushes, the fleet's new work logs)
+                     .where(source.change_seq > c, source.change_seq <= w,
+                            sa.or_(source.created_seq.is_(None), source.created_seq <= c), m.added_seq <= c)
+                     .order_by(source.change_seq).limit(lim))
+    parts.append(sa.select(constant("added").label("kind"), m.table_name, m.record_id, m.added_seq, no_text)
+                 .where(m.technician_id == tech, m.removed_seq.is_(None), m.added_seq > c, m.added_seq <= w)
+                 .order_by(m.added_seq).limit(lim))
+    parts.append(sa.select(constant("removed").label("kind"), m.table_name, m.record_id, m.removed_seq, no_text)
+                 .where(m.technician_id == tech, m.removed_seq > c, m.removed_seq <= w)
+                 .order_by(m.removed_seq).limit(lim))
+    no_id = sa.cast(sa.null(), m.record_id.type).label("record_id")
+    parts.append(sa.select(constant("rejected").label("kind"), r.table_name, no_id, r.change_seq.label("seq"),
+                           r.record_id.label("text_id"))
+                 .where(r.technician_id == tech, r.change_seq > c, r.change_seq <= w)
+                 .order_by(r.change_seq).limit(lim))
+    parts.append(sa.select(constant("open").label("kind"), sa.cast(sa.null(), r.table_name.type).label("table_name"),
+                           no_id, sa.cast(sa.null(), r.change_seq.type).label("seq"), no_text)
+                 .where(r.technician_id == tech, r.status == constant(RejectionStatus.OPEN.value)).limit(1))
+    return sa.union_all(*(part.subquery().select() for part in parts))
 
 
 def _key(record_id: Any) -> Any:
@@ -177,8 +175,9 @@ class _Collector:
         record_id = row.id
         cand = self._candidate(table.name, record_id)
         cand.row, cand.text = row, text
-        cand.own = bool(row.own) if text is not None and table.name == "work_logs" else (
-            table.name == "work_logs" and row.technician_id == self.technician_id and row.device_time is not None)
+        # a work log this technician's phone pushed: told by PostgreSQL with the JSON, else read off the row
+        cand.own = table.name == "work_logs" and (bool(row.own) if text is not None else (
+            row.technician_id == self.technician_id and row.device_time is not None))
         if row.change_seq > self.watermark or added_seq > self.watermark:
             cand.too_new = True  # changed (or entered the scope) after the watermark: the next pull sends it
         for seq in (row.change_seq, added_seq):

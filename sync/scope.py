@@ -29,6 +29,7 @@ reassignment cannot add the same member twice.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections import Counter
@@ -451,29 +452,25 @@ def prepare(session: Session, ctx: ScopeContext) -> ScopeState:
 HORIZON_REFRESH = timedelta(hours=1)
 
 
-_READY: list[sa.Select[Any]] = []
-
-
+@functools.cache
 def _ready_statement() -> sa.Select[Any]:
     """The technician's scope state, and whether anything waits: a visit of theirs whose start lies between the
     window of their last pull and now's (bound parameters start, end), or a visit taken from them delivered at
     or before the cursor whose handover is not complete. Built once (the usual pull runs it)."""
-    if not _READY:
-        state, visit, handover = ScopeState.__table__.c, Visit.__table__.c, VisitHandover.__table__.c
-        tech, cursor = sa.bindparam("tech", type_=sa.Uuid()), sa.bindparam("cursor", type_=sa.BigInteger())
+    state, visit, handover = ScopeState.__table__.c, Visit.__table__.c, VisitHandover.__table__.c
+    tech, cursor = sa.bindparam("tech", type_=sa.Uuid()), sa.bindparam("cursor", type_=sa.BigInteger())
 
-        def between(old: Any, new: Any) -> Any:
-            low, high = sa.case((old < new, old), else_=new), sa.case((old < new, new), else_=old)
-            return sa.and_(visit.scheduled_start >= low, visit.scheduled_start < high)
+    def between(old: Any, new: Any) -> Any:
+        low, high = sa.case((old < new, old), else_=new), sa.case((old < new, new), else_=old)
+        return sa.and_(visit.scheduled_start >= low, visit.scheduled_start < high)
 
-        crossed = sa.exists().where(visit.technician_id == tech, sa.or_(
-            between(state.horizon_start, sa.bindparam("start", type_=state.horizon_start.type)),
-            between(state.horizon_end, sa.bindparam("end", type_=state.horizon_end.type))))
-        waiting = sa.exists().where(handover.technician_id == tech, handover.completed_at.is_(None),
-                                    handover.delivered_seq.is_not(None), handover.delivered_seq <= cursor)
-        _READY.append(sa.select(state.built_at, state.horizon_start, sa.or_(crossed, waiting).label("pending"))
-                      .where(state.technician_id == tech, state.horizon_end.is_not(None)))
-    return _READY[0]
+    crossed = sa.exists().where(visit.technician_id == tech, sa.or_(
+        between(state.horizon_start, sa.bindparam("start", type_=state.horizon_start.type)),
+        between(state.horizon_end, sa.bindparam("end", type_=state.horizon_end.type))))
+    waiting = sa.exists().where(handover.technician_id == tech, handover.completed_at.is_(None),
+                                handover.delivered_seq.is_not(None), handover.delivered_seq <= cursor)
+    return (sa.select(state.built_at, state.horizon_start, sa.or_(crossed, waiting).label("pending"))
+            .where(state.technician_id == tech, state.horizon_end.is_not(None)))
 
 
 def up_to_date(session: Session, ctx: ScopeContext, cursor: int) -> bool:
