@@ -9,6 +9,7 @@ One technician with a visit under way and --logs work logs. Two requests, each s
 after the other by one client (so the latency is the server's work for one request, not queueing):
   me    GET /api/v1/auth/me (a cheap endpoint: authentication, hooks, the JSON answer)
   pull  GET /api/v1/sync/pull with the current cursor (an incremental pull with nothing new)
+  push  POST /api/v1/sync/push of --push-batch new work logs (each push its own records and Idempotency-Key)
 http:      against gunicorn with gunicorn.conf.py in production mode (bench/sync_bench.py's `gunicorn()`), one
            worker; median and mean of the client's round trip, and the server's CPU per request (the gunicorn
            worker plus its PostgreSQL backend, read from /proc: far steadier than latency on a shared machine).
@@ -29,6 +30,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,23 @@ def paths(cursor: str) -> dict[str, str]:
     return {"me": "/api/v1/auth/me", "pull": f"/api/v1/sync/pull?last_pulled_at={cursor}&schema_version=1"}
 
 
+Request = tuple[str, str, "str | None", dict[str, str]]
+"""method, path, body, extra headers"""
+
+
+def request_kinds(opts: argparse.Namespace, cursor: str, visit_id: Any) -> dict[str, Callable[[], Request]]:
+    """The requests to measure, by name (--kind). Each call gives the next request of that kind: the pushes'
+    bodies (new work logs, --push-batch each) are made before any timing."""
+    kinds: dict[str, Callable[[], Request]] = {
+        name: (lambda p=path: ("GET", p, None, {})) for name, path in paths(cursor).items()}
+    if "push" in opts.kinds:
+        bodies = iter([push_body(log_records(visit_id, opts.push_batch, n * opts.push_batch, text="cost"))
+                       for n in range(opts.warmup + opts.requests + 1)])
+        kinds["push"] = lambda: ("POST", "/api/v1/sync/push?last_pulled_at=null", next(bodies),
+                                 {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"})
+    return {name: kinds[name] for name in opts.kinds}
+
+
 def summary(values: list[float]) -> str:
     return f"median {statistics.median(values) * 1000:6.2f} ms  mean {statistics.fmean(values) * 1000:6.2f} ms"
 
@@ -104,7 +123,7 @@ def _backends(url: str) -> list[int]:
                                                "AND pid <> pg_backend_pid()")]
 
 
-def bench_http(opts: argparse.Namespace, url: str, token: str) -> None:
+def bench_http(opts: argparse.Namespace, url: str, token: str, visit_id: Any) -> None:
     """Round trips of one client, and the CPU the server spent per request (the gunicorn worker and its
     PostgreSQL backend, from /proc): the CPU figure is what bounds requests/s on a busy machine, and is far
     less disturbed by other load than the latency."""
@@ -118,18 +137,24 @@ def bench_http(opts: argparse.Namespace, url: str, token: str) -> None:
             assert response.status_code == 200, (path, response.status_code, response.text[:300])
             return response.json()
 
-        cursor = current_cursor(get)
+        def send(request: Request) -> None:
+            method, path, data, headers = request
+            response = session.request(method, base + path, data=data, headers=headers, timeout=60)
+            assert response.status_code == 200, (path, response.status_code, response.text[:300])
+
+        kinds = request_kinds(opts, current_cursor(get), visit_id)
         workers = _gunicorn_workers(port)
-        for name, path in paths(cursor).items():
+        for name, next_request in kinds.items():
             for _ in range(opts.warmup):
-                get(path)
+                send(next_request())
             backends = _backends(url)
             worker_before = sum(_cpu_seconds(pid) for pid in workers)
             db_before = sum(_cpu_seconds(pid) for pid in backends)
             times = []
             for _ in range(opts.requests):
+                request = next_request()
                 start = time.perf_counter()
-                get(path)
+                send(request)
                 times.append(time.perf_counter() - start)
             worker = (sum(_cpu_seconds(pid) for pid in workers) - worker_before) / opts.requests
             database = (sum(_cpu_seconds(pid) for pid in backends) - db_before) / opts.requests
@@ -161,7 +186,7 @@ def production_app(url: str) -> Any:
     return app
 
 
-def bench_inproc(opts: argparse.Namespace, url: str, token: str, *, profile: bool) -> None:
+def bench_inproc(opts: argparse.Namespace, url: str, token: str, visit_id: Any, *, profile: bool) -> None:
     import logging
 
     from fieldservice.extensions import db
@@ -180,12 +205,16 @@ def bench_inproc(opts: argparse.Namespace, url: str, token: str, *, profile: boo
         assert response.status_code == 200, (path, response.status_code, response.get_data(as_text=True)[:300])
         return response.get_json()
 
-    cursor = current_cursor(get)
-    for name, path in paths(cursor).items():
+    def send(request: Request) -> None:
+        method, path, data, extra = request
+        response = client.open(path, method=method, data=data, headers={**headers, **extra})
+        assert response.status_code == 200, (path, response.status_code, response.get_data(as_text=True)[:300])
+
+    for name, next_request in request_kinds(opts, current_cursor(get), visit_id).items():
         for _ in range(opts.warmup):
-            get(path)
+            send(next_request())
         statements.clear()
-        get(path)
+        send(next_request())
         count = len(statements)
         if opts.show_sql:
             for text in statements:
@@ -193,10 +222,11 @@ def bench_inproc(opts: argparse.Namespace, url: str, token: str, *, profile: boo
         profiler = cProfile.Profile() if profile else None
         times = []
         for _ in range(opts.requests):
+            request = next_request()
             start = time.perf_counter()
             if profiler:
                 profiler.enable()
-            client.get(path, headers=headers)
+            send(request)
             if profiler:
                 profiler.disable()
             times.append(time.perf_counter() - start)
@@ -219,15 +249,19 @@ def main() -> None:
     parser.add_argument("--logs", type=int, default=200, help="work logs in the technician's scope")
     parser.add_argument("--top", type=int, default=45, help="profile lines")
     parser.add_argument("--show-sql", action="store_true")
+    parser.add_argument("--kind", dest="kinds", action="append", choices=("me", "pull", "push"),
+                        help="requests to measure (default: me and pull)")
+    parser.add_argument("--push-batch", type=int, default=500, help="new work logs per push (--kind push)")
     opts = parser.parse_args()
     parts = opts.part or ["http", "inproc"]
+    opts.kinds = opts.kinds or ["me", "pull"]
     # metrics in multiprocess mode, as under gunicorn (prometheus_client decides when it is first imported)
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="bench-reqcost-metrics-"))
-    url, token, _ = setup(opts)
+    url, token, job = setup(opts)
     if "http" in parts:
-        bench_http(opts, url, token)
+        bench_http(opts, url, token, job.visit.id)
     if "inproc" in parts or "profile" in parts:
-        bench_inproc(opts, url, token, profile="profile" in parts)
+        bench_inproc(opts, url, token, job.visit.id, profile="profile" in parts)
 
 
 if __name__ == "__main__":
