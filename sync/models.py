@@ -22,11 +22,15 @@ class ScopeMember(db.Model):
     __tablename__ = "sync_scope"
     __table_args__ = (
         sa.Index("ix_sync_scope_added", "technician_id", "added_seq"),
-        sa.Index("ix_sync_scope_removed", "technician_id", "removed_seq"),
+        # only members that left: a push's new members (hundreds, removed_seq NULL) add no entry to it
+        sa.Index("ix_sync_scope_removed", "technician_id", "removed_seq",
+                 postgresql_where=sa.text("removed_seq IS NOT NULL"), sqlite_where=sa.text("removed_seq IS NOT NULL")),
         sa.Index("ix_sync_scope_record", "table_name", "record_id"),
     )
 
-    technician_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("technicians.id"), primary_key=True)
+    # no foreign key (it checked every one of a push's hundreds of rows): each row is written under the lock of
+    # the technician's ScopeState row, which has one, and technicians are never deleted (migration i13d5c0be11e0)
+    technician_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     table_name: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
     record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     added_seq: Mapped[int] = mapped_column(sa.BigInteger)
