@@ -518,6 +518,9 @@ def children_added(session: Session, table: str, rows: list[tuple[uuid.UUID, uui
     (`van_of`: movement id -> that technician). `checked`: the same flush evaluated visits, so a record may
     already be a member (counted by its visit's needs): look before inserting."""
     parent_table = CHILDREN[table][0]
+    if parent_table == "visits" and van_of is None and not checked and session.get_bind().dialect.name == "postgresql":
+        _visit_children_added(session, table, rows)
+        return
     by_parent: dict[uuid.UUID, list[uuid.UUID]] = {}
     for record_id, parent_id in rows:
         if parent_id is not None:
@@ -541,6 +544,76 @@ def children_added(session: Session, table: str, rows: list[tuple[uuid.UUID, uui
         held = _held(session, technician_id, table, [record_id for _, record_id in needs])
         add_needs(session, technician_id, Counter({key: n for key, n in needs.items()
                                                    if key[1] not in held or held[key[1]].removed_seq is not None}))
+
+
+# PostgreSQL, children of visits (a push's work logs): lock the scope state of every technician who may hold the
+# visits (their technicians and those of their open handovers), in id order, in one statement; rows of the
+# technicians without a state row yet come back with `built` NULL only (see _visit_children_added)
+_LOCK_VISIT_HOLDERS = (
+    "WITH wanted AS MATERIALIZED ("
+    " SELECT v.technician_id FROM visits v WHERE v.id = ANY(%(visits)s) AND v.technician_id IS NOT NULL"
+    " UNION SELECT h.technician_id FROM visit_handovers h WHERE h.visit_id = ANY(%(visits)s)"
+    " AND h.completed_at IS NULL), "
+    "locked AS MATERIALIZED ("
+    " SELECT s.technician_id, s.built_at IS NOT NULL AND s.horizon_start IS NOT NULL AND s.horizon_end IS NOT NULL"
+    " AS built FROM sync_scope_state s WHERE s.technician_id IN (SELECT technician_id FROM wanted)"
+    " ORDER BY s.technician_id FOR UPDATE) "
+    "SELECT technician_id, built FROM locked UNION ALL SELECT technician_id, NULL FROM wanted")
+# ... then the new records join every built scope holding their visit, with the visit's reference count, each
+# member numbered in the statement: the holders are read after the lock, by a statement of their own
+_JOIN_VISIT_HOLDERS = (
+    "INSERT INTO sync_scope (technician_id, table_name, record_id, refs, added_seq, removed_seq) "
+    "SELECT m.technician_id, %(table)s, c.id, m.refs, nextval('{sequence}'), NULL FROM {source} "
+    "JOIN sync_scope m ON m.technician_id = ANY(%(technicians)s) AND m.table_name = 'visits' "
+    "AND m.record_id = {parent} AND m.removed_seq IS NULL")
+
+
+def _visit_children_added(session: Session, table: str, rows: list[tuple[uuid.UUID, uuid.UUID | None]]) -> None:
+    """children_added for new records under visits on PostgreSQL, in two statements instead of five (issue 13:
+    the push's fixed cost): one locks the possible holders' states (as lock_possible_holders), one inserts
+    the memberships from the holders read after it (as holders + _insert_new).
+
+    A technician with no state row yet has never been built (nothing to join), unless a concurrent first pull
+    created it after this statement's snapshot: then, as before, lock_states creates or waits for the row and
+    locks it in a statement of its own, which sees that pull's scope once it has committed."""
+    from fieldservice.changes import SEQUENCE, ensure_counter_locked, numbering
+
+    ids = [record_id for record_id, parent_id in rows if parent_id is not None]
+    if not ids:
+        return
+    parents = [parent_id for _, parent_id in rows if parent_id is not None]
+    visits = list({id(v): v for v in parents}.values())  # the same object for a push's logs of one visit
+    connection = session.connection()
+    with connection.connection.driver_connection.cursor() as cursor:
+        params: dict[str, Any] = {"visits": visits}
+        announce(connection, cursor, _LOCK_VISIT_HOLDERS, params)
+        cursor.execute(_LOCK_VISIT_HOLDERS, params)
+        wanted: set[uuid.UUID] = set()
+        locked: set[uuid.UUID] = set()
+        built: list[uuid.UUID] = []
+        for technician_id, is_built in cursor.fetchall():
+            if is_built is None:
+                wanted.add(technician_id)
+            else:
+                locked.add(technician_id)
+                if is_built:
+                    built.append(technician_id)
+        if wanted - locked:
+            built = list(_built(session, wanted))
+        if not built:
+            return
+        ensure_counter_locked(session)  # this transaction's floor is held before nextval
+        if len(visits) == 1:
+            sql = _JOIN_VISIT_HOLDERS.format(sequence=SEQUENCE, source="unnest(%(ids)b::uuid[]) AS c(id)",
+                                             parent="%(parent)s")
+            params = {"table": table, "ids": ids, "parent": visits[0], "technicians": built}
+        else:
+            sql = _JOIN_VISIT_HOLDERS.format(sequence=SEQUENCE, parent="c.parent",
+                                             source="unnest(%(ids)b::uuid[], %(parents)b::uuid[]) AS c(id, parent)")
+            params = {"table": table, "ids": ids, "parents": parents, "technicians": built}
+        announce(connection, cursor, sql, params)
+        cursor.execute(sql, params)
+        numbering(session, cursor.rowcount)  # counted as taken by this transaction
 
 
 def _insert_new(session: Session, technician_id: uuid.UUID, needs: Counter[Key]) -> None:

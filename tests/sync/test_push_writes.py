@@ -1,18 +1,30 @@
 """Issue 13, the push's writes made cheaper without changing what they mean.
 
+- A push's new work logs join every scope holding their visits: on PostgreSQL one statement locks the
+  holders' scope states, one inserts the memberships (sync/scope.py _visit_children_added), the same members
+  as a rebuild from the definition makes.
 - `ix_sync_scope_removed` holds only members that left (`removed_seq IS NOT NULL`): a push's hundreds of new
   members add no entry to it. The pull's "records that left the scope" range (events branch (c)) must still be
   an index range scan on it, also with the generic plan the pull keeps (`plan_cache_mode`)."""
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskClient
 
+from fieldservice.auth.service import SYSTEM
+from fieldservice.db import unit_of_work
 from fieldservice.extensions import db
+from fieldservice.visits import service as visits
+from sync.models import ScopeMember, ScopeState
 from sync.pull import GENERIC_PLANS, _events_statement
+from tests.factories import Factory
 
 
 def _plan_lines(app: Flask) -> tuple[str, list[str]]:
@@ -69,3 +81,74 @@ def test_the_partial_index_holds_only_members_that_left(app: Flask) -> None:
         assert "ix_sync_scope_removed" in {ix["name"] for ix in inspector.get_indexes("sync_scope")}
         # written under the lock of the technician's ScopeState row, which has the foreign key
         assert inspector.get_foreign_keys("sync_scope") == []
+
+
+# -- a push's new work logs join the scopes holding their visits (two statements on PostgreSQL) ----------------
+
+def _logs(visit_id: Any, count: int, now: datetime) -> list[dict[str, Any]]:
+    stamp = int(now.timestamp() * 1000)
+    return [{"id": str(uuid.uuid4()), "visit_id": str(visit_id), "started_at": stamp - 600_000, "ended_at": None,
+             "description": f"log {i}", "created_at": stamp, "updated_at": stamp, "_status": "created",
+             "_changed": ""} for i in range(count)]
+
+
+def _push(client: FlaskClient, phone: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
+    body = json.dumps({"changes": {"work_logs": {"created": records, "updated": [], "deleted": []}}})
+    response = client.post("/api/v1/sync/push", data=body,
+                           headers={**phone.auth, "Idempotency-Key": str(uuid.uuid4())})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def _members(app: Flask, technician_id: uuid.UUID) -> dict[str, int]:
+    with app.app_context():
+        return {str(r): refs for r, refs in db.session.execute(sa.select(ScopeMember.record_id, ScopeMember.refs).where(
+            ScopeMember.technician_id == technician_id, ScopeMember.table_name == "work_logs",
+            ScopeMember.removed_seq.is_(None)))}
+
+
+def _nothing_to_fix(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["sync", "rebuild-scopes"])
+    assert result.exit_code == 0 and "0 records entered, 0 left" in result.output, result.output
+
+
+def test_logs_on_several_visits_join_every_holder_once(app: Flask, client: FlaskClient, make: Factory, on_site,
+                                                        phone_for) -> None:  # type: ignore[no-untyped-def]
+    """Logs on two visits in one push, one of them reassigned while the phone was offline (its handover still
+    open): those join both technicians' scopes, the others only their own; what a rebuild makes."""
+    job, phone = on_site
+    now = datetime.now(UTC).replace(microsecond=0)
+    later = make.dispatched_job(technician=job.technician, start=now + timedelta(days=1))
+    phone.sync()  # the phone holds the later visit...
+    newcomer = make.technician(certified_for=[later.line.id])
+    phone_for(newcomer).sync()
+    with app.app_context(), unit_of_work():
+        visits.assign_technician(SYSTEM, later.visit.id, newcomer.id)  # ...taken from it while offline
+    on_moved, on_own = _logs(later.visit.id, 3, now), _logs(job.visit.id, 2, now)
+    answer = _push(client, phone, on_moved + on_own)
+    assert answer["accepted"] == 5 and answer["rejected"] == 0, answer
+    mine, theirs = _members(app, job.technician.id), _members(app, newcomer.id)
+    assert {r["id"] for r in on_moved + on_own} <= set(mine)
+    assert {r["id"] for r in on_moved} <= set(theirs) and not {r["id"] for r in on_own} & set(theirs)
+    assert set(mine.values()) == {1} and set(theirs.values()) == {1}
+    _nothing_to_fix(app)
+
+
+def test_a_technician_without_scope_state_gets_one_and_the_logs_at_the_first_pull(
+        app: Flask, client: FlaskClient, make: Factory, on_site, phone_for) -> None:  # type: ignore[no-untyped-def]
+    """No state row (never evaluated): the push creates it unbuilt, as lock_states does, adds no member, and the
+    technician's first pull builds the scope with the pushed logs."""
+    job, phone = on_site
+    with app.app_context(), unit_of_work():
+        db.session.execute(sa.delete(ScopeMember).where(ScopeMember.technician_id == job.technician.id))
+        db.session.execute(sa.delete(ScopeState).where(ScopeState.technician_id == job.technician.id))
+    records = _logs(job.visit.id, 4, datetime.now(UTC).replace(microsecond=0))
+    assert _push(client, phone, records)["accepted"] == 4
+    with app.app_context():
+        state = db.session.get(ScopeState, job.technician.id)
+        assert state is not None and state.built_at is None
+    assert _members(app, job.technician.id) == {}
+    fresh = phone_for(job.technician)
+    fresh.sync()
+    assert {r["id"] for r in records} <= set(fresh.ids("work_logs"))
+    _nothing_to_fix(app)
