@@ -168,25 +168,35 @@ def numbering(session: Session, count: int) -> sa.ColumnElement[int]:
     return sa.literal(base, sa.BigInteger()) + sa.func.row_number().over()
 
 
-def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]], *,
+                    skip_existing: bool = False) -> set[Any]:
     """Insert many new rows of a synced table, each with a new change number in `change_seq`. On PostgreSQL
     one INSERT ... SELECT from `unnest` of one binary array per column, numbered by `nextval` in the statement
     (one round trip: no numbers fetched first, no row-by-row COPY in Python); elsewhere, or for a column type
     fieldservice.db does not map, numbers taken here and `bulk_insert`. Rows as for `bulk_insert`, without
-    `change_seq` (set, with `created_seq`, to the row's new number); nothing here runs ORM events (callers tell the hooks: `bulk_inserted`)."""
+    `change_seq` (set, with `created_seq`, to the row's new number); nothing here runs ORM events (callers tell the hooks: `bulk_inserted`).
+
+    `skip_existing`: rows whose `id` the table already has are left out (PostgreSQL: `ON CONFLICT (id) DO
+    NOTHING` in the same statement, which answers only with the ids it left out; elsewhere a look-up first).
+    Returns the ids left out (always empty without `skip_existing`): the caller decides what they mean."""
     from fieldservice.db import _copy_type, bulk_insert
 
     if isinstance(session, scoped_session):
         session = session()
     if not rows:
-        return
+        return set()
     names = list(rows[0])
     types = [_copy_type(table.c[name].type) for name in names] if _is_postgres(session) else []
     if not types or not all(types):
+        skipped: set[Any] = set()
+        if skip_existing:
+            skipped = set(session.execute(sa.select(table.c.id).where(
+                table.c.id.in_([row["id"] for row in rows]))).scalars())
+            rows = [row for row in rows if row["id"] not in skipped] if skipped else rows
         for row, seq in zip(rows, take_seqs(session, len(rows)), strict=True):
             row["change_seq"] = row["created_seq"] = seq
         bulk_insert(session, table, rows)
-        return
+        return skipped
     numbering(session, len(rows))  # counted as taken by this transaction, whose floor is held
     params: dict[str, Any] = {}
     arrays: list[str] = []
@@ -211,9 +221,18 @@ def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]
     connection = session.connection()
     sql = (f'INSERT INTO "{table.name}" ({names_sql}, change_seq, created_seq) SELECT v.*, v.n FROM '
            f"(SELECT {', '.join(select)}, nextval('{SEQUENCE}') AS n{source}) AS v")
+    if skip_existing:
+        # the ids it did not insert, from the same array parameter (usually no row: one round trip either way);
+        # a row left out inserts nothing (PostgreSQL checks the key before inserting) and fires no trigger
+        k = names.index("id")
+        ids = (f"unnest(%(p{k})b::{types[k]}[])" if isinstance(params[f"p{k}"], list)
+               else f"(VALUES (%(p{k})b::{types[k]}))")  # one row: its id was sent as a single value
+        sql = (f"WITH inserted AS ({sql} ON CONFLICT (id) DO NOTHING RETURNING id) SELECT x.id FROM {ids} "
+               f"AS x(id) WHERE NOT EXISTS (SELECT FROM inserted WHERE inserted.id = x.id)")
     with connection.connection.driver_connection.cursor() as cursor:
         announce(connection, cursor, sql, params)
         cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()} if skip_existing else set()
 
 
 def next_seq(session: Session) -> int:

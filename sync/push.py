@@ -153,43 +153,57 @@ def create_work_logs(ctx: PushContext, records: list[PushedRecord]) -> list[Push
     """The common cases of a push in bulk: many new work logs, and work logs the server already has unchanged
     (WatermelonDB re-pushes a whole push under a new Idempotency-Key after a lost answer; issue 13 point 4).
 
-    One query loads the existing logs of the push. New ones go through the same service rules as the API
-    (add_work_logs: a few queries and one insert instead of a savepoint and a dozen statements per record).
-    The technician's own logs whose technician-owned fields equal the pushed ones (and that carry no other
-    changed field) are accepted without a write or a savepoint, as the per-record path would. Returns the
-    records handled; the rest (changed logs, someone else's, deletes) take the per-record path."""
+    Every created or updated log goes through the same service rules as the API (add_work_logs: a few queries
+    and one insert instead of a savepoint and a dozen statements per record); the insert skips ids the server
+    already has (one statement: the new logs are not looked up first). Only the logs that did not go in (an
+    id the server has, a rule broken, fields missing) are then looked up, in one query: the technician's own
+    logs whose technician-owned fields equal the pushed ones (and that carry no other changed field) are
+    accepted without a write or a savepoint, as the per-record path would; other existing ones (changed,
+    someone else's) are left to it, so an existing log never takes the outcome of the rules for new ones;
+    logs the server does not have that broke a rule are quarantined. Returns the records handled; the rest
+    (changed logs, someone else's, deletes) take the per-record path."""
     pushed = [r for r in records if r.operation != "deleted"]
     if not pushed:
         return []
-    columns = [WorkLog.id, WorkLog.technician_id, *(getattr(WorkLog, name) for name in _WORK_LOG_OWN)]
-    # one array parameter (PostgreSQL), not 500 bound values in a statement text parsed anew every push
-    existing = {row.id: row for row in ctx.session.execute(
-        sa.select(*columns).where(in_values(ctx.session, WorkLog.id, [r.id for r in pushed])))}
-    unchanged = [r for r in pushed if r.id in existing and _same_work_log(ctx, r, existing[r.id])]
-    new = [r for r in pushed if r.id not in existing]
     items: list[dict[str, Any]] = []
-    for record in new:
+    for record in pushed:
         # what _split(record, None) keeps of these fields: all four are the technician's, none bookkeeping
         changed, values = record.changed, record.values
         item = {name: values.get(name) if name in changed else None for name in _WORK_LOG_OWN}
         item["id"], item["device_time"] = record.id, values.get("updated_at") or values.get("created_at")
         items.append(item)
-    outcomes: list[DomainError | None] = [None] * len(items)
+    outcomes: list[DomainError | str | None] = [None] * len(items)
     complete = [i for i, item in enumerate(items) if item["visit_id"] and item["started_at"] and item["description"]]
-    for i in set(range(len(items))) - set(complete):
-        outcomes[i] = _invalid("a work log needs visit_id, started_at and description")
+    if len(complete) < len(items):
+        for i in set(range(len(items))) - set(complete):
+            outcomes[i] = _invalid("a work log needs visit_id, started_at and description")
     if complete:
         for i, outcome in zip(complete, visits.add_work_logs(ctx.actor, [items[i] for i in complete],
-                                                             now=ctx.received_at), strict=True):
+                                                             now=ctx.received_at, skip_existing=True), strict=True):
             outcomes[i] = outcome
-    accepted = list(unchanged)
-    for record, outcome in zip(new, outcomes, strict=True):
-        if outcome is None:
+    doubtful = [record.id for record, outcome in zip(pushed, outcomes, strict=True) if outcome is not None]
+    existing: dict[uuid.UUID, Any] = {}
+    if doubtful:
+        columns = [WorkLog.id, WorkLog.technician_id, *(getattr(WorkLog, name) for name in _WORK_LOG_OWN)]
+        existing = {row.id: row for row in ctx.session.execute(
+            sa.select(*columns).where(in_values(ctx.session, WorkLog.id, doubtful)))}
+    accepted: list[PushedRecord] = []
+    handled: list[PushedRecord] = []
+    for record, outcome in zip(pushed, outcomes, strict=True):
+        if outcome is None:  # created
             accepted.append(record)
+        elif record.id in existing:
+            if not _same_work_log(ctx, record, existing[record.id]):
+                continue  # changed, or someone else's: the per-record path
+            accepted.append(record)  # unchanged: nothing to write
+        elif outcome == visits.EXISTING:
+            continue  # gone again since the insert: the per-record path decides
         else:
+            assert isinstance(outcome, DomainError)
             ctx.rejected.setdefault(record.table.name, []).append(str(record.id))
             _quarantine(ctx, record, RejectionKind.REJECTED, outcome.code, outcome.detail)
             _receipt(ctx, record, "rejected")
+        handled.append(record)
     ctx.accepted += len(accepted)
     if accepted and ctx.session.scalar(sa.select(SyncRejection.id).where(
             SyncRejection.technician_id == ctx.technician_id, SyncRejection.table_name == "work_logs",
@@ -202,7 +216,7 @@ def create_work_logs(ctx: PushContext, records: list[PushedRecord]) -> list[Push
             .execution_options(synchronize_session=False))
     # device facts of the accepted logs are on the rows themselves (device_time, received_at); an unchanged
     # re-push changed nothing and leaves no trace, like any record that changes nothing
-    return new + unchanged
+    return handled
 
 
 _WORK_LOG_OWN = ("visit_id", "started_at", "ended_at", "description")

@@ -396,12 +396,20 @@ def add_work_log(actor: Actor, visit_id: uuid.UUID, data: dict[str, Any], *, now
     return log_entry
 
 
-def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | None = None
-                  ) -> list[DomainError | None]:
+EXISTING = "existing"
+"""add_work_logs(skip_existing=True): the item passed the rules, but a work log with its id already exists."""
+
+
+def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | None = None,
+                  skip_existing: bool = False) -> list[DomainError | str | None]:
     """Many new work logs at once (a phone's day): the same rules as add_work_log, checked against data
     loaded in a few queries, and one bulk insert for the logs that pass. Returns, per item, None (created)
     or the rule it broke. Items carry `id`, `visit_id`, `started_at`, `ended_at`, `description` and the
-    phone's `device_time` for the record (kept with the server's receive time on the log)."""
+    phone's `device_time` for the record (kept with the server's receive time on the log).
+
+    `skip_existing`: an item that passes the rules but whose id is already a work log (anyone's) is not
+    inserted and comes back as EXISTING (the insert skips it: sync/push.py compares those with the stored
+    logs afterwards, instead of looking every new log up first)."""
     now = now or utcnow()
     session = db.session
     visit_ids = {item["visit_id"] for item in items if item.get("visit_id")}
@@ -411,8 +419,9 @@ def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | 
     released = set(session.scalars(sa.select(VisitHandover.visit_id).where(
         VisitHandover.visit_id.in_(others), VisitHandover.technician_id == actor.technician_id,
         VisitHandover.completed_at.is_(None)))) if others and actor.technician_id else set()
-    outcomes: list[DomainError | None] = []
+    outcomes: list[DomainError | str | None] = []
     rows: list[dict[str, Any]] = []
+    row_items: list[int] = []  # the item of each row (its place in outcomes)
     # the rules of the visit (access, status, whose work) once per visit, the log's own times per log: the
     # same checks in the same order as add_work_log (_work_log_technician checks the times last)
     per_visit: dict[Any, tuple[Visit, uuid.UUID] | DomainError] = {}
@@ -441,11 +450,18 @@ def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | 
                      "started_at": started_at, "ended_at": ended_at, "description": item.get("description"),
                      "device_time": item.get("device_time"), "received_at": now, "created_at": now,
                      "updated_at": now})
+        row_items.append(len(outcomes))
         outcomes.append(None)
     if rows:
         # bulk inserts bypass the ORM's change numbering and its events: number them, then tell the hooks
         # (the sync scope: the new logs join the scope of every phone that holds their visit)
-        insert_numbered(session, WorkLog.__table__, rows)
+        skipped = insert_numbered(session, WorkLog.__table__, rows, skip_existing=skip_existing)
+        if skipped:
+            for i, row in zip(row_items, rows, strict=True):
+                if row["id"] in skipped:
+                    outcomes[i] = EXISTING
+            rows = [row for row in rows if row["id"] not in skipped]
+    if rows:
         bulk_inserted(session, "work_logs", rows)
         per_visit: dict[uuid.UUID, list[str]] = {}
         for row in rows:

@@ -3,6 +3,9 @@
 - A push's new work logs join every scope holding their visits: on PostgreSQL one statement locks the
   holders' scope states, one inserts the memberships (sync/scope.py _visit_children_added), the same members
   as a rebuild from the definition makes.
+- New work logs go in without being looked up first: the insert skips ids the server already has (PostgreSQL:
+  `ON CONFLICT (id) DO NOTHING`, answering with the ids it skipped), and only those, and the logs that broke a
+  rule, are compared with the stored logs, as before.
 - `ix_sync_scope_removed` holds only members that left (`removed_seq IS NOT NULL`): a push's hundreds of new
   members add no entry to it. The pull's "records that left the scope" range (events branch (c)) must still be
   an index range scan on it, also with the generic plan the pull keeps (`plan_cache_mode`)."""
@@ -18,13 +21,16 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from fieldservice.audit.models import AuditEvent
 from fieldservice.auth.service import SYSTEM
 from fieldservice.db import unit_of_work
 from fieldservice.extensions import db
 from fieldservice.visits import service as visits
-from sync.models import ScopeMember, ScopeState
+from fieldservice.visits.models import WorkLog
+from sync.models import ScopeMember, ScopeState, SyncRejection
 from sync.pull import GENERIC_PLANS, _events_statement
 from tests.factories import Factory
+from tests.statements import statements
 
 
 def _plan_lines(app: Flask) -> tuple[str, list[str]]:
@@ -152,3 +158,71 @@ def test_a_technician_without_scope_state_gets_one_and_the_logs_at_the_first_pul
     fresh.sync()
     assert {r["id"] for r in records} <= set(fresh.ids("work_logs"))
     _nothing_to_fix(app)
+
+
+# -- new logs go in without being looked up first; only the ids that did not go in are compared ---------------
+
+def test_new_logs_are_not_looked_up_and_existing_ones_keep_their_outcome(
+        app: Flask, client: FlaskClient, make: Factory, on_site, phone_for) -> None:  # type: ignore[no-untyped-def]
+    """A push of new logs inserts them without a look-up (PostgreSQL: the insert skips ids the server has and
+    names them). Logs the server already has are compared afterwards, never given the outcome of the rules for
+    new ones: an unchanged re-push on a visit the technician may no longer log on is accepted without a write,
+    an update carrying only an unchanged field is accepted (not refused for missing fields), a changed one and
+    someone else's take the per-record path."""
+    job, phone = on_site
+    now = datetime.now(UTC).replace(microsecond=0)
+    later = make.dispatched_job(technician=job.technician, start=now + timedelta(days=1))
+    phone.sync()
+    newcomer = make.technician(certified_for=[later.line.id])
+    with app.app_context(), unit_of_work():
+        visits.assign_technician(SYSTEM, later.visit.id, newcomer.id)
+    on_later, on_own = _logs(later.visit.id, 2, now), _logs(job.visit.id, 3, now)
+    with statements(app) as sent:
+        assert _push(client, phone, on_later + on_own)["accepted"] == 5  # the handover still open: taken
+    with app.app_context():
+        postgres = db.engine.dialect.name == "postgresql"
+    if postgres:
+        assert not [s for s in sent if s.lstrip().startswith("SELECT work_logs.id")], sent  # no look-up
+        [insert] = [s for s in sent if s.startswith("WITH inserted AS (INSERT INTO \"work_logs\"")]
+        assert "ON CONFLICT (id) DO NOTHING" in insert
+    second = phone_for(job.technician, created_as_updated=True)  # (`phone` never saw the logs it pushed here)
+    second.sync()
+    second.sync()  # nothing left to push: the handover completes, the visit leaves the technician's phones
+    assert str(later.visit.id) not in second.ids("visits")
+    theirs = make.dispatched_job(start=now - timedelta(hours=3))
+    with app.app_context():
+        other = WorkLog(visit_id=theirs.visit.id, technician_id=theirs.technician.id, started_at=now,
+                        description="their log")
+        db.session.add(other)
+        db.session.commit()
+        other_id = other.id
+        seqs = dict(db.session.execute(sa.select(WorkLog.id, WorkLog.change_seq)).all())
+        audits = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+    fresh = _logs(job.visit.id, 2, now)
+    changed = dict(on_own[1], description="log 1 (edited)")
+    only_description = {"id": on_own[2]["id"], "description": on_own[2]["description"], "_status": "updated",
+                        "_changed": "description"}
+    foreign = dict(on_own[0], id=str(other_id), description="not mine")
+    too_late = _logs(later.visit.id, 1, now)  # a new log on the visit taken from them: the rules refuse it
+    body = json.dumps({"changes": {"work_logs": {
+        "created": [*on_later, on_own[0], changed, foreign, *fresh, *too_late], "updated": [only_description],
+        "deleted": []}}})
+    with statements(app) as sent:
+        response = client.post("/api/v1/sync/push", data=body,
+                               headers={**phone.auth, "Idempotency-Key": str(uuid.uuid4())})
+    answer = response.get_json()
+    # on_later (visit taken, handover complete) and on_own[0] unchanged, on_own[2] unchanged, the edit, 2 new
+    assert answer["accepted"] == 7 and answer["rejected"] == 2, answer
+    assert sorted(answer["rejected_ids"]["work_logs"]) == sorted([str(other_id), too_late[0]["id"]])
+    assert len([s for s in sent if s.upper().startswith("SAVEPOINT")]) == 2  # the edit and the foreign log
+    with app.app_context():
+        now_seqs = dict(db.session.execute(sa.select(WorkLog.id, WorkLog.change_seq)).all())
+        assert {k for k in seqs if now_seqs[k] != seqs[k]} == {uuid.UUID(changed["id"])}
+        assert {uuid.UUID(r["id"]) for r in fresh} == set(now_seqs) - set(seqs)
+        assert db.session.get(WorkLog, other_id).description == "their log"
+        rejections = {r.record_id: r.reason_code for r in db.session.scalars(sa.select(SyncRejection))}
+        assert rejections == {str(other_id): "not_found", too_late[0]["id"]: "not_found"}
+        events = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.at)).all()[audits:]
+        assert sorted(e.action for e in events) == ["work_log.create_many", "work_log.update"]
+        [created] = [e for e in events if e.action == "work_log.create_many"]
+        assert sorted(created.details["work_log_ids"]) == sorted(r["id"] for r in fresh)  # only what went in
