@@ -412,7 +412,8 @@ def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | 
     logs afterwards, instead of looking every new log up first)."""
     now = now or utcnow()
     session = db.session
-    visit_ids = {item["visit_id"] for item in items if item.get("visit_id")}
+    # a push's logs of one visit share one id object: deduplicated by identity first (a UUID hashes in Python)
+    visit_ids = set({id(v): v for item in items if (v := item.get("visit_id"))}.values())
     by_id = {v.id: v for v in session.scalars(sa.select(Visit).where(Visit.id.in_(visit_ids)))} if visit_ids else {}
     # an open handover matters only on a visit that is no longer the technician's (_check_field_access)
     others = {v for v, visit in by_id.items() if visit.technician_id != actor.technician_id}
@@ -425,9 +426,12 @@ def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | 
     # the rules of the visit (access, status, whose work) once per visit, the log's own times per log: the
     # same checks in the same order as add_work_log (_work_log_technician checks the times last)
     per_visit: dict[Any, tuple[Visit, uuid.UUID] | DomainError] = {}
+    last: Any = None  # the previous item's visit id object, whose outcome `checked` still holds
+    checked: tuple[Visit, uuid.UUID] | DomainError | None = None
     for item in items:
         visit_id = item["visit_id"]
-        checked = per_visit.get(visit_id)
+        if visit_id is not last or checked is None:
+            last, checked = visit_id, per_visit.get(visit_id)
         if checked is None:
             try:
                 visit = by_id.get(visit_id)
@@ -463,12 +467,17 @@ def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | 
             rows = [row for row in rows if row["id"] not in skipped]
     if rows:
         bulk_inserted(session, "work_logs", rows)
-        per_visit: dict[uuid.UUID, list[str]] = {}
+        # rows of one visit carry its Visit's id object: grouped by identity, in order of first appearance
+        logs_of: dict[int, tuple[uuid.UUID, list[str]]] = {}
         for row in rows:
-            per_visit.setdefault(row["visit_id"], []).append(str(row["id"]))
+            visit_id = row["visit_id"]
+            group = logs_of.get(id(visit_id))
+            if group is None:
+                group = logs_of[id(visit_id)] = (visit_id, [])
+            group[1].append(str(row["id"]))
         # one audit event per visit naming its new logs (a phone's day is hundreds of logs)
         audit_service.record_many(actor, "work_log.create_many", "visits",
-                                  [(visit_id, {"work_log_ids": ids}) for visit_id, ids in per_visit.items()], at=now)
+                                  [(visit_id, {"work_log_ids": ids}) for visit_id, ids in logs_of.values()], at=now)
     return outcomes
 
 
