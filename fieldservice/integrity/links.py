@@ -85,9 +85,27 @@ def _table(name: str) -> sa.Table:
     return db.metadata.tables[name]
 
 
-def lock(session: Session, key: int) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+def locked_head(session: Session, chain: CommitChain) -> tuple[int, str]:
+    """Take the chain's lock, then read its head (seq, hash): (0, GENESIS_HASH) for an empty chain. The head is
+    read after the lock is granted, in a statement of its own (its snapshot must see the last holder's commit).
+    On PostgreSQL both go in one round trip: a simple-protocol query of two statements, each with its own
+    snapshot in READ COMMITTED (every request that writes an audit event commits through here)."""
+    table = _table(chain.table)
+    if session.get_bind().dialect.name != "postgresql":
+        head = session.execute(sa.select(table.c.chain_seq, table.c.hash).where(table.c.chain_seq.is_not(None))
+                               .order_by(table.c.chain_seq.desc()).limit(1)).first()
+    else:
+        from fieldservice.db import announce
+
+        sql = (f"SELECT pg_advisory_xact_lock({int(chain.lock_key)}); SELECT chain_seq, hash FROM {table.name} "
+               "WHERE chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1")
+        connection = session.connection()
+        with connection.connection.driver_connection.cursor() as cursor:
+            announce(connection, cursor, sql, None)
+            cursor.execute(sql)
+            cursor.nextset()
+            head = cursor.fetchone()
+    return (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
 
 
 def link_pending(session: Session) -> None:
@@ -111,10 +129,7 @@ def link_pending(session: Session) -> None:
         if not rows:
             continue  # every row was rolled back with its savepoint
         rows.sort(key=lambda r: order[r.id])
-        lock(session, chain.lock_key)
-        head = session.execute(sa.select(table.c.chain_seq, table.c.hash).where(table.c.chain_seq.is_not(None))
-                               .order_by(table.c.chain_seq.desc()).limit(1)).first()
-        seq, prev = (head.chain_seq, head.hash) if head else (0, GENESIS_HASH)
+        seq, prev = locked_head(session, chain)
         updates = []
         for row in rows:
             seq += 1
