@@ -237,17 +237,31 @@ def current_watermark(session: Session, *, then: str = "") -> int:
         if _SEQ in session.info:
             return int(session.info[_SEQ])
         return int(session.execute(sa.select(SyncState.last_seq).where(SyncState.id == 1)).scalar() or 0)
+    return watermark_after(session, None, then=then)[1]
+
+
+def watermark_after(session: Session, first: str | None, *, then: str = "") -> tuple[list[Any], int]:
+    """PostgreSQL: `first` (SQL without parameters, one statement returning rows; or None), then the watermark
+    as `current_watermark` reads it, then `then`, all in one round trip. Returns first's rows (named tuples)
+    and the watermark."""
+    from psycopg.rows import namedtuple_row
+
     # first the sequence, then the floors (see the module docstring for why this order is exact): two statements
-    # in one round trip (the simple query protocol runs them in order); no parameters, so the driver sends it as is
+    # in one round trip (the simple query protocol runs them in order, each with its own snapshot); no
+    # parameters, so the driver sends it as is
     connection = session.connection()
-    with connection.connection.driver_connection.cursor() as cursor:
-        sql = _WATERMARK_SQL + (f"; {then}" if then else "")
+    with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+        sql = (f"{first}; " if first else "") + _WATERMARK_SQL + (f"; {then}" if then else "")
         announce(connection, cursor, sql, None)
         cursor.execute(sql)
+        rows: list[Any] = []
+        if first:
+            rows = cursor.fetchall()
+            cursor.nextset()
         value = int(cursor.fetchone()[0] or 0)
         cursor.nextset()
         floor = cursor.fetchone()[0]
-    return value if floor is None else min(value, int(floor))
+    return rows, (value if floor is None else min(value, int(floor)))
 
 
 _WATERMARK_SQL = (

@@ -199,6 +199,25 @@ psycopg._queries.MAX_CACHED_STATEMENT_LENGTH = max(psycopg._queries.MAX_CACHED_S
 _COMPILED: dict[int, tuple[Any, Any]] = {}
 
 
+def _compiled(connection: Any, statement: Any) -> Any:
+    """The statement (built once, module-level) compiled once for the connection's dialect."""
+    cached = _COMPILED.get(id(statement))
+    if cached is None or cached[0] is not statement:
+        cached = _COMPILED[id(statement)] = (statement, statement.compile(dialect=connection.dialect))
+    return cached[1]
+
+
+def literal_sql(session: Any, statement: Any, params: dict[str, Any]) -> str:
+    """PostgreSQL: a statement built once, with its parameters written as literals by the driver's own adapters
+    (psycopg's client-side binding), to send with other statements in one simple-protocol round trip."""
+    from psycopg import ClientCursor
+
+    connection = session.connection()
+    compiled = _compiled(connection, statement)
+    with ClientCursor(connection.connection.driver_connection) as cursor:
+        return cursor.mogrify(compiled.string, compiled.construct_params(params))
+
+
 def driver_rows(session: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
     """PostgreSQL: run a statement built once (module-level, so the same object every time) straight on the
     driver's cursor and return its rows as named tuples. For the few statements that return thousands of rows
@@ -207,10 +226,7 @@ def driver_rows(session: Any, statement: Any, params: dict[str, Any]) -> list[An
     from psycopg.rows import namedtuple_row
 
     connection = session.connection()
-    cached = _COMPILED.get(id(statement))
-    if cached is None or cached[0] is not statement:
-        cached = _COMPILED[id(statement)] = (statement, statement.compile(dialect=connection.dialect))
-    compiled = cached[1]
+    compiled = _compiled(connection, statement)
     with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
         sql, values = compiled.string, compiled.construct_params(params)
         announce(connection, cursor, sql, values)

@@ -13,7 +13,7 @@ from flask import current_app
 
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
-from fieldservice.changes import current_watermark, ensure_counter_locked
+from fieldservice.changes import current_watermark, ensure_counter_locked, watermark_after
 from fieldservice.common.lookup import get_or_404
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.db import utcnow
@@ -79,12 +79,18 @@ def _scope_context(technician_id: uuid.UUID, now: datetime) -> ScopeContext:
     return ScopeContext(technician_id, now, config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"])
 
 
-def ready_to_pull(actor: Actor, *, last_pulled_at: int | None, now: datetime | None = None) -> bool:
+def ready_to_pull(actor: Actor, *, last_pulled_at: int | None, now: datetime | None = None) -> int | bool:
     """Whether `prepare_pull` has nothing to do: the scope is up to date for now and no visit taken from the
     technician waits to be let go. One statement, no lock, no write: the usual pull then reads its page in the
-    same transaction (issue 13)."""
+    same transaction (issue 13). On PostgreSQL the answer, when yes, is the pull's watermark (an int, for
+    `pull(watermark=...)`), read in the same round trip as the check; else True or False."""
     technician_id = _technician(actor)
-    return scope.up_to_date(db.session, _scope_context(technician_id, now or utcnow()), last_pulled_at or 0)
+    session = db.session
+    ctx, cursor = _scope_context(technician_id, now or utcnow()), last_pulled_at or 0
+    if session.get_bind().dialect.name != "postgresql":
+        return scope.up_to_date(session, ctx, cursor)
+    rows, watermark = watermark_after(session, scope.up_to_date_sql(session, ctx, cursor), then=GENERIC_PLANS)
+    return max(watermark, 1) if scope.ready_verdict(ctx, rows) else False
 
 
 def prepare_pull(actor: Actor, *, last_pulled_at: int | None, unpushed: bool | None,
@@ -104,9 +110,11 @@ def prepare_pull(actor: Actor, *, last_pulled_at: int | None, unpushed: bool | N
 
 
 def pull(actor: Actor, *, last_pulled_at: int | None, schema_version: int,
-         page_size: int | None = None, created_as_updated: bool = False) -> dict[str, Any]:
+         page_size: int | None = None, created_as_updated: bool = False, watermark: int | None = None
+         ) -> dict[str, Any]:
     """One page of the technician's changes since `last_pulled_at` (WatermelonDB's pullChanges result,
-    plus `has_more`). Call prepare_pull first, in its own transaction."""
+    plus `has_more`). Call prepare_pull first, in its own transaction. `watermark`: the one `ready_to_pull`
+    read in this transaction (with the generic-plan setting), else read here."""
     technician_id = _technician(actor)
     if not 1 <= schema_version <= SCHEMA_VERSION:
         raise ValidationFailed(f"schema_version {schema_version} is not supported (this server: 1..{SCHEMA_VERSION})",
@@ -114,7 +122,8 @@ def pull(actor: Actor, *, last_pulled_at: int | None, schema_version: int,
     config = current_app.config
     session = db.session
     # WatermelonDB needs a timestamp > 0; the page's statement keeps one plan (sync/pull.py GENERIC_PLANS)
-    watermark = max(current_watermark(session, then=GENERIC_PLANS), 1)
+    if watermark is None:
+        watermark = max(current_watermark(session, then=GENERIC_PLANS), 1)
     cursor = _check_cursor(last_pulled_at, watermark)
     size = min(page_size or config["SYNC_PAGE_SIZE"], config["SYNC_PAGE_SIZE_MAX"])
     page = pull_page(session, technician_id, cursor, watermark, size, created_as_updated=created_as_updated)
