@@ -97,12 +97,44 @@ def _lock_counter(session: Session) -> int:
     return int(value)
 
 
+_FLOOR_SQL = (f"SELECT pg_advisory_xact_lock_shared(({FLOOR_SPACE} + (last_value >> 31))::int, "
+              f"(last_value & 2147483647)::int) FROM {SEQUENCE}")
+
+
 def _hold_floor(session: Session) -> None:
     """PostgreSQL: hold a shared advisory lock keyed on the sequence's current value until the transaction
     ends. Read and locked in one statement; any number this transaction takes afterwards is above it."""
-    session.connection().execute(sa.text(
-        f"SELECT pg_advisory_xact_lock_shared(({FLOOR_SPACE} + (last_value >> 31))::int, "
-        f"(last_value & 2147483647)::int) FROM {SEQUENCE}"))
+    session.connection().execute(sa.text(_FLOOR_SQL))
+
+
+def hold_floor_with(session: Session, *, watermark: bool, then: str) -> tuple[int | None, list[Any]]:
+    """PostgreSQL, for a writer that wants more in the same round trip: the watermark first (as
+    `current_watermark` reads it) when asked, then this transaction's floor (as `ensure_counter_locked` holds
+    it), then `then` (SQL without parameters, one statement returning rows). One simple-protocol query, each
+    statement with its own snapshot. Returns (the watermark or None, then's rows as named tuples)."""
+    from psycopg.rows import namedtuple_row
+
+    if isinstance(session, scoped_session):
+        session = session()
+    if _SEQ in session.info or session.in_nested_transaction():
+        raise RuntimeError("hold_floor_with: the transaction already numbers, or a savepoint is open")
+    connection = session.connection()
+    sql = "; ".join([*([_WATERMARK_SQL] if watermark else []), _FLOOR_SQL, then])
+    with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+        announce(connection, cursor, sql, None)
+        cursor.execute(sql)
+        mark = None
+        if watermark:
+            value = int(cursor.fetchone()[0] or 0)
+            cursor.nextset()
+            floor = cursor.fetchone()[0]
+            mark = value if floor is None else min(value, int(floor))
+            cursor.nextset()
+        cursor.nextset()  # past the floor's lock
+        rows = cursor.fetchall()
+    session.info[_SEQ_START] = session.info[_SEQ] = None
+    session.info[_COUNT] = 0
+    return mark, rows
 
 
 def ensure_counter_locked(session: Session) -> None:

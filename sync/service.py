@@ -14,11 +14,11 @@ from flask import current_app
 
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
-from fieldservice.changes import current_watermark, ensure_counter_locked, watermark_after
+from fieldservice.changes import current_watermark, ensure_counter_locked, hold_floor_with, watermark_after
 from fieldservice.common.lookup import get_or_404
 from fieldservice.common.pagination import Page, PageRequest, paginate
-from fieldservice.db import rows_of, utcnow
-from fieldservice.errors import Forbidden, InvalidTransition, ValidationFailed
+from fieldservice.db import literal_sql, rows_of, utcnow
+from fieldservice.errors import DomainError, Forbidden, InvalidTransition, ValidationFailed
 from fieldservice.extensions import db
 from fieldservice.visits.models import VisitHandover
 from sync import scope
@@ -165,18 +165,16 @@ def push(actor: Actor, *, idempotency_key: uuid.UUID, raw: bytes, body: Any, las
     technician_id = _technician(actor)
     session = db.session
     digest = body_digest(raw)
-    stored = _stored_push(session, idempotency_key)
+    try:
+        change_set = parse_change_set(body, max_records=current_app.config["SYNC_MAX_PUSH_RECORDS"])
+    except DomainError:
+        stored = _stored_push(session, idempotency_key)
+        if stored is None:
+            raise
+        return _replay(stored, technician_id, digest, body), True  # stored when the server still took it
+    stored = _lock_or_replay(session, idempotency_key, last_pulled_at)
     if stored is not None:
         return _replay(stored, technician_id, digest, body), True
-    change_set = parse_change_set(body, max_records=current_app.config["SYNC_MAX_PUSH_RECORDS"])
-    if last_pulled_at:  # no cursor (a first push) is never ahead of the server: no watermark to read
-        _check_cursor(last_pulled_at, max(current_watermark(session), 1))
-    # the counter lock first: it orders this push against others and must be taken outside the savepoints
-    ensure_counter_locked(session)
-    if session.get_bind().dialect.name != "postgresql":  # PostgreSQL's lock (a shared floor) never waits
-        stored = _stored_push(session, idempotency_key)
-        if stored is not None:  # the same key committed while we waited for the lock
-            return _replay(stored, technician_id, digest, body), True
     ctx = PushContext(session=session, actor=actor, idempotency_key=idempotency_key, received_at=now,
                       quarantine_limit=current_app.config.get("SYNC_QUARANTINE_MAX_OPEN"),
                       payload_limit=current_app.config.get("SYNC_QUARANTINE_MAX_PAYLOAD_BYTES"))
@@ -189,6 +187,31 @@ def push(actor: Actor, *, idempotency_key: uuid.UUID, raw: bytes, body: Any, las
     log.info("sync push by technician %s: %d accepted, %d merged, %d rejected", technician_id, ctx.accepted,
              ctx.merged, response["rejected"])
     return response, False
+
+
+def _lock_or_replay(session: Any, key: uuid.UUID, last_pulled_at: int | None) -> Any:
+    """The push of this key already stored (then nothing is locked or checked), or None once this transaction
+    numbers changes (the counter lock, outside any savepoint: it orders this push against others) and the
+    cursor is known not to be ahead of the server (no cursor, a first push, never is).
+
+    PostgreSQL: the watermark, the floor (a shared lock: never waits) and the stored push in one round trip.
+    SQLite: the stored push, the cursor, the counter row's lock (waits for the writer before), the stored push
+    again (the same key committed while we waited)."""
+    if session.get_bind().dialect.name == "postgresql":
+        mark, rows = hold_floor_with(session, watermark=bool(last_pulled_at),
+                                     then=literal_sql(session, _push_log_query(), {"key": key}))
+        if rows:
+            return rows[0]
+        if last_pulled_at:
+            _check_cursor(last_pulled_at, max(mark or 0, 1))
+        return None
+    stored = _stored_push(session, key)
+    if stored is not None:
+        return stored
+    if last_pulled_at:
+        _check_cursor(last_pulled_at, max(current_watermark(session), 1))
+    ensure_counter_locked(session)
+    return _stored_push(session, key)
 
 
 @functools.cache
