@@ -218,7 +218,7 @@ def literal_sql(session: Any, statement: Any, params: dict[str, Any]) -> str:
         return cursor.mogrify(compiled.string, compiled.construct_params(params))
 
 
-def driver_rows(session: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
+def driver_rows(session: Any, statement: Any, params: dict[str, Any], *, uuid_as_text: bool = False) -> list[Any]:
     """PostgreSQL: run a statement built once (module-level, so the same object every time) straight on the
     driver's cursor and return its rows as named tuples. For the few statements that return thousands of rows
     per request (a page of a first sync): SQLAlchemy's result rows cost ~7 µs each, psycopg's a fraction. The
@@ -228,6 +228,10 @@ def driver_rows(session: Any, statement: Any, params: dict[str, Any]) -> list[An
     connection = session.connection()
     compiled = _compiled(connection, statement)
     with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+        if uuid_as_text:  # ids as PostgreSQL writes them (canonical text): no uuid.UUID built and hashed per row
+            from psycopg.types.string import TextLoader
+
+            cursor.adapters.register_loader("uuid", TextLoader)
         sql, values = compiled.string, compiled.construct_params(params)
         announce(connection, cursor, sql, values)
         cursor.execute(sql, values)
@@ -240,11 +244,12 @@ def announce(connection: Any, cursor: Any, statement: str, parameters: Any) -> N
     connection.dispatch.before_cursor_execute(connection, cursor, statement, parameters, None, False)
 
 
-def rows_of(session: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
-    """The rows of a statement built once: from the driver on PostgreSQL (`driver_rows`), through SQLAlchemy
-    elsewhere. Rows are read by attribute name in both cases."""
+def rows_of(session: Any, statement: Any, params: dict[str, Any], *, uuid_as_text: bool = False) -> list[Any]:
+    """The rows of a statement built once: from the driver on PostgreSQL (`driver_rows`; `uuid_as_text`: UUID
+    columns as their canonical text), through SQLAlchemy elsewhere (UUIDs as uuid.UUID). Rows are read by
+    attribute name in both cases."""
     if session.get_bind().dialect.name == "postgresql":
-        return driver_rows(session, statement, params)
+        return driver_rows(session, statement, params, uuid_as_text=uuid_as_text)
     return list(session.execute(statement, params).all())
 
 
