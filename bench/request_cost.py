@@ -39,7 +39,16 @@ import requests
 import sqlalchemy as sa
 
 from bench.common import fresh_database, migrated_app
-from bench.sync_bench import gunicorn, log_records, production_env, push_body, started_job
+from bench.sync_bench import (
+    backends,
+    cpu_seconds,
+    gunicorn,
+    gunicorn_workers,
+    log_records,
+    production_env,
+    push_body,
+    started_job,
+)
 from tests.factories import Factory
 
 
@@ -91,38 +100,6 @@ def summary(values: list[float]) -> str:
     return f"median {statistics.median(values) * 1000:6.2f} ms  mean {statistics.fmean(values) * 1000:6.2f} ms"
 
 
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (from /proc), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _gunicorn_workers(port: int) -> list[int]:
-    """The worker processes of the gunicorn bound to `port` (found by GUNICORN_BIND in their environment)."""
-    mine: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if f"GUNICORN_BIND=127.0.0.1:{port}".encode() not in (entry / "environ").read_bytes():
-                continue
-            mine[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except OSError:
-            continue
-    return [pid for pid, parent in mine.items() if parent in mine]
-
-
-def _backends(url: str) -> list[int]:
-    """The PostgreSQL server processes serving the bench database (the workers' pooled connections)."""
-    import psycopg
-
-    from bench.sync_bench import plain_url
-
-    with psycopg.connect(plain_url(url)) as conn:
-        return [pid for (pid,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                               "AND pid <> pg_backend_pid()")]
-
-
 def bench_http(opts: argparse.Namespace, url: str, token: str, visit_id: Any) -> None:
     """Round trips of one client, and the CPU the server spent per request (the gunicorn worker and its
     PostgreSQL backend, from /proc): the CPU figure is what bounds requests/s on a busy machine, and is far
@@ -143,21 +120,21 @@ def bench_http(opts: argparse.Namespace, url: str, token: str, visit_id: Any) ->
             assert response.status_code == 200, (path, response.status_code, response.text[:300])
 
         kinds = request_kinds(opts, current_cursor(get), visit_id)
-        workers = _gunicorn_workers(port)
+        workers = gunicorn_workers(port)
         for name, next_request in kinds.items():
             for _ in range(opts.warmup):
                 send(next_request())
-            backends = _backends(url)
-            worker_before = sum(_cpu_seconds(pid) for pid in workers)
-            db_before = sum(_cpu_seconds(pid) for pid in backends)
+            pg_pids = backends(url)
+            worker_before = sum(cpu_seconds(pid) for pid in workers)
+            db_before = sum(cpu_seconds(pid) for pid in pg_pids)
             times = []
             for _ in range(opts.requests):
                 request = next_request()
                 start = time.perf_counter()
                 send(request)
                 times.append(time.perf_counter() - start)
-            worker = (sum(_cpu_seconds(pid) for pid in workers) - worker_before) / opts.requests
-            database = (sum(_cpu_seconds(pid) for pid in backends) - db_before) / opts.requests
+            worker = (sum(cpu_seconds(pid) for pid in workers) - worker_before) / opts.requests
+            database = (sum(cpu_seconds(pid) for pid in pg_pids) - db_before) / opts.requests
             print(f"http   {name:5} {summary(times)}  server CPU/request {(worker + database) * 1000:5.2f} ms "
                   f"(gunicorn worker {worker * 1000:5.2f} + PostgreSQL {database * 1000:5.2f}; {opts.requests} requests)")
 

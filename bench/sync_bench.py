@@ -190,6 +190,80 @@ def gunicorn(url: str, *, workers: int | None, timeout: int) -> Iterator[str]:
                 print(f"  (gunicorn log: {killed} worker(s) killed by the {timeout} s worker timeout)")
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (from /proc), in seconds (0 for one that is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def gunicorn_workers(port: int) -> list[int]:
+    """The worker processes of the gunicorn bound to `port` (found by GUNICORN_BIND in their environment)."""
+    mine: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if f"GUNICORN_BIND=127.0.0.1:{port}".encode() not in (entry / "environ").read_bytes():
+                continue
+            mine[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+    return [pid for pid, parent in mine.items() if parent in mine]
+
+
+def backends(url: str) -> list[int]:
+    """The PostgreSQL server processes serving the bench database (the workers' pooled connections)."""
+    with psycopg.connect(plain_url(url)) as conn:
+        return [pid for (pid,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                               "AND pid <> pg_backend_pid()")]
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine since boot, from /proc/stat."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
+class CpuMeter:
+    """Where the CPU went during a run: this process (the bench's simulated phones), gunicorn's workers, the
+    bench database's PostgreSQL backends, and the whole machine's busy share (other processes included).
+    Processes that start during the run count from zero; a worker that exits (max_requests) takes its share
+    with it, so gunicorn's figure is a lower bound."""
+
+    def __init__(self, url: str, base: str) -> None:
+        self.url, self.port = url, int(base.rsplit(":", 1)[1])
+
+    def _sample(self) -> dict[str, Any]:
+        workers, pg = gunicorn_workers(self.port), backends(self.url)
+        times = os.times()
+        return {"client": times.user + times.system, "gunicorn": {p: cpu_seconds(p) for p in workers},
+                "postgres": {p: cpu_seconds(p) for p in pg}, "machine": _machine_busy(), "wall": time.perf_counter()}
+
+    def __enter__(self) -> CpuMeter:
+        self.before = self._sample()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        after, before = self._sample(), self.before
+        self.wall = after["wall"] - before["wall"]
+        self.seconds = {"phones (this process)": after["client"] - before["client"]}
+        for group in ("gunicorn", "postgres"):
+            self.seconds[group] = sum(v - before[group].get(p, 0.0) for p, v in after[group].items())
+        busy, total = (a - b for a, b in zip(after["machine"], before["machine"], strict=True))
+        self.machine_busy = busy / total if total else 0.0
+
+    def row(self) -> list[str]:
+        """A table row: CPU seconds per group and as cores (seconds / wall), and the machine's busy share."""
+        return ["CPU during the run: seconds (cores)", ", ".join(
+            f"{name} {secs:.0f} s ({secs / self.wall:.2f})" for name, secs in self.seconds.items())
+            + f"; machine busy {self.machine_busy:.0%} of {os.cpu_count()} cores"]
+
+
 def terminate_runaways(url: str) -> int:
     """End the queries still running on the bench database (a killed worker's query goes on in PostgreSQL)."""
     with psycopg.connect(plain_url(url), autocommit=True) as conn:
@@ -509,8 +583,10 @@ def _print_scale(results: dict[int, dict[str, Any]], opts: argparse.Namespace) -
 # ---- load: many technicians against gunicorn ----------------------------------------------------
 
 def bench_load(opts: argparse.Namespace) -> dict[str, Any]:
-    """--technicians phones, each with its own visit under way: every --interval seconds (+-30 % jitter) a
-    pull (all pages) and a push of --load-batch new work logs, for --seconds.
+    """--technicians phones, each with its own visit under way. First every phone's first sync, all at once
+    (each starts within the first --interval seconds; their scopes are built then): measured on its own, as
+    the fleet coming online. Then the steady load the goal is about: every --interval seconds (+-30 % jitter)
+    a pull (all pages) and a push of --load-batch new work logs, for --seconds.
 
     Checked at the end, per technician:
       lost        a work log whose push was answered 200 (accepted) that is not in the database exactly once
@@ -533,7 +609,7 @@ def bench_load(opts: argparse.Namespace) -> dict[str, Any]:
     print(f"load: {opts.technicians} technicians with a visit under way made by the services in "
           f"{time.perf_counter() - t0:.0f} s", flush=True)
     lock = threading.Lock()
-    lat: dict[str, list[float]] = {"pull": [], "push": []}
+    lat: dict[str, list[float]] = {"pull": [], "push": [], "first": []}
     errors: Counter[str] = Counter()
     acked: list[list[str]] = [[] for _ in jobs]        # ids whose push was answered 200
     unsure: list[list[str]] = [[] for _ in jobs]       # ids of pushes that failed (may or may not be stored)
@@ -542,13 +618,13 @@ def bench_load(opts: argparse.Namespace) -> dict[str, Any]:
     cursor_back = Counter()
     cursors: list[Any] = ["null" for _ in jobs]
 
-    def pull_all(n: int, http: Http, record: bool) -> bool:
+    def pull_all(n: int, http: Http, record: str | None) -> bool:
         more = True
         while more:
             body, status, elapsed = http.pull(cursors[n])
             with lock:
                 if record:
-                    lat["pull"].append(elapsed)
+                    lat[record].append(elapsed)
                 if body is None:
                     errors[f"pull {status}"] += 1
                     return False
@@ -562,6 +638,10 @@ def bench_load(opts: argparse.Namespace) -> dict[str, Any]:
             more = body["has_more"]
         return True
 
+    def first_sync(n: int) -> None:
+        time.sleep(random.Random(-n).uniform(0, opts.interval))
+        pull_all(n, Http(base, tokens[n], opts.timeout), "first")
+
     def phone(n: int) -> None:
         rnd = random.Random(n)
         http = Http(base, tokens[n], opts.timeout)
@@ -569,7 +649,7 @@ def bench_load(opts: argparse.Namespace) -> dict[str, Any]:
         pushed = 0
         while time.monotonic() < stop_at:
             tick = time.monotonic()
-            if pull_all(n, http, True):
+            if pull_all(n, http, "pull"):
                 records = log_records(jobs[n].visit.id, opts.load_batch, pushed, text=f"load {n}")
                 pushed += opts.load_batch
                 body, status, elapsed = http.push(cursors[n], records)
@@ -583,20 +663,28 @@ def bench_load(opts: argparse.Namespace) -> dict[str, Any]:
             time.sleep(max(0.0, opts.interval * rnd.uniform(0.7, 1.3) - (time.monotonic() - tick)))
 
     with gunicorn(url, workers=opts.workers, timeout=opts.timeout) as base:
-        stop_at = time.monotonic() + opts.seconds
-        threads = [threading.Thread(target=phone, args=(n,)) for n in range(len(jobs))]
         start = time.perf_counter()
+        threads = [threading.Thread(target=first_sync, args=(n,)) for n in range(len(jobs))]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        online = time.perf_counter() - start
+        stop_at = time.monotonic() + opts.seconds
+        threads = [threading.Thread(target=phone, args=(n,)) for n in range(len(jobs))]
+        start = time.perf_counter()
+        with CpuMeter(url, base) as cpu:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
         wall = time.perf_counter() - start
         if errors:
             terminate_runaways(url)
         # one last pull each, so every acknowledged push has had its later pull
         final_errors = 0
         for n in range(len(jobs)):
-            if not pull_all(n, Http(base, tokens[n], opts.timeout * 2), False):
+            if not pull_all(n, Http(base, tokens[n], opts.timeout * 2), None):
                 final_errors += 1
         fresh_mismatch = 0
         for n in range(len(jobs)):
@@ -625,14 +713,19 @@ def bench_load(opts: argparse.Namespace) -> dict[str, Any]:
     result = {"requests_per_s": requests_n / wall, "errors": dict(errors), "lost": lost, "duplicated": duplicated,
               "missing": missing, "unexpected": unexpected, "cursor_back": sum(cursor_back.values()),
               "fresh_mismatch": fresh_mismatch, "pushed": len(all_acked)}
-    for kind in ("pull", "push"):
+    result["online_s"] = online
+    for kind in ("pull", "push", "first"):
         values = lat[kind] or [0.0]
         result[kind] = {"n": len(lat[kind]), "p50": percentile(values, 50), "p95": percentile(values, 95),
                         "max": max(values)}
     table(f"load: {opts.technicians} technicians, pull every ~{opts.interval:g} s + push of {opts.load_batch} work "
           f"logs, {opts.seconds:g} s, gunicorn ({opts.workers or 'config default'} workers), PostgreSQL",
           ["figure", "value"], [
-              ["requests/s (pull pages + pushes)", f"{result['requests_per_s']:.1f} ({requests_n:,} in {wall:.0f} s)"],
+              [f"first syncs, all phones within {opts.interval:g} s: p50 / p95 / max ({result['first']['n']:,} pages)",
+               f"{fmt_ms(result['first']['p50'])} / {fmt_ms(result['first']['p95'])} / {fmt_ms(result['first']['max'])}"
+               f"; all phones synced after {online:.1f} s"],
+              ["then the steady load: requests/s (pull pages + pushes)", f"{result['requests_per_s']:.1f} ({requests_n:,} in {wall:.0f} s)"],
+              cpu.row(),
               *[[f"{k} latency p50 / p95 / max ({result[k]['n']:,} requests)",
                  f"{fmt_ms(result[k]['p50'])} / {fmt_ms(result[k]['p95'])} / {fmt_ms(result[k]['max'])}"]
                 for k in ("pull", "push")],

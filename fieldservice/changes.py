@@ -97,12 +97,44 @@ def _lock_counter(session: Session) -> int:
     return int(value)
 
 
+_FLOOR_SQL = (f"SELECT pg_advisory_xact_lock_shared(({FLOOR_SPACE} + (last_value >> 31))::int, "
+              f"(last_value & 2147483647)::int) FROM {SEQUENCE}")
+
+
 def _hold_floor(session: Session) -> None:
     """PostgreSQL: hold a shared advisory lock keyed on the sequence's current value until the transaction
     ends. Read and locked in one statement; any number this transaction takes afterwards is above it."""
-    session.connection().execute(sa.text(
-        f"SELECT pg_advisory_xact_lock_shared(({FLOOR_SPACE} + (last_value >> 31))::int, "
-        f"(last_value & 2147483647)::int) FROM {SEQUENCE}"))
+    session.connection().execute(sa.text(_FLOOR_SQL))
+
+
+def hold_floor_with(session: Session, *, watermark: bool, then: str) -> tuple[int | None, list[Any]]:
+    """PostgreSQL, for a writer that wants more in the same round trip: the watermark first (as
+    `current_watermark` reads it) when asked, then this transaction's floor (as `ensure_counter_locked` holds
+    it), then `then` (SQL without parameters, one statement returning rows). One simple-protocol query, each
+    statement with its own snapshot. Returns (the watermark or None, then's rows as named tuples)."""
+    from psycopg.rows import namedtuple_row
+
+    if isinstance(session, scoped_session):
+        session = session()
+    if _SEQ in session.info or session.in_nested_transaction():
+        raise RuntimeError("hold_floor_with: the transaction already numbers, or a savepoint is open")
+    connection = session.connection()
+    sql = "; ".join([*([_WATERMARK_SQL] if watermark else []), _FLOOR_SQL, then])
+    with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+        announce(connection, cursor, sql, None)
+        cursor.execute(sql)
+        mark = None
+        if watermark:
+            value = int(cursor.fetchone()[0] or 0)
+            cursor.nextset()
+            floor = cursor.fetchone()[0]
+            mark = value if floor is None else min(value, int(floor))
+            cursor.nextset()
+        cursor.nextset()  # past the floor's lock
+        rows = cursor.fetchall()
+    session.info[_SEQ_START] = session.info[_SEQ] = None
+    session.info[_COUNT] = 0
+    return mark, rows
 
 
 def ensure_counter_locked(session: Session) -> None:
@@ -256,17 +288,31 @@ def current_watermark(session: Session, *, then: str = "") -> int:
         if _SEQ in session.info:
             return int(session.info[_SEQ])
         return int(session.execute(sa.select(SyncState.last_seq).where(SyncState.id == 1)).scalar() or 0)
+    return watermark_after(session, None, then=then)[1]
+
+
+def watermark_after(session: Session, first: str | None, *, then: str = "") -> tuple[list[Any], int]:
+    """PostgreSQL: `first` (SQL without parameters, one statement returning rows; or None), then the watermark
+    as `current_watermark` reads it, then `then`, all in one round trip. Returns first's rows (named tuples)
+    and the watermark."""
+    from psycopg.rows import namedtuple_row
+
     # first the sequence, then the floors (see the module docstring for why this order is exact): two statements
-    # in one round trip (the simple query protocol runs them in order); no parameters, so the driver sends it as is
+    # in one round trip (the simple query protocol runs them in order, each with its own snapshot); no
+    # parameters, so the driver sends it as is
     connection = session.connection()
-    with connection.connection.driver_connection.cursor() as cursor:
-        sql = _WATERMARK_SQL + (f"; {then}" if then else "")
+    with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+        sql = (f"{first}; " if first else "") + _WATERMARK_SQL + (f"; {then}" if then else "")
         announce(connection, cursor, sql, None)
         cursor.execute(sql)
+        rows: list[Any] = []
+        if first:
+            rows = cursor.fetchall()
+            cursor.nextset()
         value = int(cursor.fetchone()[0] or 0)
         cursor.nextset()
         floor = cursor.fetchone()[0]
-    return value if floor is None else min(value, int(floor))
+    return rows, (value if floor is None else min(value, int(floor)))
 
 
 _WATERMARK_SQL = (

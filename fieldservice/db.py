@@ -199,7 +199,26 @@ psycopg._queries.MAX_CACHED_STATEMENT_LENGTH = max(psycopg._queries.MAX_CACHED_S
 _COMPILED: dict[int, tuple[Any, Any]] = {}
 
 
-def driver_rows(session: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
+def _compiled(connection: Any, statement: Any) -> Any:
+    """The statement (built once, module-level) compiled once for the connection's dialect."""
+    cached = _COMPILED.get(id(statement))
+    if cached is None or cached[0] is not statement:
+        cached = _COMPILED[id(statement)] = (statement, statement.compile(dialect=connection.dialect))
+    return cached[1]
+
+
+def literal_sql(session: Any, statement: Any, params: dict[str, Any]) -> str:
+    """PostgreSQL: a statement built once, with its parameters written as literals by the driver's own adapters
+    (psycopg's client-side binding), to send with other statements in one simple-protocol round trip."""
+    from psycopg import ClientCursor
+
+    connection = session.connection()
+    compiled = _compiled(connection, statement)
+    with ClientCursor(connection.connection.driver_connection) as cursor:
+        return cursor.mogrify(compiled.string, compiled.construct_params(params))
+
+
+def driver_rows(session: Any, statement: Any, params: dict[str, Any], *, uuid_as_text: bool = False) -> list[Any]:
     """PostgreSQL: run a statement built once (module-level, so the same object every time) straight on the
     driver's cursor and return its rows as named tuples. For the few statements that return thousands of rows
     per request (a page of a first sync): SQLAlchemy's result rows cost ~7 µs each, psycopg's a fraction. The
@@ -207,11 +226,12 @@ def driver_rows(session: Any, statement: Any, params: dict[str, Any]) -> list[An
     from psycopg.rows import namedtuple_row
 
     connection = session.connection()
-    cached = _COMPILED.get(id(statement))
-    if cached is None or cached[0] is not statement:
-        cached = _COMPILED[id(statement)] = (statement, statement.compile(dialect=connection.dialect))
-    compiled = cached[1]
+    compiled = _compiled(connection, statement)
     with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+        if uuid_as_text:  # ids as PostgreSQL writes them (canonical text): no uuid.UUID built and hashed per row
+            from psycopg.types.string import TextLoader
+
+            cursor.adapters.register_loader("uuid", TextLoader)
         sql, values = compiled.string, compiled.construct_params(params)
         announce(connection, cursor, sql, values)
         cursor.execute(sql, values)
@@ -224,11 +244,12 @@ def announce(connection: Any, cursor: Any, statement: str, parameters: Any) -> N
     connection.dispatch.before_cursor_execute(connection, cursor, statement, parameters, None, False)
 
 
-def rows_of(session: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
-    """The rows of a statement built once: from the driver on PostgreSQL (`driver_rows`), through SQLAlchemy
-    elsewhere. Rows are read by attribute name in both cases."""
+def rows_of(session: Any, statement: Any, params: dict[str, Any], *, uuid_as_text: bool = False) -> list[Any]:
+    """The rows of a statement built once: from the driver on PostgreSQL (`driver_rows`; `uuid_as_text`: UUID
+    columns as their canonical text), through SQLAlchemy elsewhere (UUIDs as uuid.UUID). Rows are read by
+    attribute name in both cases."""
     if session.get_bind().dialect.name == "postgresql":
-        return driver_rows(session, statement, params)
+        return driver_rows(session, statement, params, uuid_as_text=uuid_as_text)
     return list(session.execute(statement, params).all())
 
 

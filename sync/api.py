@@ -122,18 +122,21 @@ class Pull(MethodView):
         """
         actor = current_actor()
         with unit_of_work():
-            # the usual pull: nothing to prepare, the page is read in the same transaction
-            if args["continuation"] or service.ready_to_pull(actor, last_pulled_at=args["last_pulled_at"]):
-                return _pull_response(actor, args)
+            # the usual pull: nothing to prepare, the page is read in the same transaction (with the watermark
+            # the check read, on PostgreSQL)
+            ready = args["continuation"] or service.ready_to_pull(actor, last_pulled_at=args["last_pulled_at"])
+            if ready:
+                return _pull_response(actor, args, watermark=None if ready is True else ready)
         with unit_of_work():
             service.prepare_pull(actor, last_pulled_at=args["last_pulled_at"], unpushed=args["unpushed"])
         with unit_of_work():
             return _pull_response(actor, args)
 
 
-def _pull_response(actor: Any, args: dict[str, Any]) -> Any:
+def _pull_response(actor: Any, args: dict[str, Any], watermark: int | None = None) -> Any:
     result = service.pull(actor, last_pulled_at=args["last_pulled_at"], schema_version=args["schema_version"],
-                          page_size=args["page_size"], created_as_updated=args["created_as_updated"])
+                          page_size=args["page_size"], created_as_updated=args["created_as_updated"],
+                          watermark=watermark)
     return current_app.response_class(rowsql.dumps(result), mimetype="application/json")
 
 

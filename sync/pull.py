@@ -30,7 +30,8 @@ INFINITY = float("inf")
 @dataclass
 class Candidate:
     table: str
-    record_id: Any                     # a UUID (a quarantined record may have any string: then a str)
+    record_id: str                     # canonical UUID text (a quarantined record's id may be any string)
+    is_uuid: bool = True               # false for a quarantined record whose id is not a UUID
     seq: int = 0
     row: Any = None                    # the row (Python path) or (id, change_seq, json) on PostgreSQL
     text: str | None = None            # the record as JSON text built by PostgreSQL (sync/rowsql.py)
@@ -141,15 +142,25 @@ def _events_statement() -> sa.CompoundSelect:
     return sa.union_all(*(part.subquery().select() for part in parts))
 
 
-def _key(record_id: Any) -> Any:
-    """A candidate's record id as a UUID (how rows and scope entries give it), or as the string a quarantined
-    record had when it is not one. No string round trip per row: a page of a first sync is a thousand."""
-    if isinstance(record_id, uuid.UUID):
-        return record_id
+def _key(record_id: Any) -> str:
+    """A candidate's record id as canonical UUID text: on PostgreSQL the statements give it so (`uuid_as_text`,
+    no uuid.UUID built and hashed per row: a page of a first sync is a thousand); SQLAlchemy's rows give
+    uuid.UUID. A quarantined record's id is the string it was pushed with."""
+    return record_id if isinstance(record_id, str) else str(record_id)
+
+
+def _canonical(value: str) -> tuple[str, bool]:
+    """A pushed record id as canonical UUID text, and whether it is a UUID at all (else kept as it came)."""
     try:
-        return uuid.UUID(record_id)
+        return str(uuid.UUID(value)), True
     except (TypeError, ValueError):
-        return record_id
+        return value, False
+
+
+def _ids_param(dialect: str, ids: list[str]) -> list[Any]:
+    """Candidate ids as a statement's array parameter: text cast to uuid[] by the SQL on PostgreSQL, UUIDs for
+    SQLAlchemy's expanding IN elsewhere."""
+    return ids if dialect == "postgresql" else [uuid.UUID(i) for i in ids]
 
 
 class _Collector:
@@ -193,12 +204,18 @@ class _Collector:
         # scope and (c) records that left it; (d) quarantined pushes: ids and numbers only, in one round trip
         # (rows: _complete)
         per_kind: dict[str, list[int]] = {}
-        for kind, name, record_id, seq, text_id in rows_of(self.session, _events_statement(), params):
+        for kind, name, record_id, seq, text_id in rows_of(self.session, _events_statement(), params,
+                                                           uuid_as_text=True):
             if kind == "open":
                 self.any_open_rejection = True
                 continue
             per_kind.setdefault(name if kind == "changed" else kind, []).append(seq)
-            cand = self._candidate(name, text_id if kind == "rejected" else record_id)
+            if kind == "rejected":  # any string the phone pushed: its canonical UUID text when it is one
+                key, is_uuid = _canonical(text_id)
+                cand = self._candidate(name, key)
+                cand.is_uuid = is_uuid
+            else:
+                cand = self._candidate(name, record_id)
             cand.seq = max(cand.seq, seq)
             if kind == "changed":
                 cand.added = cand.added if cand.added is not None else 0  # its entry is at or below the cursor
@@ -223,19 +240,19 @@ class _Collector:
             as_json = as_json_ok and rowsql.record_sql(table) is not None
             for joined in (False, True):
                 wanted = [c for c in cands if not c.removed and c.row is None and (c.added is None) == joined
-                          and isinstance(c.record_id, uuid.UUID)]
+                          and c.is_uuid]
                 if not wanted:
                     continue
                 added = {c.record_id: c.added for c in wanted}
                 stmt = _rows(dialect, table, as_json=as_json, joined=joined)
-                params = {"tech": self.technician_id, "ids": [c.record_id for c in wanted]}
-                for row in (rows_of(self.session, stmt, params) if name not in ORM_TABLES
+                params = {"tech": self.technician_id, "ids": _ids_param(dialect, [c.record_id for c in wanted])}
+                for row in (rows_of(self.session, stmt, params, uuid_as_text=as_json) if name not in ORM_TABLES
                             else self.session.execute(stmt, params).all()):
                     if name in ORM_TABLES:
                         obj = row[0]
-                        self._take_row(table, obj, row.added_seq if joined else added[obj.id])
+                        self._take_row(table, obj, row.added_seq if joined else added[_key(obj.id)])
                         continue
-                    self._take_row(table, row, row.added_seq if joined else added[row.id],
+                    self._take_row(table, row, row.added_seq if joined else added[_key(row.id)],
                                    text=row.json if as_json else None)
         self._complete_rejections(by_table)
         self._complete_removed()
@@ -251,7 +268,7 @@ class _Collector:
                 SyncRejection.status == RejectionStatus.OPEN).order_by(SyncRejection.change_seq)):
             latest[(rejection.table_name, rejection.record_id)] = rejection
         for (name, record_id), rejection in latest.items():
-            cand = self.candidates.get((name, _key(record_id)))
+            cand = self.candidates.get((name, record_id))
             if cand is None:
                 continue
             cand.rejection = rejection
@@ -264,10 +281,10 @@ class _Collector:
         """A record may have been removed and not be in the limited "removed" result: look up the candidates
         that are neither present nor known removed, in one query."""
         unknown = [c for c in self.candidates.values() if c.row is None and not c.removed]
-        ids = [cand.record_id for cand in unknown if isinstance(cand.record_id, uuid.UUID)]
+        ids = [uuid.UUID(cand.record_id) for cand in unknown if cand.is_uuid]
         if not ids:
             return
-        removed = {(name, record_id): seq for name, record_id, seq in self.session.execute(
+        removed = {(name, _key(record_id)): seq for name, record_id, seq in self.session.execute(
             sa.select(ScopeMember.table_name, ScopeMember.record_id, ScopeMember.removed_seq).where(
                 ScopeMember.technician_id == self.technician_id, in_values(self.session, ScopeMember.record_id, ids),
                 ScopeMember.removed_seq.is_not(None)))}
@@ -303,7 +320,7 @@ def _pushed_here(session: Session, technician_id: uuid.UUID, cands: list[Candida
         if TABLES[c.table].pushable and c.table != "work_logs" and (c.table, c.record_id) not in mine:
             by_table.setdefault(c.table, []).append(str(c.record_id))
     for table, ids in by_table.items():
-        mine.update((table, _key(r)) for r in session.scalars(sa.select(SyncReceipt.record_id).where(
+        mine.update((table, r) for r in session.scalars(sa.select(SyncReceipt.record_id).where(
             SyncReceipt.technician_id == technician_id, SyncReceipt.table_name == table,
             in_values(session, SyncReceipt.record_id, ids, sa.String())).distinct()))
     return mine
@@ -346,7 +363,7 @@ def pull_page(session: Session, technician_id: uuid.UUID, cursor: int, watermark
                       else raw_record(table, cand.row, ctx, status))
             changes[cand.table]["created" if created else "updated"].append(record)
             if cand.table == "visits":
-                visit_ids.append(cand.row.id)
+                visit_ids.append(uuid.UUID(cand.record_id))
         elif cand.rejection is not None:
             # a record the phone created that the server refused: echo it back, marked
             record = dict(cand.rejection.payload)

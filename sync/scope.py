@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 from fieldservice.catalog.models import Product
 from fieldservice.changes import on_bulk_insert, on_delete, take_seqs
 from fieldservice.customers.models import Contact
-from fieldservice.db import announce, bulk_insert, in_values, insert_or_nothing, rows_of
+from fieldservice.db import announce, bulk_insert, in_values, insert_or_nothing, literal_sql, rows_of
 from fieldservice.parts.models import StockBalance, StockLocation, StockMovement
 from fieldservice.photos.models import Photo
 from fieldservice.records.models import ServiceRecord, Signoff
@@ -480,13 +480,25 @@ def up_to_date(session: Session, ctx: ScopeContext, cursor: int) -> bool:
     write nothing before reading their page (issue 13); otherwise `prepare` runs under the technician's scope
     lock. Reading without the lock is safe: whatever changes the scope meanwhile is numbered, and the pull's
     watermark leaves it for the next pull."""
+    return ready_verdict(ctx, rows_of(session, _ready_statement(), _ready_params(ctx, cursor)))
+
+
+def _ready_params(ctx: ScopeContext, cursor: int) -> dict[str, Any]:
     start, end = ctx.horizon
-    rows = rows_of(session, _ready_statement(), {"tech": ctx.technician_id, "start": start, "end": end,
-                                                 "cursor": cursor})
+    return {"tech": ctx.technician_id, "start": start, "end": end, "cursor": cursor}
+
+
+def up_to_date_sql(session: Session, ctx: ScopeContext, cursor: int) -> str:
+    """PostgreSQL: `up_to_date`'s statement with its parameters as literals, to go in one round trip with the
+    pull's watermark (sync/service.py ready_watermark); `ready_verdict` reads its rows."""
+    return literal_sql(session, _ready_statement(), _ready_params(ctx, cursor))
+
+
+def ready_verdict(ctx: ScopeContext, rows: list[Any]) -> bool:
     row = rows[0] if rows else None
     if row is None or row.built_at is None or row.horizon_start is None or row.pending:
         return False
-    return abs(start - row.horizon_start) < HORIZON_REFRESH
+    return abs(ctx.horizon[0] - row.horizon_start) < HORIZON_REFRESH
 
 
 def refresh_scope(session: Session, ctx: ScopeContext) -> tuple[int, int]:

@@ -1,6 +1,7 @@
 """Sync use cases: pull a page of changes, push a change set, read and resolve the quarantine."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -13,11 +14,11 @@ from flask import current_app
 
 from fieldservice.auth.models import Role
 from fieldservice.auth.service import Actor
-from fieldservice.changes import current_watermark, ensure_counter_locked
+from fieldservice.changes import current_watermark, ensure_counter_locked, hold_floor_with, watermark_after
 from fieldservice.common.lookup import get_or_404
 from fieldservice.common.pagination import Page, PageRequest, paginate
-from fieldservice.db import utcnow
-from fieldservice.errors import Forbidden, InvalidTransition, ValidationFailed
+from fieldservice.db import literal_sql, rows_of, utcnow
+from fieldservice.errors import DomainError, Forbidden, InvalidTransition, ValidationFailed
 from fieldservice.extensions import db
 from fieldservice.visits.models import VisitHandover
 from sync import scope
@@ -79,12 +80,18 @@ def _scope_context(technician_id: uuid.UUID, now: datetime) -> ScopeContext:
     return ScopeContext(technician_id, now, config["SYNC_DAYS_AHEAD"], config["SYNC_DAYS_BEHIND"])
 
 
-def ready_to_pull(actor: Actor, *, last_pulled_at: int | None, now: datetime | None = None) -> bool:
+def ready_to_pull(actor: Actor, *, last_pulled_at: int | None, now: datetime | None = None) -> int | bool:
     """Whether `prepare_pull` has nothing to do: the scope is up to date for now and no visit taken from the
     technician waits to be let go. One statement, no lock, no write: the usual pull then reads its page in the
-    same transaction (issue 13)."""
+    same transaction (issue 13). On PostgreSQL the answer, when yes, is the pull's watermark (an int, for
+    `pull(watermark=...)`), read in the same round trip as the check; else True or False."""
     technician_id = _technician(actor)
-    return scope.up_to_date(db.session, _scope_context(technician_id, now or utcnow()), last_pulled_at or 0)
+    session = db.session
+    ctx, cursor = _scope_context(technician_id, now or utcnow()), last_pulled_at or 0
+    if session.get_bind().dialect.name != "postgresql":
+        return scope.up_to_date(session, ctx, cursor)
+    rows, watermark = watermark_after(session, scope.up_to_date_sql(session, ctx, cursor), then=GENERIC_PLANS)
+    return max(watermark, 1) if scope.ready_verdict(ctx, rows) else False
 
 
 def prepare_pull(actor: Actor, *, last_pulled_at: int | None, unpushed: bool | None,
@@ -104,9 +111,11 @@ def prepare_pull(actor: Actor, *, last_pulled_at: int | None, unpushed: bool | N
 
 
 def pull(actor: Actor, *, last_pulled_at: int | None, schema_version: int,
-         page_size: int | None = None, created_as_updated: bool = False) -> dict[str, Any]:
+         page_size: int | None = None, created_as_updated: bool = False, watermark: int | None = None
+         ) -> dict[str, Any]:
     """One page of the technician's changes since `last_pulled_at` (WatermelonDB's pullChanges result,
-    plus `has_more`). Call prepare_pull first, in its own transaction."""
+    plus `has_more`). Call prepare_pull first, in its own transaction. `watermark`: the one `ready_to_pull`
+    read in this transaction (with the generic-plan setting), else read here."""
     technician_id = _technician(actor)
     if not 1 <= schema_version <= SCHEMA_VERSION:
         raise ValidationFailed(f"schema_version {schema_version} is not supported (this server: 1..{SCHEMA_VERSION})",
@@ -114,7 +123,8 @@ def pull(actor: Actor, *, last_pulled_at: int | None, schema_version: int,
     config = current_app.config
     session = db.session
     # WatermelonDB needs a timestamp > 0; the page's statement keeps one plan (sync/pull.py GENERIC_PLANS)
-    watermark = max(current_watermark(session, then=GENERIC_PLANS), 1)
+    if watermark is None:
+        watermark = max(current_watermark(session, then=GENERIC_PLANS), 1)
     cursor = _check_cursor(last_pulled_at, watermark)
     size = min(page_size or config["SYNC_PAGE_SIZE"], config["SYNC_PAGE_SIZE_MAX"])
     page = pull_page(session, technician_id, cursor, watermark, size, created_as_updated=created_as_updated)
@@ -155,32 +165,70 @@ def push(actor: Actor, *, idempotency_key: uuid.UUID, raw: bytes, body: Any, las
     technician_id = _technician(actor)
     session = db.session
     digest = body_digest(raw)
-    stored = session.get(PushLog, idempotency_key)
+    try:
+        change_set = parse_change_set(body, max_records=current_app.config["SYNC_MAX_PUSH_RECORDS"])
+    except DomainError:
+        stored = _stored_push(session, idempotency_key)
+        if stored is None:
+            raise
+        return _replay(stored, technician_id, digest, body), True  # stored when the server still took it
+    stored = _lock_or_replay(session, idempotency_key, last_pulled_at)
     if stored is not None:
         return _replay(stored, technician_id, digest, body), True
-    change_set = parse_change_set(body, max_records=current_app.config["SYNC_MAX_PUSH_RECORDS"])
-    if last_pulled_at:  # no cursor (a first push) is never ahead of the server: no watermark to read
-        _check_cursor(last_pulled_at, max(current_watermark(session), 1))
-    # the counter lock first: it orders this push against others and must be taken outside the savepoints
-    ensure_counter_locked(session)
-    if session.get_bind().dialect.name != "postgresql":  # PostgreSQL's lock (a shared floor) never waits
-        stored = session.get(PushLog, idempotency_key, populate_existing=True)
-        if stored is not None:  # the same key committed while we waited for the lock
-            return _replay(stored, technician_id, digest, body), True
     ctx = PushContext(session=session, actor=actor, idempotency_key=idempotency_key, received_at=now,
                       quarantine_limit=current_app.config.get("SYNC_QUARANTINE_MAX_OPEN"),
                       payload_limit=current_app.config.get("SYNC_QUARANTINE_MAX_PAYLOAD_BYTES"))
     apply_change_set(ctx, change_set)
     response = {"ok": True, "received_at": now.isoformat(), "accepted": ctx.accepted, "merged": ctx.merged,
                 "rejected": sum(len(v) for v in ctx.rejected.values()), "rejected_ids": ctx.rejected}
-    session.add(PushLog(idempotency_key=idempotency_key, technician_id=technician_id, request_sha256=digest,
-                        last_pulled_at=last_pulled_at, received_at=now, status_code=200, response=response))
+    session.execute(sa.insert(PushLog.__table__), [{  # a Core insert: no ORM unit of work for a log row
+        "idempotency_key": idempotency_key, "technician_id": technician_id, "request_sha256": digest,
+        "last_pulled_at": last_pulled_at, "received_at": now, "status_code": 200, "response": response}])
     log.info("sync push by technician %s: %d accepted, %d merged, %d rejected", technician_id, ctx.accepted,
              ctx.merged, response["rejected"])
     return response, False
 
 
-def _replay(stored: PushLog, technician_id: uuid.UUID, digest: str, body: Any) -> dict[str, Any]:
+def _lock_or_replay(session: Any, key: uuid.UUID, last_pulled_at: int | None) -> Any:
+    """The push of this key already stored (then nothing is locked or checked), or None once this transaction
+    numbers changes (the counter lock, outside any savepoint: it orders this push against others) and the
+    cursor is known not to be ahead of the server (no cursor, a first push, never is).
+
+    PostgreSQL: the watermark, the floor (a shared lock: never waits) and the stored push in one round trip.
+    SQLite: the stored push, the cursor, the counter row's lock (waits for the writer before), the stored push
+    again (the same key committed while we waited)."""
+    if session.get_bind().dialect.name == "postgresql":
+        mark, rows = hold_floor_with(session, watermark=bool(last_pulled_at),
+                                     then=literal_sql(session, _push_log_query(), {"key": key}))
+        if rows:
+            return rows[0]
+        if last_pulled_at:
+            _check_cursor(last_pulled_at, max(mark or 0, 1))
+        return None
+    stored = _stored_push(session, key)
+    if stored is not None:
+        return stored
+    if last_pulled_at:
+        _check_cursor(last_pulled_at, max(current_watermark(session), 1))
+    ensure_counter_locked(session)
+    return _stored_push(session, key)
+
+
+@functools.cache
+def _push_log_query() -> sa.Select[Any]:
+    log_table = PushLog.__table__
+    return sa.select(log_table.c.technician_id, log_table.c.request_sha256, log_table.c.response).where(
+        log_table.c.idempotency_key == sa.bindparam("key", type_=sa.Uuid()))
+
+
+def _stored_push(session: Any, key: uuid.UUID) -> Any:
+    """The stored push of this Idempotency-Key (technician_id, request_sha256, response), or None: a plain row
+    (straight from the driver on PostgreSQL), read on every push."""
+    rows = rows_of(session, _push_log_query(), {"key": key})
+    return rows[0] if rows else None
+
+
+def _replay(stored: Any, technician_id: uuid.UUID, digest: str, body: Any) -> dict[str, Any]:
     """The stored answer of a push with this key: same technician, same bytes. A key stored before issue 13
     holds the digest of the re-serialised body; it is accepted too (same JSON content), computed only then."""
     same = stored.request_sha256 == digest

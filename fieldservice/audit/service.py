@@ -50,7 +50,7 @@ def record_many(actor: Actor, action: str, entity_type: str, entries: list[tuple
     at = at or utcnow()
     ids = [uuid.uuid4() for _ in entries]
     remember(db.session(), "audit_events", ids)  # linked to the hash chain at commit
-    db.session.execute(sa.insert(AuditEvent), [
+    db.session.execute(sa.insert(AuditEvent.__table__), [  # Core: no ORM bulk path for a few rows per request
         {"id": event_id, "at": at, "actor_user_id": actor.user_id, "actor_role": actor.role.value,
          "actor_name": actor.display_name, "action": action, "entity_type": entity_type, "entity_id": entity_id,
          "details": _jsonable(details)} for event_id, (entity_id, details) in zip(ids, entries, strict=True)])

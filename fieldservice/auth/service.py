@@ -17,7 +17,7 @@ from fieldservice.auth import passwords
 from fieldservice.auth.actor import Actor
 from fieldservice.auth.models import ApiToken, OfficeSession, Role, User
 from fieldservice.common.pagination import Page, PageRequest, paginate
-from fieldservice.db import utcnow
+from fieldservice.db import rows_of, utcnow
 from fieldservice.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
 from fieldservice.extensions import db
 
@@ -172,9 +172,11 @@ def _dummy_hash() -> str:
 def authenticate_token(raw: str, *, now: datetime | None = None) -> tuple[uuid.UUID, Actor]:
     """Resolve a bearer token to (its id, its actor). Raises AuthenticationFailed for unknown, expired or revoked
     tokens and for disabled users. One statement: the token with its user and, for a technician, the
-    technician's id (a Core row, no ORM objects: this runs on every API request)."""
+    technician's id (a Core row, no ORM objects, straight from the driver on PostgreSQL: this runs on every API
+    request)."""
     now = now or utcnow()
-    row = db.session.execute(_token_query(), {"token_hash": hash_token(raw)}).first()
+    rows = rows_of(db.session, _token_query(), {"token_hash": hash_token(raw)})
+    row = rows[0] if rows else None
     if row is None:
         raise AuthenticationFailed("unknown token")
     if row.revoked_at is not None:
@@ -183,7 +185,7 @@ def authenticate_token(raw: str, *, now: datetime | None = None) -> tuple[uuid.U
         raise AuthenticationFailed("token expired")
     if not row.is_active:
         raise AuthenticationFailed("account disabled")
-    return row.token_id, Actor(user_id=row.user_id, role=row.role, display_name=row.display_name,
+    return row.token_id, Actor(user_id=row.user_id, role=Role(row.role), display_name=row.display_name,
                                technician_id=row.technician_id, customer_id=row.customer_id)
 
 

@@ -85,9 +85,50 @@ def _table(name: str) -> sa.Table:
     return db.metadata.tables[name]
 
 
-def lock(session: Session, key: int) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+_HEAD = "SELECT chain_seq, hash FROM {table} WHERE chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1"
+
+
+def _unlinked_locked_head(session: Session, chain: CommitChain, ids: list[uuid.UUID]
+                          ) -> tuple[list[Any], tuple[int, str]]:
+    """The rows among `ids` not linked yet (rows rolled back with a savepoint are gone), then the chain's lock,
+    then its head (seq, hash; (0, GENESIS_HASH) for an empty chain). The head is read after the lock is granted,
+    in a statement of its own: its snapshot must see the last holder's commit.
+
+    On PostgreSQL, for the usual handful of rows, the three go in one round trip: a simple-protocol query of
+    three statements, each with its own snapshot in READ COMMITTED (every request that writes an audit event
+    commits through here). The ids are UUIDs, written as literals; the rows' values pass through the columns'
+    result processors, as SQLAlchemy's own results do."""
+    table = _table(chain.table)
+    if session.get_bind().dialect.name != "postgresql" or len(ids) > 500:
+        rows: list[Any] = []
+        for start in range(0, len(ids), 500):
+            rows += session.execute(sa.select(table).where(table.c.id.in_(ids[start:start + 500]),
+                                                           table.c.chain_seq.is_(None))).all()
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(sa.text(f"SELECT pg_advisory_xact_lock({int(chain.lock_key)})"))
+        head = session.execute(sa.text(_HEAD.format(table=table.name))).first()
+        return rows, ((int(head[0]), str(head[1])) if head else (0, GENESIS_HASH))
+    from psycopg.rows import namedtuple_row
+
+    from fieldservice.db import announce
+
+    connection = session.connection()
+    names = [column.name for column in table.columns]
+    literals = ", ".join(f"'{uuid.UUID(str(row_id))}'" for row_id in ids)
+    sql = (f"SELECT {', '.join(names)} FROM {table.name} WHERE id IN ({literals}) AND chain_seq IS NULL; "
+           f"SELECT pg_advisory_xact_lock({int(chain.lock_key)}); {_HEAD.format(table=table.name)}")
+    processors = [column.type._cached_result_processor(connection.dialect, None)  # noqa: SLF001
+                  for column in table.columns]
+    with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+        announce(connection, cursor, sql, None)
+        cursor.execute(sql)
+        rows = [type(raw)._make(value if process is None else process(value)
+                                for process, value in zip(processors, raw, strict=True))
+                for raw in cursor.fetchall()]
+        cursor.nextset()
+        cursor.nextset()
+        head = cursor.fetchone()
+    return rows, ((int(head[0]), str(head[1])) if head else (0, GENESIS_HASH))
 
 
 def link_pending(session: Session) -> None:
@@ -104,17 +145,10 @@ def link_pending(session: Session) -> None:
             continue
         chain, table = COMMIT_CHAINS[name], _table(name)
         order = {row_id: i for i, row_id in enumerate(dict.fromkeys(ids))}
-        rows: list[Any] = []
-        for start in range(0, len(order), 500):
-            batch = list(order)[start:start + 500]
-            rows += session.execute(sa.select(table).where(table.c.id.in_(batch), table.c.chain_seq.is_(None))).all()
+        rows, (seq, prev) = _unlinked_locked_head(session, chain, list(order))
         if not rows:
             continue  # every row was rolled back with its savepoint
         rows.sort(key=lambda r: order[r.id])
-        lock(session, chain.lock_key)
-        head = session.execute(sa.select(table.c.chain_seq, table.c.hash).where(table.c.chain_seq.is_not(None))
-                               .order_by(table.c.chain_seq.desc()).limit(1)).first()
-        seq, prev = (head.chain_seq, head.hash) if head else (0, GENESIS_HASH)
         updates = []
         for row in rows:
             seq += 1

@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -126,3 +127,41 @@ def test_a_repush_of_unchanged_work_logs_is_compared_in_bulk(app: Flask, client:
         assert len(updates) == 2
         [rejection] = db.session.scalars(sa.select(SyncRejection)).all()
         assert rejection.record_id == str(other_id) and rejection.reason_code == "not_found"
+
+
+def test_a_stored_push_replays_even_when_its_body_would_now_be_refused(app: Flask, client: FlaskClient,  # type: ignore[no-untyped-def]
+                                                                       on_site) -> None:
+    """The change set is parsed before the stored push is looked up (so that, on PostgreSQL, the look-up goes
+    in one round trip with the counter lock); a body the server took then but refuses now (a lower
+    SYNC_MAX_PUSH_RECORDS after an upgrade) still gets its stored answer under its key, and the 413 only under
+    a new key."""
+    job, phone = on_site
+    data, key = body_of(logs(job.visit.id, 3)), str(uuid.uuid4())
+    first = push(client, phone, data, key)
+    assert first.status_code == 200 and first.get_json()["accepted"] == 3
+    app.config["SYNC_MAX_PUSH_RECORDS"] = 2
+    again = push(client, phone, data, key)
+    assert again.status_code == 200 and again.get_json() == first.get_json()
+    refused = push(client, phone, data)
+    assert refused.status_code == 413 and refused.mimetype == "application/problem+json"
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PushLog)) == 2  # the visit's, and this one
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(WorkLog)) == 3
+
+
+@pytest.mark.postgres
+def test_a_push_finds_its_key_and_takes_the_counter_lock_in_one_round_trip(app: Flask, client: FlaskClient,  # type: ignore[no-untyped-def]
+                                                                           on_site) -> None:
+    """After the token: the cursor's watermark, the push's floor (the counter lock) and the stored push of its
+    Idempotency-Key are one simple-protocol query; a replay stops there."""
+    job, phone = on_site
+    data, key = body_of(logs(job.visit.id, 2)), str(uuid.uuid4())
+    for replay in (False, True):
+        with statements(app) as seen:
+            response = client.post("/api/v1/sync/push", query_string={"last_pulled_at": phone.last_pulled_at},
+                                   data=data, headers={**phone.auth, "Idempotency-Key": key})
+        assert response.status_code == 200 and response.get_json()["accepted"] == 2
+        first = " ".join(seen[1].split())
+        assert "sync_change_seq" in first and "pg_advisory_xact_lock_shared" in first and "sync_pushes" in first
+        assert not [s for s in seen[2:] if "sync_pushes" in s and s.lstrip().upper().startswith("SELECT")]
+        assert len(seen) == 2 if replay else len(seen) > 2, seen

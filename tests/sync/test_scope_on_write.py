@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 from flask import Flask
@@ -21,6 +22,7 @@ from fieldservice.visits import service as visits
 from fieldservice.workorders.models import WorkOrder
 from sync.models import ScopeMember, ScopeState
 from tests.factories import Factory
+from tests.statements import statements as statements_of
 from tests.sync.phone import Phone
 
 
@@ -116,6 +118,29 @@ def test_an_incremental_pull_never_reads_the_whole_scope(app: Flask, make: Facto
                                                      "sync_scope.refs")]
     assert not listing, listing  # what rebuild() reads: the whole scope
     assert not [s for s in statements if " NOT IN " in s.upper()]
+
+
+@pytest.mark.postgres
+def test_the_usual_pull_is_four_round_trips(app: Flask, make: Factory, phone_for) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: a pull with nothing to prepare sends the token; the readiness check together with the cursor's
+    watermark (one simple-protocol query, each statement with its own snapshot); every kind of event; the rows
+    of each table with changes. The page is the same as the separate statements gave."""
+    job = make.dispatched_job()
+    phone = phone_for(job.technician)
+    phone.sync()
+    with app.app_context(), unit_of_work():
+        visits.record_arrival(SYSTEM, job.visit.id)
+    phone.sync()
+    with app.app_context(), unit_of_work():
+        entry = visits.add_work_log(SYSTEM, job.visit.id, {"started_at": datetime.now(UTC), "description": "一次"})
+        entry_id = str(entry.id)
+    with statements_of(app) as sent:
+        merged, _ = phone.pull_all()
+    assert set(merged["work_logs"]["updated"]) == {entry_id} and merged["work_logs"]["created"] == {entry_id}
+    assert len(sent) == 4, sent
+    ready = [s for s in sent if "sync_scope_state" in s]
+    assert len(ready) == 1 and "sync_change_seq" in ready[0] and "pg_locks" in ready[0], ready
+    assert not [s for s in sent if "sync_change_seq" in s and s not in ready]
 
 
 def test_time_moves_the_window_at_the_next_pull(app: Flask, make: Factory, phone_for) -> None:  # type: ignore[no-untyped-def]
