@@ -213,6 +213,8 @@ def bench_inproc(opts: argparse.Namespace, url: str, token: str, visit_id: Any, 
             stats = pstats.Stats(profiler, stream=out)
             stats.sort_stats("cumulative").print_stats(opts.top)
             stats.sort_stats("tottime").print_stats(opts.top)
+            if os.environ.get("PROFILE_CALLERS"):
+                stats.print_callers(os.environ["PROFILE_CALLERS"])
             print(out.getvalue())
 
 
