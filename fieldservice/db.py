@@ -218,6 +218,13 @@ def literal_sql(session: Any, statement: Any, params: dict[str, Any]) -> str:
         return cursor.mogrify(compiled.string, compiled.construct_params(params))
 
 
+def _text_loader(cursor: Any) -> Any:
+    """The loader the driver uses for `text` (psycopg's C one when its binary package is installed)."""
+    from psycopg.pq import Format
+
+    return cursor.adapters.get_loader(cursor.adapters.types["text"].oid, Format.TEXT)
+
+
 def driver_rows(session: Any, statement: Any, params: dict[str, Any], *, uuid_as_text: bool = False) -> list[Any]:
     """PostgreSQL: run a statement built once (module-level, so the same object every time) straight on the
     driver's cursor and return its rows as named tuples. For the few statements that return thousands of rows
@@ -229,9 +236,7 @@ def driver_rows(session: Any, statement: Any, params: dict[str, Any], *, uuid_as
     compiled = _compiled(connection, statement)
     with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
         if uuid_as_text:  # ids as PostgreSQL writes them (canonical text): no uuid.UUID built and hashed per row
-            from psycopg.types.string import TextLoader
-
-            cursor.adapters.register_loader("uuid", TextLoader)
+            cursor.adapters.register_loader("uuid", _text_loader(cursor))
         sql, values = compiled.string, compiled.construct_params(params)
         announce(connection, cursor, sql, values)
         cursor.execute(sql, values)
