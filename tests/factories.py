@@ -189,6 +189,15 @@ class Factory:
         visit = self.visit(order.id, start=start, technician_id=tech.id, confirmed=confirmed)
         return SimpleNamespace(order=order, visit=visit, technician=tech, product=product, line=line)
 
+    def others_work_log(self, *, start: datetime, at: datetime) -> SimpleNamespace:
+        """Another technician's visit (starting at `start`) with one work log of theirs logged at `at`, written
+        directly as an earlier push of their phone would have: for a push that names a log not the pusher's."""
+        from fieldservice.visits.models import WorkLog
+
+        theirs = self.dispatched_job(start=start)
+        return self._run(lambda: _added(WorkLog(visit_id=theirs.visit.id, technician_id=theirs.technician.id,
+                                                started_at=at, description="their log")))
+
     def warranty_repair(self, order_id: uuid.UUID) -> SimpleNamespace:
         """Record that a repair job is a free warranty repair (R-REP-8), so parts and labour on it need no
         consent; without a decision a repair is chargeable (R-REP-4)."""

@@ -101,13 +101,8 @@ def test_a_repush_of_unchanged_work_logs_is_compared_in_bulk(app: Flask, client:
     assert not [s for s in sent if "SAVEPOINT" in s.upper()]  # no record went the per-record path
     assert len(sent) < 25, sent  # a few statements for the whole push, not a dozen per record
     # a re-push with two logs edited and someone else's log among them: only those take the per-record path
-    theirs = make.dispatched_job(start=NOW - timedelta(hours=2))
-    with app.app_context():
-        other = WorkLog(visit_id=theirs.visit.id, technician_id=theirs.technician.id, started_at=NOW,
-                        description="their log")
-        db.session.add(other)
-        db.session.commit()
-        other_id, other_seq = other.id, other.change_seq
+    other = make.others_work_log(start=NOW - timedelta(hours=2), at=NOW)
+    other_id, other_seq = other.id, other.change_seq
     records[0]["description"] = "工作 0 (改)"
     records[1]["ended_at"] = ms(NOW - timedelta(minutes=5))
     foreign = dict(records[2], id=str(other_id), description="not mine")

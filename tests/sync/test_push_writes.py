@@ -189,13 +189,8 @@ def test_new_logs_are_not_looked_up_and_existing_ones_keep_their_outcome(
     second.sync()
     second.sync()  # nothing left to push: the handover completes, the visit leaves the technician's phones
     assert str(later.visit.id) not in second.ids("visits")
-    theirs = make.dispatched_job(start=now - timedelta(hours=3))
+    other_id = make.others_work_log(start=now - timedelta(hours=3), at=now).id
     with app.app_context():
-        other = WorkLog(visit_id=theirs.visit.id, technician_id=theirs.technician.id, started_at=now,
-                        description="their log")
-        db.session.add(other)
-        db.session.commit()
-        other_id = other.id
         seqs = dict(db.session.execute(sa.select(WorkLog.id, WorkLog.change_seq)).all())
         audits = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
     fresh = _logs(job.visit.id, 2, now)
