@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column, scoped_session
 
-from fieldservice.db import announce, utcnow
+from fieldservice.db import driver_cursor, utcnow
 from fieldservice.extensions import db
 
 log = logging.getLogger(__name__)
@@ -118,11 +118,8 @@ def hold_floor_with(session: Session, *, watermark: bool, then: str) -> tuple[in
         session = session()
     if _SEQ in session.info or session.in_nested_transaction():
         raise RuntimeError("hold_floor_with: the transaction already numbers, or a savepoint is open")
-    connection = session.connection()
     sql = "; ".join([*([_WATERMARK_SQL] if watermark else []), _FLOOR_SQL, then])
-    with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
-        announce(connection, cursor, sql, None)
-        cursor.execute(sql)
+    with driver_cursor(session, sql, row_factory=namedtuple_row) as cursor:
         mark = None
         if watermark:
             value = int(cursor.fetchone()[0] or 0)
@@ -250,7 +247,6 @@ def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]
     else:  # every row alike (never for rows with their own ids)
         source, params["count"] = " FROM generate_series(1, %(count)s)", len(rows)
     # the number is both the row's change and its creation (created_seq)
-    connection = session.connection()
     sql = (f'INSERT INTO "{table.name}" ({names_sql}, change_seq, created_seq) SELECT v.*, v.n FROM '
            f"(SELECT {', '.join(select)}, nextval('{SEQUENCE}') AS n{source}) AS v")
     if skip_existing:
@@ -261,9 +257,7 @@ def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]
                else f"(VALUES (%(p{k})b::{types[k]}))")  # one row: its id was sent as a single value
         sql = (f"WITH inserted AS ({sql} ON CONFLICT (id) DO NOTHING RETURNING id) SELECT x.id FROM {ids} "
                f"AS x(id) WHERE NOT EXISTS (SELECT FROM inserted WHERE inserted.id = x.id)")
-    with connection.connection.driver_connection.cursor() as cursor:
-        announce(connection, cursor, sql, params)
-        cursor.execute(sql, params)
+    with driver_cursor(session, sql, params) as cursor:
         return {row[0] for row in cursor.fetchall()} if skip_existing else set()
 
 
@@ -300,11 +294,8 @@ def watermark_after(session: Session, first: str | None, *, then: str = "") -> t
     # first the sequence, then the floors (see the module docstring for why this order is exact): two statements
     # in one round trip (the simple query protocol runs them in order, each with its own snapshot); no
     # parameters, so the driver sends it as is
-    connection = session.connection()
-    with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
-        sql = (f"{first}; " if first else "") + _WATERMARK_SQL + (f"; {then}" if then else "")
-        announce(connection, cursor, sql, None)
-        cursor.execute(sql)
+    sql = (f"{first}; " if first else "") + _WATERMARK_SQL + (f"; {then}" if then else "")
+    with driver_cursor(session, sql, row_factory=namedtuple_row) as cursor:
         rows: list[Any] = []
         if first:
             rows = cursor.fetchall()

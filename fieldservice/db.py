@@ -234,13 +234,54 @@ def driver_rows(session: Any, statement: Any, params: dict[str, Any], *, uuid_as
 
     connection = session.connection()
     compiled = _compiled(connection, statement)
-    with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
-        if uuid_as_text:  # ids as PostgreSQL writes them (canonical text): no uuid.UUID built and hashed per row
-            cursor.adapters.register_loader("uuid", _text_loader(cursor))
-        sql, values = compiled.string, compiled.construct_params(params)
-        announce(connection, cursor, sql, values)
-        cursor.execute(sql, values)
+
+    def ids_as_text(cursor: Any) -> None:  # ids as PostgreSQL writes them: no uuid.UUID built and hashed per row
+        cursor.adapters.register_loader("uuid", _text_loader(cursor))
+
+    with driver_cursor(session, compiled.string, compiled.construct_params(params), row_factory=namedtuple_row,
+                       prepare=ids_as_text if uuid_as_text else None) as cursor:
         return cursor.fetchall()
+
+
+@contextmanager
+def driver_cursor(session: Any, sql: str, params: Any = None, *, row_factory: Any = None,
+                  prepare: Any = None) -> Iterator[Any]:
+    """PostgreSQL: a cursor of the driver itself on the session's connection, with `sql` executed (`params`
+    None: sent as is, so several statements can go in one simple-protocol round trip). Whatever the driver
+    raises, while executing or while the caller reads the results, becomes SQLAlchemy's exception as if
+    SQLAlchemy had run the statement: a lost server is an OperationalError and invalidates the pooled
+    connection (a 503 problem, and the next request gets a fresh connection), a constraint an IntegrityError.
+    The engine's `before_cursor_execute` listeners hear of the statement (`announce`). `prepare(cursor)`
+    runs before the statement (e.g. to register a loader)."""
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    with (driver.cursor(row_factory=row_factory) if row_factory is not None else driver.cursor()) as cursor, \
+            driver_errors(connection, cursor, sql, params):
+        if prepare is not None:
+            prepare(cursor)
+        announce(connection, cursor, sql, params)
+        cursor.execute(sql, params)
+        yield cursor
+
+
+def driver_execute(session: Any, sql: str, params: Any = None) -> int:
+    """`driver_cursor` for a statement whose rows are not read: how many rows it affected."""
+    with driver_cursor(session, sql, params) as cursor:
+        return int(cursor.rowcount)
+
+
+@contextmanager
+def driver_errors(connection: Any, cursor: Any, sql: str, params: Any = None) -> Iterator[None]:
+    """A driver error raised inside becomes SQLAlchemy's exception for it, as when SQLAlchemy runs a statement
+    (see `driver_cursor`)."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as err:
+        # SQLAlchemy's own handling of a driver error: wraps it, and invalidates the connection on a disconnect
+        connection._handle_dbapi_exception(err, sql, params, cursor, None)  # noqa: SLF001
+        raise  # not reached: the call above raises the wrapped error
 
 
 def announce(connection: Any, cursor: Any, statement: str, parameters: Any) -> None:
@@ -285,11 +326,11 @@ def bulk_insert(session: Any, table: sa.Table, rows: list[dict[str, Any]]) -> No
     json_columns = {name for name in names if isinstance(table.c[name].type, sa.JSON)}
     pg_types = [_copy_type(table.c[name].type) for name in names]
     binary = all(pg_types)  # binary COPY is faster still, when every column's type is known here
-    cursor = connection.connection.driver_connection.cursor()
     quoted = ", ".join(f'"{name}"' for name in names)
     sql = f'COPY "{table.name}" ({quoted}) FROM STDIN' + (" (FORMAT BINARY)" if binary else "")
-    announce(connection, cursor, sql, None)
-    with cursor.copy(sql) as copy:
+    with connection.connection.driver_connection.cursor() as cursor, driver_errors(connection, cursor, sql), \
+            cursor.copy(sql) as copy:
+        announce(connection, cursor, sql, None)
         if binary:
             copy.set_types(pg_types)
         if json_columns:

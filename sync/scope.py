@@ -45,7 +45,15 @@ from sqlalchemy.orm import Session
 from fieldservice.catalog.models import Product
 from fieldservice.changes import on_bulk_insert, on_delete, take_seqs
 from fieldservice.customers.models import Contact
-from fieldservice.db import announce, bulk_insert, in_values, insert_or_nothing, literal_sql, rows_of
+from fieldservice.db import (
+    bulk_insert,
+    driver_cursor,
+    driver_execute,
+    in_values,
+    insert_or_nothing,
+    literal_sql,
+    rows_of,
+)
 from fieldservice.parts.models import StockBalance, StockLocation, StockMovement
 from fieldservice.photos.models import Photo
 from fieldservice.records.models import ServiceRecord, Signoff
@@ -595,37 +603,32 @@ def _visit_children_added(session: Session, table: str, rows: list[tuple[uuid.UU
         return
     parents = [parent_id for _, parent_id in rows if parent_id is not None]
     visits = list({id(v): v for v in parents}.values())  # the same object for a push's logs of one visit
-    connection = session.connection()
-    with connection.connection.driver_connection.cursor() as cursor:
-        params: dict[str, Any] = {"visits": visits}
-        announce(connection, cursor, _LOCK_VISIT_HOLDERS, params)
-        cursor.execute(_LOCK_VISIT_HOLDERS, params)
-        wanted: set[uuid.UUID] = set()
-        locked: set[uuid.UUID] = set()
-        built: list[uuid.UUID] = []
-        for technician_id, is_built in cursor.fetchall():
-            if is_built is None:
-                wanted.add(technician_id)
-            else:
-                locked.add(technician_id)
-                if is_built:
-                    built.append(technician_id)
-        if wanted - locked:
-            built = list(_built(session, wanted))
-        if not built:
-            return
-        ensure_counter_locked(session)  # this transaction's floor is held before nextval
-        if len(visits) == 1:
-            sql = _JOIN_VISIT_HOLDERS.format(sequence=SEQUENCE, source="unnest(%(ids)b::uuid[]) AS c(id)",
-                                             parent="%(parent)s")
-            params = {"table": table, "ids": ids, "parent": visits[0], "technicians": built}
+    with driver_cursor(session, _LOCK_VISIT_HOLDERS, {"visits": visits}) as cursor:
+        holders = cursor.fetchall()
+    wanted: set[uuid.UUID] = set()
+    locked: set[uuid.UUID] = set()
+    built: list[uuid.UUID] = []
+    for technician_id, is_built in holders:
+        if is_built is None:
+            wanted.add(technician_id)
         else:
-            sql = _JOIN_VISIT_HOLDERS.format(sequence=SEQUENCE, parent="c.parent",
-                                             source="unnest(%(ids)b::uuid[], %(parents)b::uuid[]) AS c(id, parent)")
-            params = {"table": table, "ids": ids, "parents": parents, "technicians": built}
-        announce(connection, cursor, sql, params)
-        cursor.execute(sql, params)
-        numbering(session, cursor.rowcount)  # counted as taken by this transaction
+            locked.add(technician_id)
+            if is_built:
+                built.append(technician_id)
+    if wanted - locked:
+        built = list(_built(session, wanted))
+    if not built:
+        return
+    ensure_counter_locked(session)  # this transaction's floor is held before nextval
+    if len(visits) == 1:
+        sql = _JOIN_VISIT_HOLDERS.format(sequence=SEQUENCE, source="unnest(%(ids)b::uuid[]) AS c(id)",
+                                         parent="%(parent)s")
+        params = {"table": table, "ids": ids, "parent": visits[0], "technicians": built}
+    else:
+        sql = _JOIN_VISIT_HOLDERS.format(sequence=SEQUENCE, parent="c.parent",
+                                         source="unnest(%(ids)b::uuid[], %(parents)b::uuid[]) AS c(id, parent)")
+        params = {"table": table, "ids": ids, "parents": parents, "technicians": built}
+    numbering(session, driver_execute(session, sql, params))  # counted as taken by this transaction
 
 
 def _insert_new(session: Session, technician_id: uuid.UUID, needs: Counter[Key]) -> None:
@@ -642,15 +645,12 @@ def _insert_new(session: Session, technician_id: uuid.UUID, needs: Counter[Key])
     groups: dict[tuple[str, int], list[uuid.UUID]] = {}
     for (table, record_id), refs in needs.items():
         groups.setdefault((table, refs), []).append(record_id)
-    connection = session.connection()
     for (table, refs), ids in groups.items():
         numbering(session, len(ids))  # this transaction numbers them (its floor is held): counted as taken
         sql = ("INSERT INTO sync_scope (technician_id, table_name, record_id, refs, added_seq, removed_seq) "
                f"SELECT %(t)s, %(n)s, r, %(refs)s, nextval('{SEQUENCE}'), NULL FROM unnest(%(ids)b::uuid[]) AS r")
         params = {"t": technician_id, "n": table, "refs": refs, "ids": ids}
-        with connection.connection.driver_connection.cursor() as cursor:
-            announce(connection, cursor, sql, params)
-            cursor.execute(sql, params)
+        driver_execute(session, sql, params)
 
 
 def _van_changes(session: Session, balances: list[StockBalance]) -> None:

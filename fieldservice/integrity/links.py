@@ -110,7 +110,7 @@ def _unlinked_locked_head(session: Session, chain: CommitChain, ids: list[uuid.U
         return rows, ((int(head[0]), str(head[1])) if head else (0, GENESIS_HASH))
     from psycopg.rows import namedtuple_row
 
-    from fieldservice.db import announce
+    from fieldservice.db import driver_cursor
 
     connection = session.connection()
     names = [column.name for column in table.columns]
@@ -119,9 +119,7 @@ def _unlinked_locked_head(session: Session, chain: CommitChain, ids: list[uuid.U
            f"SELECT pg_advisory_xact_lock({int(chain.lock_key)}); {_HEAD.format(table=table.name)}")
     processors = [column.type._cached_result_processor(connection.dialect, None)  # noqa: SLF001
                   for column in table.columns]
-    with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
-        announce(connection, cursor, sql, None)
-        cursor.execute(sql)
+    with driver_cursor(session, sql, row_factory=namedtuple_row) as cursor:
         rows = [type(raw)._make(value if process is None else process(value)
                                 for process, value in zip(processors, raw, strict=True))
                 for raw in cursor.fetchall()]
