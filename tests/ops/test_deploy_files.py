@@ -64,3 +64,33 @@ def test_gunicorn_settings_load() -> None:
         os.environ.update(saved)
     assert settings["accesslog"] == "-" and '"request_id": "%({x-request-id}o)s"' in settings["access_log_format"]
     assert settings["workers"] >= 1 and settings["timeout"] >= 60 and not settings["preload_app"]
+
+
+def test_a_worker_freezes_what_its_app_holds() -> None:
+    """gunicorn.conf.py's post_worker_init: the objects alive once the worker's app is built are frozen (the
+    cycle collector no longer walks them), unless GUNICORN_GC_FREEZE=0."""
+    import gc
+    import logging
+
+    class Worker:
+        log = logging.getLogger("test-worker")
+
+    saved = dict(os.environ)
+    try:
+        settings = runpy.run_path(str(REPO / "gunicorn.conf.py"))
+        os.environ["GUNICORN_GC_FREEZE"] = "0"
+        off = runpy.run_path(str(REPO / "gunicorn.conf.py"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert settings["gc_freeze"] is True and off["gc_freeze"] is False
+    held = Worker()  # something alive when the hook runs
+    assert gc.get_freeze_count() == 0
+    try:
+        off["post_worker_init"](held)
+        assert gc.get_freeze_count() == 0
+        settings["post_worker_init"](held)
+        assert gc.get_freeze_count() > 1000 and gc.is_tracked(held)
+        assert not any(obj is held for obj in gc.get_objects())  # frozen: no longer in a collected generation
+    finally:
+        gc.unfreeze()
