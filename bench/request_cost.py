@@ -160,6 +160,11 @@ def production_app(url: str) -> Any:
             handler.setStream(open(os.devnull, "w"))  # noqa: SIM115
         else:
             root.removeHandler(handler)
+    if os.environ.get("GUNICORN_GC_FREEZE", "1") == "1":  # as gunicorn.conf.py's post_worker_init does
+        import gc
+
+        gc.collect()
+        gc.freeze()
     return app
 
 

@@ -5,8 +5,10 @@
     .venv/bin/python -m bench.sync_bench first                                     # issue 4's memory check
 
 Parts:
-  push   one client pushes 20,000 work logs in batches of 500 over HTTP (gunicorn), against a raw executemany
-         INSERT of the same rows in the same run (rounds alternate); then 4 clients at once vs one.
+  push   one client pushes 20,000 work logs (~200-character notes, --note-chars) in batches of 500 over HTTP
+         (gunicorn), against a raw executemany INSERT of the same rows in the same run (rounds alternate); then
+         4 clients at once vs one. Both sides build their input before the clock starts (the push's bodies are
+         encoded JSON, the insert's rows tuples); the push's time is sending them and the server's answers.
          (`ingest` is the same part.)
   scale  ONE technician's scope grows (--sizes, default 20k, 200k, 1M work logs in scope, and as many in
          other technicians' scopes): the first pull (first page, which builds the scope, timed alone; then
@@ -89,10 +91,22 @@ def started_job(make: Factory, app: Any, technician: Any = None) -> Any:
     return job
 
 
-def log_records(visit_id: Any, count: int, start: int = 0, text: str = "work") -> list[dict[str, Any]]:
+NOTE = "检查电机与控制板，更换磨损轴承，清洁滤网并测试运行参数；客户在场确认。"  # a technician's note, in Chinese
+
+
+def log_records(visit_id: Any, count: int, start: int = 0, text: str = "work", note_chars: int = 0
+                ) -> list[dict[str, Any]]:
+    """`count` new work logs as a phone pushes them; `note_chars`: descriptions padded to that many
+    characters (the issue's workload: ~200-character notes), else short ones."""
     when = ms(datetime.now(UTC) - timedelta(hours=1))
+    filler = NOTE * (note_chars // len(NOTE) + 1)
+
+    def note(i: int) -> str:
+        head = f"{text} {start + i} "
+        return head + filler[:max(note_chars - len(head), 0)]
+
     return [{"id": str(uuid.uuid4()), "visit_id": str(visit_id), "technician_id": "", "started_at": when,
-             "ended_at": None, "description": f"{text} {start + i}", "sync_status": "", "rejection_reason": "",
+             "ended_at": None, "description": note(i), "sync_status": "", "rejection_reason": "",
              "created_at": when, "updated_at": when, "_status": "created", "_changed": ""} for i in range(count)]
 
 
@@ -289,7 +303,11 @@ class Http:
         return self._call("GET", f"/api/v1/sync/pull?{query}")
 
     def push(self, cursor: Any, records: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str, float]:
-        return self._call("POST", f"/api/v1/sync/push?last_pulled_at={cursor}", data=push_body(records),
+        return self.push_prepared(cursor, push_body(records))
+
+    def push_prepared(self, cursor: Any, data: str) -> tuple[dict[str, Any] | None, str, float]:
+        """A push of a body already encoded (push_body)."""
+        return self._call("POST", f"/api/v1/sync/push?last_pulled_at={cursor}", data=data,
                           headers={"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"})
 
     def _call(self, method: str, path: str, *, data: str | None = None, headers: dict[str, str] | None = None
@@ -374,10 +392,17 @@ def bench_push(opts: argparse.Namespace) -> dict[str, Any]:
     tokens = [make.token(job.technician.user_id, ttl=timedelta(hours=4)) for job in jobs]
     one, raw, many, failures = [], [], [], Counter()
 
-    def push_all(n: int, seconds: list[float]) -> None:
+    def records(n: int) -> list[list[dict[str, Any]]]:
+        return [log_records(jobs[n].visit.id, batch, lo, note_chars=opts.note_chars) for lo in range(0, total, batch)]
+
+    def bodies(n: int, pushes: list[list[dict[str, Any]]] | None = None) -> list[str]:
+        # built and encoded before the clock starts, as the raw insert's rows are: the timed part is sending them
+        return [push_body(push) for push in pushes or records(n)]
+
+    def push_all(n: int, seconds: list[float], prepared: list[str]) -> None:
         http = Http(base, tokens[n], opts.timeout)
-        for lo in range(0, total, batch):
-            body, status, _ = http.push("null", log_records(jobs[n].visit.id, batch, lo))
+        for data in prepared:
+            body, status, _ = http.push_prepared("null", data)
             if body is None or body.get("accepted") != batch:
                 failures[status if body is None else f"accepted {body.get('accepted')}"] += 1
         seconds.append(time.perf_counter() - started)
@@ -387,14 +412,16 @@ def bench_push(opts: argparse.Namespace) -> dict[str, Any]:
             for _ in range(3):
                 Http(base, tokens[n], opts.timeout).push("null", log_records(jobs[n].visit.id, 50, text="warm-up"))
         for _ in range(rounds):
+            batches = records(0)
+            prepared = bodies(0, batches)
             started, done = time.perf_counter(), []
-            push_all(0, done)
+            push_all(0, done, prepared)
             one.append(done[0])
-            batches = [log_records(jobs[0].visit.id, batch, lo) for lo in range(0, total, batch)]
+            # the same records (new ids: the pushed ones are stored now)
             raw.append(raw_work_log_insert(url, jobs[0].technician.id, jobs[0].visit.id, batches))
         for _ in range(rounds):
             done = []
-            threads = [threading.Thread(target=push_all, args=(n, done)) for n in range(clients)]
+            threads = [threading.Thread(target=push_all, args=(n, done, bodies(n))) for n in range(clients)]
             started = time.perf_counter()
             for thread in threads:
                 thread.start()
@@ -867,6 +894,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     # push
     p.add_argument("--push-records", type=int, default=20_000)
     p.add_argument("--push-batch", type=int, default=500)
+    p.add_argument("--note-chars", type=int, default=200, help="push part: characters per work log description "
+                   "(the issue's workload: ~200); 0: short ones, as before 2026-12-07")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--clients", type=int, default=4)
     # load
