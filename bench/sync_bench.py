@@ -102,8 +102,8 @@ def log_records(visit_id: Any, count: int, start: int = 0, text: str = "work", n
     filler = NOTE * (note_chars // len(NOTE) + 1)
 
     def note(i: int) -> str:
-        head = f"{text} {start + i} "
-        return head + filler[:max(note_chars - len(head), 0)]
+        head = f"{text} {start + i}"
+        return head if len(head) >= note_chars else f"{head} {filler}"[:note_chars]
 
     return [{"id": str(uuid.uuid4()), "visit_id": str(visit_id), "technician_id": "", "started_at": when,
              "ended_at": None, "description": note(i), "sync_status": "", "rejection_reason": "",
@@ -395,9 +395,9 @@ def bench_push(opts: argparse.Namespace) -> dict[str, Any]:
     def records(n: int) -> list[list[dict[str, Any]]]:
         return [log_records(jobs[n].visit.id, batch, lo, note_chars=opts.note_chars) for lo in range(0, total, batch)]
 
-    def bodies(n: int, pushes: list[list[dict[str, Any]]] | None = None) -> list[str]:
+    def bodies(pushes: list[list[dict[str, Any]]]) -> list[str]:
         # built and encoded before the clock starts, as the raw insert's rows are: the timed part is sending them
-        return [push_body(push) for push in pushes or records(n)]
+        return [push_body(push) for push in pushes]
 
     def push_all(n: int, seconds: list[float], prepared: list[str]) -> None:
         http = Http(base, tokens[n], opts.timeout)
@@ -413,7 +413,7 @@ def bench_push(opts: argparse.Namespace) -> dict[str, Any]:
                 Http(base, tokens[n], opts.timeout).push("null", log_records(jobs[n].visit.id, 50, text="warm-up"))
         for _ in range(rounds):
             batches = records(0)
-            prepared = bodies(0, batches)
+            prepared = bodies(batches)
             started, done = time.perf_counter(), []
             push_all(0, done, prepared)
             one.append(done[0])
@@ -421,7 +421,7 @@ def bench_push(opts: argparse.Namespace) -> dict[str, Any]:
             raw.append(raw_work_log_insert(url, jobs[0].technician.id, jobs[0].visit.id, batches))
         for _ in range(rounds):
             done = []
-            threads = [threading.Thread(target=push_all, args=(n, done, bodies(n))) for n in range(clients)]
+            threads = [threading.Thread(target=push_all, args=(n, done, bodies(records(n)))) for n in range(clients)]
             started = time.perf_counter()
             for thread in threads:
                 thread.start()

@@ -328,17 +328,18 @@ def bulk_insert(session: Any, table: sa.Table, rows: list[dict[str, Any]]) -> No
     binary = all(pg_types)  # binary COPY is faster still, when every column's type is known here
     quoted = ", ".join(f'"{name}"' for name in names)
     sql = f'COPY "{table.name}" ({quoted}) FROM STDIN' + (" (FORMAT BINARY)" if binary else "")
-    with connection.connection.driver_connection.cursor() as cursor, driver_errors(connection, cursor, sql), \
-            cursor.copy(sql) as copy:
-        announce(connection, cursor, sql, None)
-        if binary:
-            copy.set_types(pg_types)
-        if json_columns:
-            for row in rows:
-                copy.write_row([Jsonb(row[n]) if n in json_columns and row[n] is not None else row[n] for n in names])
-        else:
-            for row in rows:
-                copy.write_row([row[n] for n in names])
+    with connection.connection.driver_connection.cursor() as cursor, driver_errors(connection, cursor, sql):
+        announce(connection, cursor, sql, None)  # before the COPY is sent, as for any statement
+        with cursor.copy(sql) as copy:
+            if binary:
+                copy.set_types(pg_types)
+            if json_columns:
+                for row in rows:
+                    copy.write_row([Jsonb(row[n]) if n in json_columns and row[n] is not None else row[n]
+                                    for n in names])
+            else:
+                for row in rows:
+                    copy.write_row([row[n] for n in names])
 
 
 def _copy_type(column_type: sa.types.TypeEngine[Any]) -> str | None:
