@@ -11,7 +11,7 @@ from marshmallow import ValidationError, fields, validate
 
 from fieldservice.auth.decorators import current_actor, requires
 from fieldservice.auth.models import Role
-from fieldservice.common.blueprint import Blueprint
+from fieldservice.common.blueprint import Blueprint, handles_own_retries
 from fieldservice.common.schemas import PageArgsSchema, StrictSchema, page_of, text
 from fieldservice.db import unit_of_work
 from fieldservice.errors import ValidationFailed
@@ -155,6 +155,7 @@ PUSH_BODY_DOC = {"requestBody": {"required": True, "content": {"application/json
 
 @blp.route("/push")
 class Push(MethodView):
+    @handles_own_retries
     @requires(Role.TECHNICIAN)
     @blp.doc(**PUSH_BODY_DOC)
     @blp.arguments(PushArgsSchema, location="query")

@@ -34,6 +34,15 @@ def handles_if_match(view: Callable[..., Any]) -> Callable[..., Any]:
     return view
 
 
+def handles_own_retries(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a POST that makes retries safe itself (the sync push: an `Idempotency-Key` header and the digest of
+    the body's bytes): its body is not read for a create's own `id` (fieldservice/common/replays.py). A push
+    body is up to SYNC_MAX_PUSH_BYTES of records, and parsing it a second time only to look for a top-level
+    `id` cost as much as the push's own parse (issue 13)."""
+    view.handles_own_retries = True  # type: ignore[attr-defined]
+    return view
+
+
 def _http_semantics(method: str, view: Callable[..., Any]) -> Callable[..., Any]:
     from fieldservice.common import preconditions, replays
 
@@ -42,7 +51,8 @@ def _http_semantics(method: str, view: Callable[..., Any]) -> Callable[..., Any]
         if request.method.lower() != method:  # called by another view (the GET an If-Match check reads)
             return view(self, *args, **kwargs)
         client_id = user_id = None
-        if method == "post" and not getattr(view, "is_public", False):
+        if method == "post" and not getattr(view, "is_public", False) \
+                and not getattr(view, "handles_own_retries", False):
             client_id = replays.client_id()
             if client_id is not None:
                 from fieldservice.auth.decorators import current_actor

@@ -221,3 +221,32 @@ def test_new_logs_are_not_looked_up_and_existing_ones_keep_their_outcome(
         assert sorted(e.action for e in events) == ["work_log.create_many", "work_log.update"]
         [created] = [e for e in events if e.action == "work_log.create_many"]
         assert sorted(created.details["work_log_ids"]) == sorted(r["id"] for r in fresh)  # only what went in
+
+
+def test_the_push_body_is_parsed_once(app: Flask, client: FlaskClient, on_site) -> None:  # type: ignore[no-untyped-def]
+    """The push makes retries safe with its Idempotency-Key (handles_own_retries): the blueprint's retry-safe
+    create does not parse the body a second time looking for a top-level `id` (a push is up to
+    SYNC_MAX_PUSH_BYTES; that parse cost as much as the push's own). Counted at Flask's JSON provider, which
+    `request.get_json` uses, with the JSON Content-Type phones send."""
+    job, phone = on_site
+    parsed: list[int] = []
+    provider_loads = app.json.loads
+
+    def counting_loads(s: Any, **kwargs: Any) -> Any:
+        parsed.append(len(s))
+        return provider_loads(s, **kwargs)
+
+    app.json.loads = counting_loads  # type: ignore[method-assign]
+    try:
+        records = _logs(job.visit.id, 3, datetime.now(UTC).replace(microsecond=0))
+        body = json.dumps({"changes": {"work_logs": {"created": records, "updated": [], "deleted": []}}})
+        response = client.post("/api/v1/sync/push", data=body, headers={
+            **phone.auth, "Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.get_json()["accepted"] == 3
+        assert len(body) not in parsed, parsed
+        # the same provider still parses other JSON bodies (the count sees them)
+        response = client.post("/api/v1/auth/token", json={"username": "nobody", "password": "x" * 12})
+        assert response.status_code in (400, 401, 422) and parsed, (response.status_code, parsed)
+    finally:
+        del app.json.loads
