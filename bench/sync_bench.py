@@ -6,10 +6,11 @@
 
 Parts:
   push   one client pushes 20,000 work logs (~200-character notes, --note-chars) in batches of 500 over HTTP
-         (gunicorn), against a raw executemany INSERT of the same rows in the same run (rounds alternate); then
-         4 clients at once vs one. Both sides build their input before the clock starts (the push's bodies are
-         encoded JSON, the insert's rows tuples); the push's time is sending them and the server's answers.
-         (`ingest` is the same part.)
+         (gunicorn), against a raw executemany INSERT of the same rows, batch by batch in turn; then 4 clients
+         at once vs one, in the same round. Each phone pulls first (WatermelonDB's synchronize() does), so its
+         pushes also write the new logs' scope membership, and pushes with its cursor. Both sides build their
+         input before the clock starts (the push's bodies are JSON as JSON.stringify makes it, the insert's
+         rows tuples); the push's time is sending them and the server's answers. (`ingest` is the same part.)
   scale  ONE technician's scope grows (--sizes, default 20k, 200k, 1M work logs in scope, and as many in
          other technicians' scopes): the first pull (first page, which builds the scope, timed alone; then
          pages of 1,000) and the incremental pull of 100 changes pushed by that technician (median, p95 over
@@ -110,8 +111,11 @@ def log_records(visit_id: Any, count: int, start: int = 0, text: str = "work", n
              "created_at": when, "updated_at": when, "_status": "created", "_changed": ""} for i in range(count)]
 
 
-def push_body(records: list[dict[str, Any]]) -> str:
-    return json.dumps({"changes": {"work_logs": {"created": records, "updated": [], "deleted": []}}})
+def push_body(records: list[dict[str, Any]]) -> bytes:
+    """The body a phone sends: WatermelonDB's `JSON.stringify`, UTF-8 with no escapes of Chinese text (a
+    200-character note is ~600 bytes, not the 1,200 of `\\uXXXX` escapes)."""
+    return json.dumps({"changes": {"work_logs": {"created": records, "updated": [], "deleted": []}}},
+                      ensure_ascii=False).encode()
 
 
 def upserts(body: dict[str, Any], table: str | None = None) -> list[dict[str, Any]]:
@@ -305,12 +309,12 @@ class Http:
     def push(self, cursor: Any, records: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str, float]:
         return self.push_prepared(cursor, push_body(records))
 
-    def push_prepared(self, cursor: Any, data: str) -> tuple[dict[str, Any] | None, str, float]:
+    def push_prepared(self, cursor: Any, data: bytes) -> tuple[dict[str, Any] | None, str, float]:
         """A push of a body already encoded (push_body)."""
         return self._call("POST", f"/api/v1/sync/push?last_pulled_at={cursor}", data=data,
                           headers={"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"})
 
-    def _call(self, method: str, path: str, *, data: str | None = None, headers: dict[str, str] | None = None
+    def _call(self, method: str, path: str, *, data: bytes | None = None, headers: dict[str, str] | None = None
               ) -> tuple[dict[str, Any] | None, str, float]:
         start = time.perf_counter()
         try:
@@ -324,6 +328,18 @@ class Http:
         if response.status_code != 200:
             return None, f"HTTP {response.status_code}", elapsed
         return response.json(), "ok", elapsed
+
+
+def first_pull(http: Http) -> Any:
+    """A phone's first sync: every page of its pull. Returns the cursor it ends with."""
+    cursor: Any = "null"
+    while True:
+        body, status, _ = http.pull(cursor)
+        if body is None:
+            raise SystemExit(f"a first pull failed: {status}")
+        cursor = body["timestamp"]
+        if not body["has_more"]:
+            return cursor
 
 
 # ---- bulk work logs (no app internals: the column default for change_seq) --------------------------
@@ -357,33 +373,46 @@ def bulk_work_logs(url: str, technician_id: uuid.UUID, visit_ids: list[uuid.UUID
     return time.perf_counter() - start
 
 
-def raw_work_log_insert(url: str, technician_id: uuid.UUID, visit_id: uuid.UUID,
-                        batches: list[list[dict[str, Any]]]) -> float:
-    """The same rows as the pushes, with a plain executemany INSERT per batch and a commit per batch."""
-    now = datetime.now(UTC)
-    with psycopg.connect(plain_url(url)) as conn, conn.cursor() as cur:
-        has_default = conn.execute("SELECT column_default IS NOT NULL FROM information_schema.columns WHERE "
-                                   "table_schema = current_schema() AND table_name = 'work_logs' AND "
-                                   "column_name = 'change_seq'").fetchone()[0]
+class RawInsert:
+    """The same rows as a push, with a plain executemany INSERT and a commit per batch, on one connection."""
+
+    def __init__(self, url: str, technician_id: uuid.UUID, visit_id: uuid.UUID) -> None:
+        self.conn = psycopg.connect(plain_url(url))
+        self.technician_id, self.visit_id = technician_id, visit_id
+        has_default = self.conn.execute("SELECT column_default IS NOT NULL FROM information_schema.columns WHERE "
+                                        "table_schema = current_schema() AND table_name = 'work_logs' AND "
+                                        "column_name = 'change_seq'").fetchone()[0]
         seq_col, seq_val = ("", "") if has_default else (", change_seq", ", 0")
-        sql = (f"INSERT INTO work_logs (id, visit_id, technician_id, started_at, ended_at, description, created_at, "
-               f"updated_at{seq_col}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s{seq_val})")
-        rows = [[(uuid.uuid4(), visit_id, technician_id, datetime.fromtimestamp(r["started_at"] / 1000, UTC), None,
-                  r["description"], now, now) for r in records] for records in batches]
+        self.sql = (f"INSERT INTO work_logs (id, visit_id, technician_id, started_at, ended_at, description, "
+                    f"created_at, updated_at{seq_col}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s{seq_val})")
+
+    def rows(self, records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        """The records as the insert's rows (new ids: the pushed ones are stored), built before the clock starts."""
+        now = datetime.now(UTC)
+        return [(uuid.uuid4(), self.visit_id, self.technician_id, datetime.fromtimestamp(r["started_at"] / 1000, UTC),
+                 None, r["description"], now, now) for r in records]
+
+    def insert(self, rows: list[tuple[Any, ...]]) -> float:
+        """Seconds to insert and commit one batch."""
         start = time.perf_counter()
-        for batch in rows:
-            cur.executemany(sql, batch)
-            conn.commit()
+        with self.conn.cursor() as cur:
+            cur.executemany(self.sql, rows)
+        self.conn.commit()
         return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 # ---- push: one client vs raw executemany, 4 clients vs one ------------------------------------------
 
 def bench_push(opts: argparse.Namespace) -> dict[str, Any]:
-    """One client pushes `total` new work logs in pushes of `batch` over HTTP and, in the same run, the same
-    number of rows go in with a raw executemany (batches of the same size, a commit per batch), alternating
-    `rounds` times; the ratio is of the medians. Then `clients` clients push `total` each at once (each its
-    own technician and visit): aggregate records/s against the one-client figure."""
+    """One client pushes `total` new work logs in pushes of `batch` over HTTP and the same rows go in with a
+    raw executemany (a commit per batch), batch by batch in turn: push a batch, insert it raw, push the next,
+    so both sides see the same state of a shared machine; a round's ratio is the sum of its push times over
+    the sum of its raw times. Each round then has `clients` clients push `total` each at once (each its own
+    technician and visit), and its aggregate records/s is compared with that round's one client. Figures are
+    medians over `rounds`."""
     total, batch, rounds, clients = opts.push_records, opts.push_batch, opts.rounds, opts.clients
     url = fresh_database(f"{opts.db}_push")
     app = migrated_app(url)
@@ -391,58 +420,70 @@ def bench_push(opts: argparse.Namespace) -> dict[str, Any]:
     jobs = [started_job(make, app) for _ in range(clients)]
     tokens = [make.token(job.technician.user_id, ttl=timedelta(hours=4)) for job in jobs]
     one, raw, many, failures = [], [], [], Counter()
+    # as WatermelonDB's synchronize() does, a phone pulls before it pushes: its scope is built, so each push also
+    # makes its new logs members of it (sync_scope rows), and it pushes with its cursor, which is checked
+    cursors: list[Any] = ["null"] * clients
 
     def records(n: int) -> list[list[dict[str, Any]]]:
         return [log_records(jobs[n].visit.id, batch, lo, note_chars=opts.note_chars) for lo in range(0, total, batch)]
 
-    def bodies(pushes: list[list[dict[str, Any]]]) -> list[str]:
-        # built and encoded before the clock starts, as the raw insert's rows are: the timed part is sending them
-        return [push_body(push) for push in pushes]
+    def push_one(http: Http, n: int, data: bytes) -> float:
+        body, status, elapsed = http.push_prepared(cursors[n], data)
+        if body is None or body.get("accepted") != batch:
+            failures[status if body is None else f"accepted {body.get('accepted')}"] += 1
+        return elapsed
 
-    def push_all(n: int, seconds: list[float], prepared: list[str]) -> None:
+    def push_all(n: int, seconds: list[float], prepared: list[bytes]) -> None:
         http = Http(base, tokens[n], opts.timeout)
         for data in prepared:
-            body, status, _ = http.push_prepared("null", data)
-            if body is None or body.get("accepted") != batch:
-                failures[status if body is None else f"accepted {body.get('accepted')}"] += 1
+            push_one(http, n, data)
         seconds.append(time.perf_counter() - started)
 
     with gunicorn(url, workers=opts.workers, timeout=opts.timeout) as base:
-        for n in range(clients):  # warm-up, not timed: every worker has served a push
+        for n in range(clients):  # not timed: each phone syncs first, and every worker has served a push
+            cursors[n] = first_pull(Http(base, tokens[n], opts.timeout))
             for _ in range(3):
-                Http(base, tokens[n], opts.timeout).push("null", log_records(jobs[n].visit.id, 50, text="warm-up"))
-        for _ in range(rounds):
-            batches = records(0)
-            prepared = bodies(batches)
-            started, done = time.perf_counter(), []
-            push_all(0, done, prepared)
-            one.append(done[0])
-            # the same records (new ids: the pushed ones are stored now)
-            raw.append(raw_work_log_insert(url, jobs[0].technician.id, jobs[0].visit.id, batches))
-        for _ in range(rounds):
-            done = []
-            threads = [threading.Thread(target=push_all, args=(n, done, bodies(records(n)))) for n in range(clients)]
-            started = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            many.append(max(done))
+                Http(base, tokens[n], opts.timeout).push(cursors[n], log_records(jobs[n].visit.id, 50, text="warm-up"))
+        inserter = RawInsert(url, jobs[0].technician.id, jobs[0].visit.id)
+        try:
+            for _ in range(rounds):
+                # both sides' input built and encoded before the clock starts: the timed part is sending it
+                batches = records(0)
+                pairs = [(push_body(push), inserter.rows(push)) for push in batches]
+                http, pushed, inserted = Http(base, tokens[0], opts.timeout), 0.0, 0.0
+                for data, rows in pairs:
+                    pushed += push_one(http, 0, data)
+                    inserted += inserter.insert(rows)
+                one.append(pushed)
+                raw.append(inserted)
+                done: list[float] = []
+                prepared = [[push_body(push) for push in records(n)] for n in range(clients)]
+                threads = [threading.Thread(target=push_all, args=(n, done, prepared[n])) for n in range(clients)]
+                started = time.perf_counter()
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                many.append(max(done))
+        finally:
+            inserter.close()
     if failures:
         terminate_runaways(url)
-    one_s, raw_s, many_s = median(one), median(raw), median(many)
-    result = {"one_rps": total / one_s, "raw_rps": total / raw_s, "ratio_raw": one_s / raw_s,
-              "many_rps": clients * total / many_s, "failures": dict(failures)}
-    result["many_vs_one"] = result["many_rps"] / result["one_rps"]
+    ratios = [p / r for p, r in zip(one, raw, strict=True)]
+    scaling = [(clients * total / m) / (total / o) for o, m in zip(one, many, strict=True)]
+    result = {"one_rps": total / median(one), "raw_rps": total / median(raw), "ratio_raw": median(ratios),
+              "many_rps": clients * total / median(many), "many_vs_one": median(scaling),
+              "failures": dict(failures)}
     table("push (work logs over HTTP, gunicorn, production config)", ["figure", "value"], [
         [f"one client, {total:,} records in pushes of {batch} (median of {rounds})",
          f"{result['one_rps']:,.0f} records/s"],
         [f"raw executemany, same rows, batches of {batch}, commit per batch", f"{result['raw_rps']:,.0f} rows/s"],
-        ["push time / raw time", f"{result['ratio_raw']:.2f}x (rounds: " + ", ".join(
-            f"{p / r:.2f}x" for p, r in zip(one, raw, strict=True)) + ")"],
+        ["push time / raw time, batch by batch in turn", f"{result['ratio_raw']:.2f}x (rounds: "
+         + ", ".join(f"{r:.2f}x" for r in ratios) + ")"],
         [f"{clients} clients at once, {total:,} records each (median of {rounds})",
          f"{result['many_rps']:,.0f} records/s"],
-        [f"{clients} clients / one client", f"{result['many_vs_one']:.2f}x"],
+        [f"{clients} clients / one client, same round", f"{result['many_vs_one']:.2f}x (rounds: "
+         + ", ".join(f"{r:.2f}x" for r in scaling) + ")"],
         ["failed pushes", ", ".join(f"{k}: {v}" for k, v in failures.items()) or "0"],
     ])
     return result
