@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column, scoped_session
 
-from fieldservice.db import driver_cursor, utcnow
+from fieldservice.db import driver_cursor, driver_execute, utcnow
 from fieldservice.extensions import db
 
 log = logging.getLogger(__name__)
@@ -205,8 +205,9 @@ def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]
     fieldservice.db does not map, numbers taken here and `bulk_insert`. Rows as for `bulk_insert`, without
     `change_seq` (set, with `created_seq`, to the row's new number); nothing here runs ORM events (callers tell the hooks: `bulk_inserted`).
 
-    `skip_existing`: rows whose `id` the table already has are left out (PostgreSQL: `ON CONFLICT (id) DO
-    NOTHING` in the same statement, which answers only with the ids it left out; elsewhere a look-up first).
+    `skip_existing`: rows whose `id` the table already has are left out (PostgreSQL: a plain insert under a
+    savepoint, and only if an id exists, the same statement again with `ON CONFLICT (id) DO NOTHING`, which
+    answers with the ids it left out; elsewhere a look-up first).
     Returns the ids left out (always empty without `skip_existing`): the caller decides what they mean."""
     from fieldservice.db import _copy_type, bulk_insert
 
@@ -249,16 +250,37 @@ def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]
     # the number is both the row's change and its creation (created_seq)
     sql = (f'INSERT INTO "{table.name}" ({names_sql}, change_seq, created_seq) SELECT v.*, v.n FROM '
            f"(SELECT {', '.join(select)}, nextval('{SEQUENCE}') AS n{source}) AS v")
-    if skip_existing:
-        # the ids it did not insert, from the same array parameter (usually no row: one round trip either way);
-        # a row left out inserts nothing (PostgreSQL checks the key before inserting) and fires no trigger
-        k = names.index("id")
-        ids = (f"unnest(%(p{k})b::{types[k]}[])" if isinstance(params[f"p{k}"], list)
-               else f"(VALUES (%(p{k})b::{types[k]}))")  # one row: its id was sent as a single value
-        sql = (f"WITH inserted AS ({sql} ON CONFLICT (id) DO NOTHING RETURNING id) SELECT x.id FROM {ids} "
-               f"AS x(id) WHERE NOT EXISTS (SELECT FROM inserted WHERE inserted.id = x.id)")
+    if not skip_existing:
+        driver_execute(session, sql, params)
+        return set()
+    # Usually every id is new (a phone's new records): a plain insert under a savepoint, which costs PostgreSQL
+    # ~15 % less than ON CONFLICT's speculative insertion for 500 rows (issue 13). When an id exists (a re-push
+    # after a lost answer), the savepoint is rolled back, nothing of it remains, and the statement runs again
+    # with ON CONFLICT (id) DO NOTHING, answering with the ids it skipped. PostgreSQL logs that one refused
+    # insert as an ERROR (duplicate key) in its own log.
+    driver_execute(session, f"SAVEPOINT {NEW_ROWS_SAVEPOINT}")
+    try:
+        driver_execute(session, sql, params)
+    except sa.exc.IntegrityError as err:
+        if getattr(err.orig, "sqlstate", None) != _UNIQUE_VIOLATION:
+            raise
+        driver_execute(session, f"ROLLBACK TO SAVEPOINT {NEW_ROWS_SAVEPOINT}")
+    else:
+        driver_execute(session, f"RELEASE SAVEPOINT {NEW_ROWS_SAVEPOINT}")
+        return set()
+    # the ids it did not insert, from the same array parameter; a row left out inserts nothing (PostgreSQL checks
+    # the key before inserting) and fires no trigger
+    k = names.index("id")
+    ids = (f"unnest(%(p{k})b::{types[k]}[])" if isinstance(params[f"p{k}"], list)
+           else f"(VALUES (%(p{k})b::{types[k]}))")  # one row: its id was sent as a single value
+    sql = (f"WITH inserted AS ({sql} ON CONFLICT (id) DO NOTHING RETURNING id) SELECT x.id FROM {ids} "
+           f"AS x(id) WHERE NOT EXISTS (SELECT FROM inserted WHERE inserted.id = x.id)")
     with driver_cursor(session, sql, params) as cursor:
-        return {row[0] for row in cursor.fetchall()} if skip_existing else set()
+        return {row[0] for row in cursor.fetchall()}
+
+
+NEW_ROWS_SAVEPOINT = "fieldservice_new_rows"
+_UNIQUE_VIOLATION = "23505"
 
 
 def next_seq(session: Session) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
+from fieldservice.changes import NEW_ROWS_SAVEPOINT
 from fieldservice.extensions import db
 
 
@@ -27,3 +28,9 @@ def statements(app: Flask) -> Iterator[list[str]]:
         yield seen
     finally:
         sa.event.remove(engine, "before_cursor_execute", note)
+
+
+def record_savepoints(sent: list[str]) -> list[str]:
+    """The savepoints of the push's per-record path among `sent` (not the bulk insert's own,
+    fieldservice/changes.py `insert_numbered`)."""
+    return [s for s in sent if s.upper().startswith("SAVEPOINT") and NEW_ROWS_SAVEPOINT not in s]

@@ -23,6 +23,7 @@ from flask.testing import FlaskClient
 
 from fieldservice.audit.models import AuditEvent
 from fieldservice.auth.service import SYSTEM
+from fieldservice.changes import NEW_ROWS_SAVEPOINT
 from fieldservice.db import unit_of_work
 from fieldservice.extensions import db
 from fieldservice.visits import service as visits
@@ -30,7 +31,7 @@ from fieldservice.visits.models import WorkLog
 from sync.models import ScopeMember, ScopeState, SyncRejection
 from sync.pull import GENERIC_PLANS, _events_statement
 from tests.factories import Factory
-from tests.statements import statements
+from tests.statements import record_savepoints, statements
 
 
 def _plan_lines(app: Flask) -> tuple[str, list[str]]:
@@ -183,8 +184,12 @@ def test_new_logs_are_not_looked_up_and_existing_ones_keep_their_outcome(
         postgres = db.engine.dialect.name == "postgresql"
     if postgres:
         assert not [s for s in sent if s.lstrip().startswith("SELECT work_logs.id")], sent  # no look-up
-        [insert] = [s for s in sent if s.startswith("WITH inserted AS (INSERT INTO \"work_logs\"")]
-        assert "ON CONFLICT (id) DO NOTHING" in insert
+        # every id new: one plain insert under a savepoint, released; no ON CONFLICT (the re-push's way,
+        # tests/sync/test_push_repush.py)
+        inserts = [s for s in sent if "INSERT INTO \"work_logs\"" in s]
+        assert len(inserts) == 1 and "ON CONFLICT" not in inserts[0], inserts
+        around = sent[sent.index(inserts[0]) - 1: sent.index(inserts[0]) + 2]
+        assert around == [f"SAVEPOINT {NEW_ROWS_SAVEPOINT}", inserts[0], f"RELEASE SAVEPOINT {NEW_ROWS_SAVEPOINT}"]
     second = phone_for(job.technician, created_as_updated=True)  # (`phone` never saw the logs it pushed here)
     second.sync()
     second.sync()  # nothing left to push: the handover completes, the visit leaves the technician's phones
@@ -209,7 +214,7 @@ def test_new_logs_are_not_looked_up_and_existing_ones_keep_their_outcome(
     # on_later (visit taken, handover complete) and on_own[0] unchanged, on_own[2] unchanged, the edit, 2 new
     assert answer["accepted"] == 7 and answer["rejected"] == 2, answer
     assert sorted(answer["rejected_ids"]["work_logs"]) == sorted([str(other_id), too_late[0]["id"]])
-    assert len([s for s in sent if s.upper().startswith("SAVEPOINT")]) == 2  # the edit and the foreign log
+    assert len(record_savepoints(sent)) == 2  # the edit and the foreign log
     with app.app_context():
         now_seqs = dict(db.session.execute(sa.select(WorkLog.id, WorkLog.change_seq)).all())
         assert {k for k in seqs if now_seqs[k] != seqs[k]} == {uuid.UUID(changed["id"])}
