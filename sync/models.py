@@ -25,7 +25,9 @@ class ScopeMember(db.Model):
         # only members that left: a push's new members (hundreds, removed_seq NULL) add no entry to it
         sa.Index("ix_sync_scope_removed", "technician_id", "removed_seq",
                  postgresql_where=sa.text("removed_seq IS NOT NULL"), sqlite_where=sa.text("removed_seq IS NOT NULL")),
-        sa.Index("ix_sync_scope_record", "table_name", "record_id"),
+        # ordered by record first: the key also finds a record's holders (table_name, record_id), so a push's
+        # new members go into one B-tree ordered by their random ids, not two (migration i13e7b2c4f1a0)
+        sa.PrimaryKeyConstraint("table_name", "record_id", "technician_id", name="pk_sync_scope"),
     )
 
     # no foreign key (it checked every one of a push's hundreds of rows): each row is written under the lock of

@@ -286,6 +286,8 @@ class _Collector:
             return
         removed = {(name, _key(record_id)): seq for name, record_id, seq in self.session.execute(
             sa.select(ScopeMember.table_name, ScopeMember.record_id, ScopeMember.removed_seq).where(
+                # the candidates' tables too: the key (table_name, record_id, technician_id) finds each one
+                ScopeMember.table_name.in_(sorted({cand.table for cand in unknown if cand.is_uuid})),
                 ScopeMember.technician_id == self.technician_id, in_values(self.session, ScopeMember.record_id, ids),
                 ScopeMember.removed_seq.is_not(None)))}
         for cand in unknown:

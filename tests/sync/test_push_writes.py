@@ -90,6 +90,34 @@ def test_the_partial_index_holds_only_members_that_left(app: Flask) -> None:
         assert inspector.get_foreign_keys("sync_scope") == []
 
 
+def test_a_records_holders_are_found_by_the_primary_key(app: Flask) -> None:
+    """`sync_scope`'s key is (table_name, record_id, technician_id) and there is no second index by record
+    (migration i13e7b2c4f1a0: a push's new members go into one B-tree ordered by their random ids): a record's
+    holders (`scope.holders`) are an index search on the key's leading columns."""
+    from sync.scope import holders
+
+    with app.app_context():
+        inspector = sa.inspect(db.engine)
+        assert inspector.get_pk_constraint("sync_scope")["constrained_columns"] == [
+            "table_name", "record_id", "technician_id"]
+        assert "ix_sync_scope_record" not in {ix["name"] for ix in inspector.get_indexes("sync_scope")}
+        with statements(app) as sent:
+            holders(db.session, "visits", [uuid.uuid4(), uuid.uuid4()])
+        [query] = sent
+        connection = db.session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            sql = re.sub(r"%\((\w+)\)s", lambda m: "'visits'" if m.group(1).startswith("table_name")
+                         else f"ARRAY['{uuid.uuid4()}']", query)  # the ids: one array parameter
+            plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {sql}"))
+            assert "pk_sync_scope" in plan and "table_name" in plan and "record_id" in plan, plan
+        else:
+            plan = "\n".join(str(row[-1]) for row in connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {re.sub(r'[?]', 'NULL', query)}"))
+            assert "sqlite_autoindex_sync_scope_1 (table_name=? AND record_id=?)" in plan, plan
+        db.session.rollback()
+
+
 # -- a push's new work logs join the scopes holding their visits (two statements on PostgreSQL) ----------------
 
 def _logs(visit_id: Any, count: int, now: datetime) -> list[dict[str, Any]]:
