@@ -89,12 +89,13 @@ def test_a_pull_whose_connection_is_lost_is_a_503_and_the_next_pull_works(
     assert str(job.visit.id) in {r["id"] for r in again.get_json()["changes"]["visits"]["created"]}
 
 
-@pytest.mark.parametrize("marker", ["pg_advisory_xact_lock_shared", 'INSERT INTO "work_logs"',
-                                    "WITH wanted AS MATERIALIZED", "JOIN sync_scope m ON"])
+@pytest.mark.parametrize("marker", ["pg_advisory_xact_lock_shared", "SAVEPOINT fieldservice_new_rows",
+                                    'INSERT INTO "work_logs"', "WITH wanted AS MATERIALIZED", "JOIN sync_scope m ON"])
 def test_a_push_whose_connection_is_lost_stores_nothing_and_its_retry_stores_once(
         app: Flask, on_site: tuple[Any, Phone], marker: str) -> None:
-    # the push's floor and stored push in one round trip (hold_floor_with), its new logs (insert_numbered), the
-    # scopes holding their visit locked and joined (sync/scope.py _visit_children_added)
+    # the push's floor and stored push in one round trip (hold_floor_with), its new logs (insert_numbered: a
+    # plain insert under a savepoint), the scopes holding their visit locked and joined (sync/scope.py
+    # _visit_children_added)
     job, phone = on_site
     now = datetime.now(UTC)
     log_id = phone.create("work_logs", visit_id=str(job.visit.id), description="断线重试",
