@@ -197,13 +197,15 @@ def numbering(session: Session, count: int) -> sa.ColumnElement[int]:
     return sa.literal(base, sa.BigInteger()) + sa.func.row_number().over()
 
 
-def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]], *,
+def insert_numbered(session: Session, table: sa.Table, columns: dict[str, list[Any]], *,
                     skip_existing: bool = False) -> set[Any]:
     """Insert many new rows of a synced table, each with a new change number in `change_seq`. On PostgreSQL
     one INSERT ... SELECT from `unnest` of one binary array per column, numbered by `nextval` in the statement
     (one round trip: no numbers fetched first, no row-by-row COPY in Python); elsewhere, or for a column type
-    fieldservice.db does not map, numbers taken here and `bulk_insert`. Rows as for `bulk_insert`, without
-    `change_seq` (set, with `created_seq`, to the row's new number); nothing here runs ORM events (callers tell the hooks: `bulk_inserted`).
+    fieldservice.db does not map, numbers taken here and `bulk_insert`. `columns`: the rows by column, a list of
+    equal length per column (no row dicts: a push's hundreds of rows go straight into the arrays), every value
+    explicit as for `bulk_insert`, without `change_seq` (set, with `created_seq`, to the row's new number);
+    nothing here runs ORM events (callers tell the hooks: `bulk_inserted`).
 
     `skip_existing`: rows whose `id` the table already has are left out (PostgreSQL: a plain insert under a
     savepoint, and only if an id exists, the same statement again with `ON CONFLICT (id) DO NOTHING`, which
@@ -213,11 +215,13 @@ def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]
 
     if isinstance(session, scoped_session):
         session = session()
-    if not rows:
+    names = list(columns)
+    count = len(columns[names[0]]) if names else 0
+    if not count:
         return set()
-    names = list(rows[0])
     types = [_copy_type(table.c[name].type) for name in names] if _is_postgres(session) else []
     if not types or not all(types):
+        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
         skipped: set[Any] = set()
         if skip_existing:
             skipped = set(session.execute(sa.select(table.c.id).where(
@@ -227,12 +231,12 @@ def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]
             row["change_seq"] = row["created_seq"] = seq
         bulk_insert(session, table, rows)
         return skipped
-    numbering(session, len(rows))  # counted as taken by this transaction, whose floor is held
+    numbering(session, count)  # counted as taken by this transaction, whose floor is held
     params: dict[str, Any] = {}
     arrays: list[str] = []
     select: list[str] = []
     for i, (name, pg_type) in enumerate(zip(names, types, strict=True)):
-        values = [row[name] for row in rows]
+        values = columns[name]
         first = values[0]
         if all(value is first for value in values):  # the same object in every row (now, the visit): sent once
             params[f"p{i}"] = first
@@ -246,7 +250,7 @@ def insert_numbered(session: Session, table: sa.Table, rows: list[dict[str, Any]
     if arrays:
         source = f" FROM unnest({', '.join(arrays)}) AS u({aliases})"
     else:  # every row alike (never for rows with their own ids)
-        source, params["count"] = " FROM generate_series(1, %(count)s)", len(rows)
+        source, params["count"] = " FROM generate_series(1, %(count)s)", count
     # the number is both the row's change and its creation (created_seq)
     sql = (f'INSERT INTO "{table.name}" ({names_sql}, change_seq, created_seq) SELECT v.*, v.n FROM '
            f"(SELECT {', '.join(select)}, nextval('{SEQUENCE}') AS n{source}) AS v")
@@ -371,16 +375,17 @@ def on_delete(hook: Any) -> Any:
 
 
 def on_bulk_insert(hook: Any) -> Any:
-    """Register `hook(session, table_name, rows)` to run after synced rows were inserted with a Core
+    """Register `hook(session, table_name, columns)` to run after synced rows were inserted with a Core
     statement (bulk inserts bypass the ORM's events; the sync scope uses it)."""
     _BULK_INSERT_HOOKS.append(hook)
     return hook
 
 
-def bulk_inserted(session: Session, table_name: str, rows: list[dict[str, Any]]) -> None:
-    """Tell the hooks that `rows` (dicts with at least the columns) were inserted into `table_name`."""
+def bulk_inserted(session: Session, table_name: str, columns: dict[str, list[Any]]) -> None:
+    """Tell the hooks that rows were inserted into `table_name`: `columns` by column, as `insert_numbered`
+    takes them (at least `id` and the columns the hooks read)."""
     for hook in _BULK_INSERT_HOOKS:
-        hook(session, table_name, rows)
+        hook(session, table_name, columns)
 
 
 @event.listens_for(Session, "before_commit")

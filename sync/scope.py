@@ -745,9 +745,10 @@ def _after_flush(session: Session, flush_context: Any) -> None:
 
 
 @on_bulk_insert
-def _bulk_inserted(session: Session, table: str, rows: list[dict[str, Any]]) -> None:
+def _bulk_inserted(session: Session, table: str, columns: dict[str, list[Any]]) -> None:
     if table in CHILDREN:
-        children_added(session, table, [(row["id"], row.get(CHILDREN[table][1])) for row in rows])
+        parents = columns.get(CHILDREN[table][1]) or [None] * len(columns["id"])
+        children_added(session, table, list(zip(columns["id"], parents, strict=True)))
 
 
 @on_delete

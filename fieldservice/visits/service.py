@@ -421,8 +421,15 @@ def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | 
         VisitHandover.visit_id.in_(others), VisitHandover.technician_id == actor.technician_id,
         VisitHandover.completed_at.is_(None)))) if others and actor.technician_id else set()
     outcomes: list[DomainError | str | None] = []
-    rows: list[dict[str, Any]] = []
-    row_items: list[int] = []  # the item of each row (its place in outcomes)
+    # the new rows by column (insert_numbered's arrays, no dict per row), and the item of each (its outcome)
+    ids: list[uuid.UUID] = []
+    visit_of: list[uuid.UUID] = []
+    technician_of: list[uuid.UUID] = []
+    started: list[Any] = []
+    ended: list[Any] = []
+    descriptions: list[Any] = []
+    device_times: list[Any] = []
+    places: list[int] = []
     # the rules of the visit (access, status, whose work) once per visit, the log's own times per log: the
     # same checks in the same order as add_work_log (_work_log_technician checks the times last)
     per_visit: dict[Any, tuple[Visit, uuid.UUID] | DomainError] = {}
@@ -450,34 +457,43 @@ def add_work_logs(actor: Actor, items: list[dict[str, Any]], *, now: datetime | 
             except DomainError as err:
                 outcomes.append(err)
                 continue
-        rows.append({"id": item["id"], "visit_id": checked[0].id, "technician_id": checked[1],
-                     "started_at": started_at, "ended_at": ended_at, "description": item.get("description"),
-                     "device_time": item.get("device_time"), "received_at": now, "created_at": now,
-                     "updated_at": now})
-        row_items.append(len(outcomes))
+        ids.append(item["id"])
+        visit_of.append(checked[0].id)
+        technician_of.append(checked[1])
+        started.append(started_at)
+        ended.append(ended_at)
+        descriptions.append(item.get("description"))
+        device_times.append(item.get("device_time"))
+        places.append(len(outcomes))
         outcomes.append(None)
-    if rows:
-        # bulk inserts bypass the ORM's change numbering and its events: number them, then tell the hooks
-        # (the sync scope: the new logs join the scope of every phone that holds their visit)
-        skipped = insert_numbered(session, WorkLog.__table__, rows, skip_existing=skip_existing)
-        if skipped:
-            for i, row in zip(row_items, rows, strict=True):
-                if row["id"] in skipped:
-                    outcomes[i] = EXISTING
-            rows = [row for row in rows if row["id"] not in skipped]
-    if rows:
-        bulk_inserted(session, "work_logs", rows)
-        # rows of one visit carry its Visit's id object: grouped by identity, in order of first appearance
-        logs_of: dict[int, tuple[uuid.UUID, list[str]]] = {}
-        for row in rows:
-            visit_id = row["visit_id"]
-            group = logs_of.get(id(visit_id))
-            if group is None:
-                group = logs_of[id(visit_id)] = (visit_id, [])
-            group[1].append(str(row["id"]))
-        # one audit event per visit naming its new logs (a phone's day is hundreds of logs)
-        audit_service.record_many(actor, "work_log.create_many", "visits",
-                                  [(visit_id, {"work_log_ids": ids}) for visit_id, ids in logs_of.values()], at=now)
+    if not ids:
+        return outcomes
+    columns: dict[str, list[Any]] = {
+        "id": ids, "visit_id": visit_of, "technician_id": technician_of, "started_at": started, "ended_at": ended,
+        "description": descriptions, "device_time": device_times, "received_at": [now] * len(ids),
+        "created_at": [now] * len(ids), "updated_at": [now] * len(ids)}
+    # bulk inserts bypass the ORM's change numbering and its events: number them, then tell the hooks
+    # (the sync scope: the new logs join the scope of every phone that holds their visit)
+    skipped = insert_numbered(session, WorkLog.__table__, columns, skip_existing=skip_existing)
+    if skipped:
+        kept = [i for i, log_id in enumerate(ids) if log_id not in skipped]
+        for i, log_id in zip(places, ids, strict=True):
+            if log_id in skipped:
+                outcomes[i] = EXISTING
+        columns = {name: [values[i] for i in kept] for name, values in columns.items()}
+        if not kept:
+            return outcomes
+    bulk_inserted(session, "work_logs", columns)
+    # rows of one visit carry its Visit's id object: grouped by identity, in order of first appearance
+    logs_of: dict[int, tuple[uuid.UUID, list[str]]] = {}
+    for visit_id, log_id in zip(columns["visit_id"], columns["id"], strict=True):
+        group = logs_of.get(id(visit_id))
+        if group is None:
+            group = logs_of[id(visit_id)] = (visit_id, [])
+        group[1].append(str(log_id))
+    # one audit event per visit naming its new logs (a phone's day is hundreds of logs)
+    audit_service.record_many(actor, "work_log.create_many", "visits",
+                              [(visit_id, {"work_log_ids": log_ids}) for visit_id, log_ids in logs_of.values()], at=now)
     return outcomes
 
 
