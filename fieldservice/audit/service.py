@@ -13,7 +13,7 @@ from fieldservice.auth.actor import Actor
 from fieldservice.common.pagination import Page, PageRequest, paginate
 from fieldservice.db import utcnow
 from fieldservice.extensions import db
-from fieldservice.integrity.links import remember
+from fieldservice.integrity.links import append_at_commit
 
 
 def _jsonable(value: Any) -> Any:
@@ -46,14 +46,14 @@ def record(actor: Actor, action: str, entity: Any, details: dict[str, Any] | Non
 
 def record_many(actor: Actor, action: str, entity_type: str, entries: list[tuple[uuid.UUID, dict[str, Any]]],
                 *, at: datetime | None = None) -> None:
-    """Append one audit event per (entity id, details) in one bulk insert (batch use cases)."""
+    """Append one audit event per (entity id, details) for batch use cases: inserted when the transaction
+    commits, already linked to the hash chain, in one statement (integrity/links.py `append_at_commit`); until
+    then not readable in the transaction."""
     at = at or utcnow()
-    ids = [uuid.uuid4() for _ in entries]
-    remember(db.session(), "audit_events", ids)  # linked to the hash chain at commit
-    db.session.execute(sa.insert(AuditEvent.__table__), [  # Core: no ORM bulk path for a few rows per request
-        {"id": event_id, "at": at, "actor_user_id": actor.user_id, "actor_role": actor.role.value,
+    append_at_commit(db.session(), "audit_events", [
+        {"id": uuid.uuid4(), "at": at, "actor_user_id": actor.user_id, "actor_role": actor.role.value,
          "actor_name": actor.display_name, "action": action, "entity_type": entity_type, "entity_id": entity_id,
-         "details": _jsonable(details)} for event_id, (entity_id, details) in zip(ids, entries, strict=True)])
+         "details": _jsonable(details)} for entity_id, details in entries])
 
 
 def changes(entity: Any, data: dict[str, Any]) -> dict[str, Any]:

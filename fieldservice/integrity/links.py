@@ -10,6 +10,10 @@ Without the key nobody can recompute a valid chain after editing, inserting or d
 transaction added are remembered, and just before it commits it takes the chain's lock (a PostgreSQL
 transaction-scoped advisory lock; SQLite has a single writer), reads the head, and links them. The lock is
 held only for that last step, in which the transaction takes no other lock, so it cannot deadlock.
+
+Batch writers (`append_at_commit`, the audit's `record_many`) hand over whole rows instead: they are inserted
+at that step already linked, one INSERT, not an INSERT, a read back and an UPDATE per row (a push's audit event
+names its 500 new work logs). A row handed over inside a savepoint that is rolled back is dropped with it.
 """
 from __future__ import annotations
 
@@ -18,15 +22,17 @@ import hmac
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, scoped_session
 
 from fieldservice.records.canonical import GENESIS_HASH, canonical_bytes, sha256_hex
 
 PENDING = "fieldservice.chain_pending"
+PENDING_ROWS = "fieldservice.chain_pending_rows"
 
 
 class ChainLinks:
@@ -79,6 +85,34 @@ def remember(session: Session, table: str, ids: list[uuid.UUID]) -> None:
     session.info.setdefault(PENDING, {}).setdefault(table, []).extend(ids)
 
 
+def append_at_commit(session: Session, table: str, rows: list[dict[str, Any]]) -> None:
+    """Rows of a chained table, every column given but the links (as they are stored: what the chain hashes
+    is what a later read gives), to be inserted already linked when this transaction commits. Until then
+    they are not in the database. Dropped if the savepoint (or transaction) current now is rolled back."""
+    if isinstance(session, scoped_session):
+        session = session()
+    session.connection()  # the transaction has begun (autobegin), so a rollback of it drops the rows too
+    current = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(PENDING_ROWS, {}).setdefault(table, []).extend((current, row) for row in rows)
+
+
+def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
+    """A savepoint (or the transaction) was rolled back: the rows handed over inside it go with it."""
+    pending = session.info.get(PENDING_ROWS)
+    if not pending:
+        return
+    for table, rows in pending.items():
+        pending[table] = [(tx, row) for tx, row in rows if not _within(tx, previous_transaction)]
+
+
+def _within(transaction: Any, ancestor: Any) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
 def _table(name: str) -> sa.Table:
     from fieldservice.extensions import db
 
@@ -99,6 +133,14 @@ def _unlinked_locked_head(session: Session, chain: CommitChain, ids: list[uuid.U
     commits through here). The ids are UUIDs, written as literals; the rows' values pass through the columns'
     result processors, as SQLAlchemy's own results do."""
     table = _table(chain.table)
+    if not ids and session.get_bind().dialect.name == "postgresql":  # only the lock and the head
+        from fieldservice.db import driver_cursor
+
+        sql = f"SELECT pg_advisory_xact_lock({int(chain.lock_key)}); {_HEAD.format(table=table.name)}"
+        with driver_cursor(session, sql) as cursor:
+            cursor.nextset()
+            head = cursor.fetchone()
+        return [], ((int(head[0]), str(head[1])) if head else (0, GENESIS_HASH))
     if session.get_bind().dialect.name != "postgresql" or len(ids) > 500:
         rows: list[Any] = []
         for start in range(0, len(ids), 500):
@@ -135,33 +177,42 @@ def link_pending(session: Session) -> None:
         return  # a savepoint's release: the outermost commit links
     session.flush()
     pending: dict[str, list[uuid.UUID]] = session.info.pop(PENDING, {})
-    if not any(pending.values()):
+    appended: dict[str, list[tuple[Any, dict[str, Any]]]] = session.info.pop(PENDING_ROWS, {})
+    if not any(pending.values()) and not any(appended.values()):
         return
     key = hmac_key()
-    for name, ids in pending.items():
-        if not ids:
+    for name in dict.fromkeys([*pending, *appended]):
+        ids, new_rows = pending.get(name) or [], [row for _, row in appended.get(name) or []]
+        if not ids and not new_rows:
             continue
         chain, table = COMMIT_CHAINS[name], _table(name)
         order = {row_id: i for i, row_id in enumerate(dict.fromkeys(ids))}
         rows, (seq, prev) = _unlinked_locked_head(session, chain, list(order))
-        if not rows:
-            continue  # every row was rolled back with its savepoint
         rows.sort(key=lambda r: order[r.id])
         updates = []
-        for row in rows:
+        for row in rows:  # rows the ORM added (any rolled back with a savepoint are gone)
             seq += 1
             digest = link_hash(prev, chain.document(row, seq))
             updates.append({"_id": row.id, "chain_seq": seq, "prev_hash": prev, "hash": digest,
                             "mac": row_mac(key, name, seq, digest) if key else None})
             prev = digest
-        session.execute(sa.update(table).where(table.c.id == sa.bindparam("_id"))
-                        .values(chain_seq=sa.bindparam("chain_seq"), prev_hash=sa.bindparam("prev_hash"),
-                                hash=sa.bindparam("hash"), mac=sa.bindparam("mac")), updates)
+        if updates:
+            session.execute(sa.update(table).where(table.c.id == sa.bindparam("_id"))
+                            .values(chain_seq=sa.bindparam("chain_seq"), prev_hash=sa.bindparam("prev_hash"),
+                                    hash=sa.bindparam("hash"), mac=sa.bindparam("mac")), updates)
+        for new in new_rows:  # rows handed over whole: inserted linked
+            seq += 1
+            digest = link_hash(prev, chain.document(SimpleNamespace(**new), seq))
+            new.update(chain_seq=seq, prev_hash=prev, hash=digest, mac=row_mac(key, name, seq, digest) if key else None)
+            prev = digest
+        if new_rows:
+            session.execute(sa.insert(table), new_rows)
 
 
 def _forget(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(PENDING, None)
+        session.info.pop(PENDING_ROWS, None)
 
 
 def _remember_new(session: Session, flush_context: Any) -> None:
@@ -176,6 +227,7 @@ def install(on: type[Session] | Callable[..., Any] = Session) -> None:
     if not sa.event.contains(on, "before_commit", link_pending):
         sa.event.listen(on, "after_flush", _remember_new)
         sa.event.listen(on, "before_commit", link_pending)
+        sa.event.listen(on, "after_soft_rollback", _drop_rolled_back)
         sa.event.listen(on, "after_transaction_end", _forget)
 
 
