@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -166,3 +167,38 @@ def test_a_push_finds_its_key_and_takes_the_counter_lock_in_one_round_trip(app: 
         assert "sync_change_seq" in first and "pg_advisory_xact_lock_shared" in first and "sync_pushes" in first
         assert not [s for s in seen[2:] if "sync_pushes" in s and s.lstrip().upper().startswith("SELECT")]
         assert len(seen) == 2 if replay else len(seen) > 2, seen
+
+
+@pytest.mark.postgres
+def test_the_same_new_logs_pushed_twice_at_once_are_stored_once(app: Flask, on_site) -> None:  # type: ignore[no-untyped-def]
+    """Two pushes of the same new work logs under different keys at the same moment (a phone that gave up on
+    an answer and synced again while the first push still ran): the second insert waits for the first one's
+    rows, meets their ids when it commits, rolls its savepoint back and skips them (fieldservice/changes.py
+    insert_numbered). Both answer 200 with every log accepted, each log is stored once, and the audit chain
+    stays whole."""
+    job, phone = on_site
+    records = logs(job.visit.id, 80)
+    data = body_of(records)
+    barrier = threading.Barrier(2)
+    answers: list[Any] = []
+
+    def send() -> None:
+        local = app.test_client()
+        barrier.wait()
+        answers.append(push(local, phone, data))
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    with statements(app) as sent:  # both requests' statements (the listener is the engine's)
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert [a.status_code for a in answers] == [200, 200], [a.get_data(as_text=True)[:300] for a in answers]
+    assert sent.count(f"ROLLBACK TO SAVEPOINT {NEW_ROWS_SAVEPOINT}") == 1  # the one that came second
+    assert [a.get_json()["accepted"] for a in answers] == [80, 80]
+    with app.app_context():
+        stored = db.session.scalars(sa.select(WorkLog.id).where(
+            WorkLog.id.in_([uuid.UUID(r["id"]) for r in records]))).all()
+        assert len(stored) == 80 and len(set(stored)) == 80
+    result = app.test_cli_runner().invoke(args=["verify-archive", "--no-progress"])
+    assert result.exit_code == 0, result.output
