@@ -10,6 +10,7 @@ after the other by one client (so the latency is the server's work for one reque
   me    GET /api/v1/auth/me (a cheap endpoint: authentication, hooks, the JSON answer)
   pull  GET /api/v1/sync/pull with the current cursor (an incremental pull with nothing new)
   push  POST /api/v1/sync/push of --push-batch new work logs (each push its own records and Idempotency-Key)
+  repush  the same, pushed again under a new Idempotency-Key once stored (WatermelonDB after a lost answer)
 http:      against gunicorn with gunicorn.conf.py in production mode (bench/sync_bench.py's `gunicorn()`), one
            worker; median and mean of the client's round trip, and the server's CPU per request (the gunicorn
            worker plus its PostgreSQL backend, read from /proc: far steadier than latency on a shared machine).
@@ -83,16 +84,31 @@ Request = tuple[str, str, "str | None", dict[str, str]]
 """method, path, body, extra headers"""
 
 
-def request_kinds(opts: argparse.Namespace, cursor: str, visit_id: Any) -> dict[str, Callable[[], Request]]:
+def request_kinds(opts: argparse.Namespace, cursor: str, visit_id: Any,
+                  send: Callable[[Request], None]) -> dict[str, Callable[[], Request]]:
     """The requests to measure, by name (--kind). Each call gives the next request of that kind: the pushes'
-    bodies (new work logs, --push-batch each) are made before any timing."""
+    bodies (new work logs, --push-batch each) are made before any timing. `repush`: each call first pushes
+    new logs with `send` (not timed), then gives the same body under a new Idempotency-Key, as WatermelonDB
+    pushes again after a lost answer."""
     kinds: dict[str, Callable[[], Request]] = {
         name: (lambda p=path: ("GET", p, None, {})) for name, path in paths(cursor).items()}
-    if "push" in opts.kinds:
-        bodies = iter([push_body(log_records(visit_id, opts.push_batch, n * opts.push_batch, text="cost"))
-                       for n in range(opts.warmup + opts.requests + 1)])
-        kinds["push"] = lambda: ("POST", "/api/v1/sync/push?last_pulled_at=null", next(bodies),
-                                 {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"})
+    count = opts.warmup + opts.requests + 1
+    for kind in {"push", "repush"} & set(opts.kinds):
+        bodies = iter([push_body(log_records(visit_id, opts.push_batch, n * opts.push_batch, text=kind))
+                       for n in range(count)])
+
+        def push(data: bytes) -> Request:
+            return ("POST", "/api/v1/sync/push?last_pulled_at=null", data,
+                    {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"})
+
+        if kind == "push":
+            kinds["push"] = lambda bodies=bodies, push=push: push(next(bodies))
+        else:
+            def repush(bodies: Any = bodies, push: Callable[[bytes], Request] = push) -> Request:
+                data = next(bodies)
+                send(push(data))  # stored first, untimed
+                return push(data)
+            kinds["repush"] = repush
     return {name: kinds[name] for name in opts.kinds}
 
 
@@ -119,22 +135,23 @@ def bench_http(opts: argparse.Namespace, url: str, token: str, visit_id: Any) ->
             response = session.request(method, base + path, data=data, headers=headers, timeout=60)
             assert response.status_code == 200, (path, response.status_code, response.text[:300])
 
-        kinds = request_kinds(opts, current_cursor(get), visit_id)
+        kinds = request_kinds(opts, current_cursor(get), visit_id, send)
         workers = gunicorn_workers(port)
         for name, next_request in kinds.items():
             for _ in range(opts.warmup):
                 send(next_request())
             pg_pids = backends(url)
-            worker_before = sum(cpu_seconds(pid) for pid in workers)
-            db_before = sum(cpu_seconds(pid) for pid in pg_pids)
-            times = []
+            times, worker, database = [], 0.0, 0.0
             for _ in range(opts.requests):
-                request = next_request()
+                request = next_request()  # (a repush's first push is sent here: neither timed nor counted)
+                worker_before = sum(cpu_seconds(pid) for pid in workers)
+                db_before = sum(cpu_seconds(pid) for pid in pg_pids)
                 start = time.perf_counter()
                 send(request)
                 times.append(time.perf_counter() - start)
-            worker = (sum(cpu_seconds(pid) for pid in workers) - worker_before) / opts.requests
-            database = (sum(cpu_seconds(pid) for pid in pg_pids) - db_before) / opts.requests
+                worker += sum(cpu_seconds(pid) for pid in workers) - worker_before
+                database += sum(cpu_seconds(pid) for pid in pg_pids) - db_before
+            worker, database = worker / opts.requests, database / opts.requests
             print(f"http   {name:5} {summary(times)}  server CPU/request {(worker + database) * 1000:5.2f} ms "
                   f"(gunicorn worker {worker * 1000:5.2f} + PostgreSQL {database * 1000:5.2f}; {opts.requests} requests)")
 
@@ -192,11 +209,12 @@ def bench_inproc(opts: argparse.Namespace, url: str, token: str, visit_id: Any, 
         response = client.open(path, method=method, data=data, headers={**headers, **extra})
         assert response.status_code == 200, (path, response.status_code, response.get_data(as_text=True)[:300])
 
-    for name, next_request in request_kinds(opts, current_cursor(get), visit_id).items():
+    for name, next_request in request_kinds(opts, current_cursor(get), visit_id, send).items():
         for _ in range(opts.warmup):
             send(next_request())
+        request = next_request()  # (a repush's first push is sent here: not counted)
         statements.clear()
-        send(next_request())
+        send(request)
         count = len(statements)
         if opts.show_sql:
             for text in statements:
@@ -233,7 +251,7 @@ def main() -> None:
     parser.add_argument("--logs", type=int, default=200, help="work logs in the technician's scope")
     parser.add_argument("--top", type=int, default=45, help="profile lines")
     parser.add_argument("--show-sql", action="store_true")
-    parser.add_argument("--kind", dest="kinds", action="append", choices=("me", "pull", "push"),
+    parser.add_argument("--kind", dest="kinds", action="append", choices=("me", "pull", "push", "repush"),
                         help="requests to measure (default: me and pull)")
     parser.add_argument("--push-batch", type=int, default=500, help="new work logs per push (--kind push)")
     opts = parser.parse_args()
