@@ -133,14 +133,6 @@ def _unlinked_locked_head(session: Session, chain: CommitChain, ids: list[uuid.U
     commits through here). The ids are UUIDs, written as literals; the rows' values pass through the columns'
     result processors, as SQLAlchemy's own results do."""
     table = _table(chain.table)
-    if not ids and session.get_bind().dialect.name == "postgresql":  # only the lock and the head
-        from fieldservice.db import driver_cursor
-
-        sql = f"SELECT pg_advisory_xact_lock({int(chain.lock_key)}); {_HEAD.format(table=table.name)}"
-        with driver_cursor(session, sql) as cursor:
-            cursor.nextset()
-            head = cursor.fetchone()
-        return [], ((int(head[0]), str(head[1])) if head else (0, GENESIS_HASH))
     if session.get_bind().dialect.name != "postgresql" or len(ids) > 500:
         rows: list[Any] = []
         for start in range(0, len(ids), 500):
@@ -148,8 +140,7 @@ def _unlinked_locked_head(session: Session, chain: CommitChain, ids: list[uuid.U
                                                            table.c.chain_seq.is_(None))).all()
         if session.get_bind().dialect.name == "postgresql":
             session.execute(sa.text(f"SELECT pg_advisory_xact_lock({int(chain.lock_key)})"))
-        head = session.execute(sa.text(_HEAD.format(table=table.name))).first()
-        return rows, ((int(head[0]), str(head[1])) if head else (0, GENESIS_HASH))
+        return rows, _head(session.execute(sa.text(_HEAD.format(table=table.name))).first())
     from psycopg.rows import namedtuple_row
 
     from fieldservice.db import driver_cursor
@@ -157,18 +148,37 @@ def _unlinked_locked_head(session: Session, chain: CommitChain, ids: list[uuid.U
     connection = session.connection()
     names = [column.name for column in table.columns]
     literals = ", ".join(f"'{uuid.UUID(str(row_id))}'" for row_id in ids)
-    sql = (f"SELECT {', '.join(names)} FROM {table.name} WHERE id IN ({literals}) AND chain_seq IS NULL; "
-           f"SELECT pg_advisory_xact_lock({int(chain.lock_key)}); {_HEAD.format(table=table.name)}")
+    unlinked = (f"SELECT {', '.join(names)} FROM {table.name} WHERE id IN ({literals}) AND chain_seq IS NULL; "
+                if ids else "")  # none when only rows handed over whole (append_at_commit) are to be linked
+    sql = f"{unlinked}SELECT pg_advisory_xact_lock({int(chain.lock_key)}); {_HEAD.format(table=table.name)}"
     processors = [column.type._cached_result_processor(connection.dialect, None)  # noqa: SLF001
                   for column in table.columns]
+    rows = []
     with driver_cursor(session, sql, row_factory=namedtuple_row) as cursor:
-        rows = [type(raw)._make(value if process is None else process(value)
-                                for process, value in zip(processors, raw, strict=True))
-                for raw in cursor.fetchall()]
+        if ids:
+            rows = [type(raw)._make(value if process is None else process(value)
+                                    for process, value in zip(processors, raw, strict=True))
+                    for raw in cursor.fetchall()]
+            cursor.nextset()
         cursor.nextset()
-        cursor.nextset()
-        head = cursor.fetchone()
-    return rows, ((int(head[0]), str(head[1])) if head else (0, GENESIS_HASH))
+        return rows, _head(cursor.fetchone())
+
+
+def _head(row: Any) -> tuple[int, str]:
+    """(seq, hash) of the chain's last row; (0, GENESIS_HASH) for an empty chain."""
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
+
+
+def _links(chain: CommitChain, key: bytes | None, rows: list[Any], seq: int, prev: str) -> list[dict[str, Any]]:
+    """The link columns of `rows` (objects with the chain's columns), in order, after the head (seq, prev)."""
+    links = []
+    for row in rows:
+        seq += 1
+        digest = link_hash(prev, chain.document(row, seq))
+        links.append({"chain_seq": seq, "prev_hash": prev, "hash": digest,
+                      "mac": row_mac(key, chain.table, seq, digest) if key else None})
+        prev = digest
+    return links
 
 
 def link_pending(session: Session) -> None:
@@ -188,25 +198,17 @@ def link_pending(session: Session) -> None:
         chain, table = COMMIT_CHAINS[name], _table(name)
         order = {row_id: i for i, row_id in enumerate(dict.fromkeys(ids))}
         rows, (seq, prev) = _unlinked_locked_head(session, chain, list(order))
-        rows.sort(key=lambda r: order[r.id])
-        updates = []
-        for row in rows:  # rows the ORM added (any rolled back with a savepoint are gone)
-            seq += 1
-            digest = link_hash(prev, chain.document(row, seq))
-            updates.append({"_id": row.id, "chain_seq": seq, "prev_hash": prev, "hash": digest,
-                            "mac": row_mac(key, name, seq, digest) if key else None})
-            prev = digest
-        if updates:
+        rows.sort(key=lambda r: order[r.id])  # rows the ORM added (any rolled back with a savepoint are gone)
+        # then the rows handed over whole, inserted linked
+        links = _links(chain, key, [*rows, *(SimpleNamespace(**new) for new in new_rows)], seq, prev)
+        if rows:
             session.execute(sa.update(table).where(table.c.id == sa.bindparam("_id"))
                             .values(chain_seq=sa.bindparam("chain_seq"), prev_hash=sa.bindparam("prev_hash"),
-                                    hash=sa.bindparam("hash"), mac=sa.bindparam("mac")), updates)
-        for new in new_rows:  # rows handed over whole: inserted linked
-            seq += 1
-            digest = link_hash(prev, chain.document(SimpleNamespace(**new), seq))
-            new.update(chain_seq=seq, prev_hash=prev, hash=digest, mac=row_mac(key, name, seq, digest) if key else None)
-            prev = digest
+                                    hash=sa.bindparam("hash"), mac=sa.bindparam("mac")),
+                            [{"_id": row.id, **link} for row, link in zip(rows, links, strict=False)])
         if new_rows:
-            session.execute(sa.insert(table), new_rows)
+            session.execute(sa.insert(table), [{**new, **link} for new, link in
+                                               zip(new_rows, links[len(rows):], strict=True)])
 
 
 def _forget(session: Session, transaction: Any) -> None:
