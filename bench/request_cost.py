@@ -80,7 +80,7 @@ def paths(cursor: str) -> dict[str, str]:
     return {"me": "/api/v1/auth/me", "pull": f"/api/v1/sync/pull?last_pulled_at={cursor}&schema_version=1"}
 
 
-Request = tuple[str, str, "str | None", dict[str, str]]
+Request = tuple[str, str, "bytes | None", dict[str, str]]
 """method, path, body, extra headers"""
 
 
@@ -93,18 +93,18 @@ def request_kinds(opts: argparse.Namespace, cursor: str, visit_id: Any,
     kinds: dict[str, Callable[[], Request]] = {
         name: (lambda p=path: ("GET", p, None, {})) for name, path in paths(cursor).items()}
     count = opts.warmup + opts.requests + 1
+
+    def push(data: bytes) -> Request:
+        return ("POST", "/api/v1/sync/push?last_pulled_at=null", data,
+                {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"})
+
     for kind in {"push", "repush"} & set(opts.kinds):
         bodies = iter([push_body(log_records(visit_id, opts.push_batch, n * opts.push_batch, text=kind))
                        for n in range(count)])
-
-        def push(data: bytes) -> Request:
-            return ("POST", "/api/v1/sync/push?last_pulled_at=null", data,
-                    {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"})
-
         if kind == "push":
-            kinds["push"] = lambda bodies=bodies, push=push: push(next(bodies))
+            kinds["push"] = lambda bodies=bodies: push(next(bodies))
         else:
-            def repush(bodies: Any = bodies, push: Callable[[bytes], Request] = push) -> Request:
+            def repush(bodies: Any = bodies) -> Request:
                 data = next(bodies)
                 send(push(data))  # stored first, untimed
                 return push(data)
