@@ -18,6 +18,7 @@ from fieldservice.audit.models import AuditEvent
 from fieldservice.auth.service import SYSTEM
 from fieldservice.db import unit_of_work
 from fieldservice.extensions import db
+from fieldservice.visits import service as visits
 from tests.factories import Factory
 from tests.statements import statements
 
@@ -32,8 +33,6 @@ def _push_logs(app: Flask, make: Factory, count: int) -> tuple[Any, list[str], l
     """A technician on site pushes `count` new work logs; returns the job, the ids and the statements sent."""
     now = datetime.now(UTC).replace(microsecond=0)
     job = make.dispatched_job(start=now - timedelta(hours=2))
-    from fieldservice.visits import service as visits
-
     with app.app_context(), unit_of_work():
         visits.record_arrival(SYSTEM, job.visit.id)
     stamp = int(now.timestamp() * 1000)
