@@ -282,6 +282,20 @@ class CpuMeter:
             + f"; machine busy {self.machine_busy:.0%} of {os.cpu_count()} cores"]
 
 
+class CpuClock:
+    """The CPU seconds of everything a push runs in: this process (the bench's phones), gunicorn's workers and
+    the bench database's PostgreSQL backends, read from /proc. The processes are found once (`CpuClock(...)`
+    between timed parts: finding them reads every process's environment); `read()` is cheap enough to take
+    around each request."""
+
+    def __init__(self, url: str, base: str) -> None:
+        self.pids = gunicorn_workers(int(base.rsplit(":", 1)[1])) + backends(url)
+
+    def read(self) -> float:
+        times = os.times()
+        return times.user + times.system + sum(cpu_seconds(pid) for pid in self.pids)
+
+
 def terminate_runaways(url: str) -> int:
     """End the queries still running on the bench database (a killed worker's query goes on in PostgreSQL)."""
     with psycopg.connect(plain_url(url), autocommit=True) as conn:
@@ -420,6 +434,9 @@ def bench_push(opts: argparse.Namespace) -> dict[str, Any]:
     jobs = [started_job(make, app) for _ in range(clients)]
     tokens = [make.token(job.technician.user_id, ttl=timedelta(hours=4)) for job in jobs]
     one, raw, many, failures = [], [], [], Counter()
+    # CPU seconds (client, gunicorn, PostgreSQL) of each round's one-client pushes and of its N clients
+    one_cpu: list[float] = []
+    many_cpu: list[float] = []
     # as WatermelonDB's synchronize() does, a phone pulls before it pushes: its scope is built, so each push also
     # makes its new logs members of it (sync_scope rows), and it pushes with its cursor, which is checked
     cursors: list[Any] = ["null"] * clients
@@ -450,29 +467,45 @@ def bench_push(opts: argparse.Namespace) -> dict[str, Any]:
                 # both sides' input built and encoded before the clock starts: the timed part is sending it
                 batches = records(0)
                 pairs = [(push_body(push), inserter.rows(push)) for push in batches]
-                http, pushed, inserted = Http(base, tokens[0], opts.timeout), 0.0, 0.0
+                http, pushed, inserted, cpu = Http(base, tokens[0], opts.timeout), 0.0, 0.0, 0.0
+                clock = CpuClock(url, base)
                 for data, rows in pairs:
+                    cpu_before = clock.read()
                     pushed += push_one(http, 0, data)
+                    cpu += clock.read() - cpu_before
                     inserted += inserter.insert(rows)
                 one.append(pushed)
+                one_cpu.append(cpu)
                 raw.append(inserted)
                 done: list[float] = []
                 prepared = [[push_body(push) for push in records(n)] for n in range(clients)]
                 threads = [threading.Thread(target=push_all, args=(n, done, prepared[n])) for n in range(clients)]
+                clock = CpuClock(url, base)
+                cpu_before = clock.read()
                 started = time.perf_counter()
                 for thread in threads:
                     thread.start()
                 for thread in threads:
                     thread.join()
                 many.append(max(done))
+                many_cpu.append(clock.read() - cpu_before)
         finally:
             inserter.close()
     if failures:
         terminate_runaways(url)
     ratios = [p / r for p, r in zip(one, raw, strict=True)]
     scaling = [(clients * total / m) / (total / o) for o, m in zip(one, many, strict=True)]
+    # the scaling decomposed (an identity): N clients / one = (cores busy with N / with one) x (CPU per push alone /
+    # CPU per push with N). One client's pushes are a chain (client, worker, backend, each waiting on the next), so
+    # it keeps about one core busy: the first factor is at most the machine's cores over that
+    pushes = total / batch
+    cpu_one = [c / pushes for c in one_cpu]
+    cpu_many = [c / (clients * pushes) for c in many_cpu]
+    cores_one = [c / w for c, w in zip(one_cpu, one, strict=True)]
+    cores_many = [c / w for c, w in zip(many_cpu, many, strict=True)]
     result = {"one_rps": total / median(one), "raw_rps": total / median(raw), "ratio_raw": median(ratios),
               "many_rps": clients * total / median(many), "many_vs_one": median(scaling),
+              "cpu_per_push": (median(cpu_one), median(cpu_many)), "cores": (median(cores_one), median(cores_many)),
               "failures": dict(failures)}
     table("push (work logs over HTTP, gunicorn, production config)", ["figure", "value"], [
         [f"one client, {total:,} records in pushes of {batch} (median of {rounds})",
@@ -484,6 +517,12 @@ def bench_push(opts: argparse.Namespace) -> dict[str, Any]:
          f"{result['many_rps']:,.0f} records/s"],
         [f"{clients} clients / one client, same round", f"{result['many_vs_one']:.2f}x (rounds: "
          + ", ".join(f"{r:.2f}x" for r in scaling) + ")"],
+        [f"CPU per push of {batch} (phones + gunicorn + PostgreSQL): one client / {clients} clients",
+         f"{result['cpu_per_push'][0] * 1000:.1f} / {result['cpu_per_push'][1] * 1000:.1f} ms (rounds: "
+         + ", ".join(f"{a * 1000:.1f} / {b * 1000:.1f}" for a, b in zip(cpu_one, cpu_many, strict=True)) + ")"],
+        [f"cores busy with it: one client / {clients} clients (of {os.cpu_count()})",
+         f"{result['cores'][0]:.2f} / {result['cores'][1]:.2f} (rounds: "
+         + ", ".join(f"{a:.2f} / {b:.2f}" for a, b in zip(cores_one, cores_many, strict=True)) + ")"],
         ["failed pushes", ", ".join(f"{k}: {v}" for k, v in failures.items()) or "0"],
     ])
     return result
