@@ -1,7 +1,6 @@
 """Sync endpoints for technicians' phones (WatermelonDB `synchronize()`), and the quarantine for dispatchers."""
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -178,12 +177,8 @@ class Push(MethodView):
         key = _idempotency_key()
         request.max_content_length = current_app.config["SYNC_MAX_PUSH_BYTES"]
         raw = request.get_data(cache=False)
-        try:
-            body = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise ValidationFailed("the body is not valid JSON", errors={"json": ["Invalid JSON body."]}) from None
         with unit_of_work():
-            response, _replayed = service.push(current_actor(), idempotency_key=key, raw=raw, body=body,
+            response, _replayed = service.push(current_actor(), idempotency_key=key, raw=raw,
                                                last_pulled_at=args["last_pulled_at"])
         return response
 

@@ -22,7 +22,7 @@ from fieldservice.errors import DomainError, Forbidden, InvalidTransition, Valid
 from fieldservice.extensions import db
 from fieldservice.visits.models import VisitHandover
 from sync import scope
-from sync.changeset import parse_change_set
+from sync.changeset import InvalidJsonBody, read_change_set
 from sync.errors import CursorFromTheFuture, IdempotencyKeyReused
 from sync.models import PushLog, RejectionStatus, SyncRejection
 from sync.pull import GENERIC_PLANS, pull_page
@@ -152,10 +152,10 @@ def legacy_body_digest(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def push(actor: Actor, *, idempotency_key: uuid.UUID, raw: bytes, body: Any, last_pulled_at: int | None,
+def push(actor: Actor, *, idempotency_key: uuid.UUID, raw: bytes, last_pulled_at: int | None,
          now: datetime | None = None) -> tuple[dict[str, Any], bool]:
-    """Apply a pushed change set once. Returns (response, replayed). `raw` is the request body as received,
-    `body` its parsed JSON.
+    """Apply a pushed change set once. Returns (response, replayed). `raw` is the request body as received
+    (JSON: InvalidJsonBody, a 422, if not).
 
     The same key with the same bytes returns the stored answer and writes nothing; with other bytes it is a
     409. The whole change set is parsed and validated before any lock is taken (issue 13 point 4): malformed
@@ -166,15 +166,17 @@ def push(actor: Actor, *, idempotency_key: uuid.UUID, raw: bytes, body: Any, las
     session = db.session
     digest = body_digest(raw)
     try:
-        change_set = parse_change_set(body, max_records=current_app.config["SYNC_MAX_PUSH_RECORDS"])
+        change_set = read_change_set(raw, max_records=current_app.config["SYNC_MAX_PUSH_RECORDS"])
+    except InvalidJsonBody:
+        raise
     except DomainError:
         stored = _stored_push(session, idempotency_key)
         if stored is None:
             raise
-        return _replay(stored, technician_id, digest, body), True  # stored when the server still took it
+        return _replay(stored, technician_id, digest, raw), True  # stored when the server still took it
     stored = _lock_or_replay(session, idempotency_key, last_pulled_at)
     if stored is not None:
-        return _replay(stored, technician_id, digest, body), True
+        return _replay(stored, technician_id, digest, raw), True
     ctx = PushContext(session=session, actor=actor, idempotency_key=idempotency_key, received_at=now,
                       quarantine_limit=current_app.config.get("SYNC_QUARANTINE_MAX_OPEN"),
                       payload_limit=current_app.config.get("SYNC_QUARANTINE_MAX_PAYLOAD_BYTES"))
@@ -228,13 +230,13 @@ def _stored_push(session: Any, key: uuid.UUID) -> Any:
     return rows[0] if rows else None
 
 
-def _replay(stored: Any, technician_id: uuid.UUID, digest: str, body: Any) -> dict[str, Any]:
+def _replay(stored: Any, technician_id: uuid.UUID, digest: str, raw: bytes) -> dict[str, Any]:
     """The stored answer of a push with this key: same technician, same bytes. A key stored before issue 13
     holds the digest of the re-serialised body; it is accepted too (same JSON content), computed only then."""
     same = stored.request_sha256 == digest
     if not same:
         try:
-            same = stored.request_sha256 == legacy_body_digest(body)
+            same = stored.request_sha256 == legacy_body_digest(json.loads(raw))
         except (ValueError, RecursionError):
             same = False
     if stored.technician_id != technician_id or not same:
