@@ -46,7 +46,8 @@ def general(raw: bytes, max_records: int) -> tuple[Any, ...]:
 def record_ids() -> st.SearchStrategy[Any]:
     return st.one_of(
         st.sampled_from(IDS), st.uuids().map(str), st.uuids().map(lambda u: str(u).upper()),
-        st.uuids().map(lambda u: u.hex), st.uuids().map(lambda u: "{%s}" % u), st.uuids().map(lambda u: f"urn:uuid:{u}"),
+        st.uuids().map(lambda u: u.hex), st.uuids().map(lambda u: f"{{{u}}}"),
+        st.uuids().map(lambda u: f"urn:uuid:{u}"),
         st.just("abcdefghijklmnop"), st.just(""), st.just("1b4e28ba-2fa1-11d2-883f-0016d3cca42\x00"),
         st.just("é" * 36), st.integers(), st.none())
 
