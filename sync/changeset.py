@@ -362,8 +362,10 @@ def read_change_set(raw: bytes, *, max_records: int) -> ChangeSet:
     Raises InvalidJsonBody (422) for bytes that are not JSON, and what parse_change_set raises."""
     try:
         return _read_common(raw, max_records)
-    except (msgspec.DecodeError, UnicodeDecodeError, _NotCommon):  # (msgspec's ValidationError is a DecodeError;
-        pass                                                        # bytes that are not UTF-8 raise the other)
+    # msgspec's ValidationError is a DecodeError; bytes that are not UTF-8 raise UnicodeDecodeError, and JSON
+    # nested deeper than the interpreter's recursion limit RecursionError
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, _NotCommon):
+        pass
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):

@@ -33,6 +33,7 @@ def log_record(visit_id: Any, **overrides: Any) -> dict[str, Any]:
     return record
 
 
+TOO_DEEP = b"[" * 100_000 + b"]" * 100_000
 CASES = {
     "not json": (None, b"{oops", 422),
     "not an object": ([1, 2], None, 422),
@@ -59,6 +60,10 @@ CASES = {
     "duplicate non-UUID record": ("duplicate_not_uuid", None, 422),
     "deleted not ids": ({"changes": {"work_logs": {"deleted": [42]}}}, None, 422),
     "control character": ("control", None, 422),
+    # nested deeper than the parsers' recursion limit, where the common way decodes a part on its own
+    "too deep in a table": (None, b'{"changes": {"work_logs": ' + TOO_DEEP + b"}}", 422),
+    "too deep in a local column": (None, b'{"changes": {"work_logs": {"created": [{"id": '
+                                   b'"6f1c2d1e-4a59-4a0e-9a53-2f3c5d6e7f80", "local_column": ' + TOO_DEEP + b"}]}}}", 422),
 }
 
 

@@ -154,6 +154,10 @@ RAW_EDGES = [
     b'{"changes": {"work_logs": {"created": [{"id": "%s", "started_at": 123456789012345678901234567890}]}}}'
     % IDS[0].encode(),
     b"", b"null", b"[]", b'"changes"', b"{" * 5000,
+    # nested deeper than the recursion limit, at every level the common way decodes on its own
+    *(template.replace(b"DEEP", b"[" * 100_000 + b"]" * 100_000) for template in (
+        b"DEEP", b'{"changes": DEEP}', b'{"changes": {"work_logs": DEEP}}', b'{"changes": {"upload_queue": DEEP}}',
+        b'{"changes": {"work_logs": {"created": [{"id": "%s", "local_column": DEEP}]}}}' % IDS[0].encode())),
 ]
 
 
