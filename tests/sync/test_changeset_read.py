@@ -125,8 +125,19 @@ def bodies(draw: Any) -> bytes:
     body: Any = {"wrapped": {"changes": changes}, "bare": changes, "extra key": {"changes": changes, "x": 1},
                  "not an object": [changes]}[shape]
     if draw(st.booleans()):
-        return json.dumps(body).encode()  # \uXXXX escapes: lone surrogates, control characters as escapes
-    return json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        raw = json.dumps(body).encode()  # \uXXXX escapes: lone surrogates, control characters as escapes
+    else:
+        raw = json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    if messy and draw(st.integers(0, 3)) == 0:  # a few bytes changed: broken JSON, broken UTF-8, odd numbers
+        data = bytearray(raw)
+        for _ in range(draw(st.integers(1, 3))):
+            if not data:
+                break
+            at = draw(st.integers(0, len(data) - 1))
+            data[at:at + draw(st.integers(0, 2))] = draw(st.binary(max_size=2) | st.sampled_from(
+                [b"NaN", b"-", b"e9", b"\\u", b'"', b"[", b"{", b"\xff", b"\xed\xa0\x80", b"1e400"]))
+        raw = bytes(data)
+    return raw
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
