@@ -351,10 +351,10 @@ class _NotCommon(Exception):
 
 
 def read_change_set(raw: bytes, *, max_records: int) -> ChangeSet:
-    """The change set of a push body, from its bytes. The common push (`{"changes": {...}}` of synced tables,
-    every value of its column's JSON type, every id a UUID) is decoded and type-checked in one pass by msgspec
-    into one struct per record, without building the JSON tree first (issue 13: CPU per push). Anything else
-    (the bare changes object, unknown tables with records, ids that are not UUIDs, wrong types, duplicates,
+    """The change set of a push body, from its bytes. The common push (`{"changes": {...}}` or the bare changes
+    object, of synced tables, every value of its column's JSON type, every id a UUID) is decoded and
+    type-checked in one pass by msgspec into one struct per record, without building the JSON tree first
+    (issue 13: CPU per push). Anything else (unknown tables with records, ids that are not UUIDs, wrong types, duplicates,
     lone surrogates, NaN, a body too large, ...) goes the general way, `parse_change_set(json.loads(raw))`,
     which decides the outcome. Both give the same change set where the common way takes a body
     (tests/sync/test_changeset_read.py compares them on generated bodies).
@@ -401,17 +401,13 @@ def _common_table(table: SyncTable) -> _CommonTable:
     return _CommonTable(msgspec.json.Decoder(lists), tuple((c.name, converters[c.name]) for c in columns))
 
 
-class _Body(msgspec.Struct, forbid_unknown_fields=True):
-    changes: dict[str, msgspec.Raw]
-
-
 class _UnknownTable(msgspec.Struct, forbid_unknown_fields=True):
     created: list[Any] = msgspec.field(default_factory=list)
     updated: list[Any] = msgspec.field(default_factory=list)
     deleted: list[Any] = msgspec.field(default_factory=list)
 
 
-_BODY = msgspec.json.Decoder(_Body)
+_OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])  # an object, its values left encoded
 _UNKNOWN_TABLE = msgspec.json.Decoder(_UnknownTable)
 _COMMON = {name: _common_table(table) for name, table in TABLES.items()}
 
@@ -434,7 +430,10 @@ def _read_common(raw: bytes, max_records: int) -> ChangeSet:
     cache: dict[Any, Any] = {}
     every_column: dict[tuple[str, ...], frozenset[str]] = {}
     total = 0
-    for table_name, encoded in _BODY.decode(raw).changes.items():
+    tables = _OBJECT.decode(raw)
+    if tables.keys() == {"changes"}:  # {"changes": {...}}, as docs/sync.md shows; else the bare changes object
+        tables = _OBJECT.decode(tables["changes"])
+    for table_name, encoded in tables.items():
         common = _COMMON.get(table_name)
         if common is None:  # a local-only table: ignored when empty (its records are quarantined: not common)
             unknown = _UNKNOWN_TABLE.decode(encoded)

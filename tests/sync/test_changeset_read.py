@@ -121,7 +121,7 @@ def bodies(draw: Any) -> bytes:
     messy = draw(st.booleans())
     changes = draw(tables(messy))
     shape = draw(st.sampled_from(["wrapped", "wrapped", "wrapped", "bare", "extra key", "not an object"])
-                 if messy else st.just("wrapped"))
+                 if messy else st.sampled_from(["wrapped", "bare"]))
     body: Any = {"wrapped": {"changes": changes}, "bare": changes, "extra key": {"changes": changes, "x": 1},
                  "not an object": [changes]}[shape]
     if draw(st.booleans()):
@@ -192,8 +192,12 @@ def watermelon_push(count: int) -> bytes:
     return json.dumps(body, ensure_ascii=False).encode()
 
 
-def test_a_typical_push_is_read_the_common_way_with_the_same_result() -> None:
+@pytest.mark.parametrize("bare", [False, True], ids=["wrapped", "bare"])
+def test_a_typical_push_is_read_the_common_way_with_the_same_result(bare: bool) -> None:
+    """As docs/sync.md shows (`{"changes": …}`), and bare, as WatermelonDB's own docs send `changes`."""
     raw = watermelon_push(50)
+    if bare:
+        raw = json.dumps(json.loads(raw)["changes"], ensure_ascii=False).encode()
     common = _read_common(raw, 1000)  # not _NotCommon, nor a msgspec error
     assert common == parse_change_set(json.loads(raw), max_records=1000)
     assert len(common.records) == 52 and not common.unroutable
