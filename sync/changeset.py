@@ -354,10 +354,10 @@ def read_change_set(raw: bytes, *, max_records: int) -> ChangeSet:
     """The change set of a push body, from its bytes. The common push (`{"changes": {...}}` or the bare changes
     object, of synced tables, every value of its column's JSON type, every id a UUID) is decoded and
     type-checked in one pass by msgspec into one struct per record, without building the JSON tree first
-    (issue 13: CPU per push). Anything else (unknown tables with records, ids that are not UUIDs, wrong types, duplicates,
-    lone surrogates, NaN, a body too large, ...) goes the general way, `parse_change_set(json.loads(raw))`,
-    which decides the outcome. Both give the same change set where the common way takes a body
-    (tests/sync/test_changeset_read.py compares them on generated bodies).
+    (issue 13: CPU per push). Anything else (unknown tables with records, ids that are not UUIDs, wrong types,
+    duplicates, lone surrogates, NaN, a body too large, ...) goes the general way,
+    `parse_change_set(json.loads(raw))`, which decides the outcome. Both give the same change set where the
+    common way takes a body (tests/sync/test_changeset_read.py compares them on generated bodies).
 
     Raises InvalidJsonBody (422) for bytes that are not JSON, and what parse_change_set raises."""
     try:
