@@ -171,6 +171,23 @@ def _record_id(value: Any, path: str) -> uuid.UUID | str:
         return value
 
 
+def _printable_id(value: Any) -> uuid.UUID | str | None:
+    """`_record_id`'s answer for its common case, a string of printable ASCII (no control character, no
+    surrogate: nothing to refuse), without building the error path first: the UUID, or the string when it is
+    not one. None for anything else: `_record_id` decides."""
+    if type(value) is not str or not (value.isascii() and value.isprintable()):
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return value
+
+
+def _named_changed(changed_raw: str | None, converters: dict[str, Any]) -> frozenset[str]:
+    """The columns a record's `_changed` names that the server knows (the others are never applied)."""
+    return frozenset(c for c in changed_raw.split(",") if c in converters) if changed_raw else frozenset()
+
+
 def _not_uuid_reason(record_id: str) -> str:
     return (f"id {record_id[:40]!r} is not a UUID: records are created offline, so the app must make UUID ids "
             f"with WatermelonDB's id generator: {ID_GENERATOR} (docs/sync.md, Record ids)")
@@ -287,12 +304,8 @@ def _parse_record(table: SyncTable, operation: str, item: Any, path: str,
     if not isinstance(item, dict):
         raise _fail(path, "must be a record object")
     value = item.get("id")
-    if type(value) is str and value.isascii() and value.isprintable():  # _record_id's common case, inline
-        try:
-            record_id: uuid.UUID | str = uuid.UUID(value)
-        except ValueError:
-            record_id = value
-    else:
+    record_id = _printable_id(value)
+    if record_id is None:
         record_id = _record_id(value, f"{path}.id")
     changed_raw = item.get("_changed", "")
     if changed_raw is None:
@@ -300,7 +313,7 @@ def _parse_record(table: SyncTable, operation: str, item: Any, path: str,
     if not isinstance(changed_raw, str):
         raise _fail(f"{path}._changed", "must be a comma-separated string of column names")
     converters = _CONVERTERS[table.name]
-    changed = frozenset(c for c in changed_raw.split(",") if c in converters) if changed_raw else frozenset()
+    changed = _named_changed(changed_raw, converters)
     # the known columns, and whether they certainly pass jsonsafety.problem: only scalars and no text with a
     # lone surrogate (ASCII text has none: no regex needed); otherwise the full walk decides and names the place
     raw: dict[str, Any] = {}
@@ -414,12 +427,10 @@ _COMMON = {name: _common_table(table) for name, table in TABLES.items()}
 
 def _uuid(value: str) -> uuid.UUID:
     """`_record_id`'s answer for an id `_read_common` takes: a UUID in printable ASCII."""
-    if not (value.isascii() and value.isprintable()):
+    record_id = _printable_id(value)
+    if not isinstance(record_id, uuid.UUID):
         raise _NotCommon
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise _NotCommon from None
+    return record_id
 
 
 def _read_common(raw: bytes, max_records: int) -> ChangeSet:
@@ -460,8 +471,7 @@ def _read_common(raw: bytes, max_records: int) -> ChangeSet:
                 except _Bad:
                     raise _NotCommon from None
                 changed_raw = item.changed_
-                changed = (frozenset(c for c in changed_raw.split(",") if c in converters)
-                           if changed_raw and operation != "created" else frozenset())
+                changed = _named_changed(changed_raw, converters) if operation != "created" else frozenset()
                 if operation == "created" or not changed:  # the same few sets for a whole push: made once each
                     present = tuple(values)
                     changed = every_column.get(present)  # type: ignore[assignment]
