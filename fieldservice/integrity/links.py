@@ -205,7 +205,7 @@ def link_pending(session: Session) -> None:
             session.execute(sa.update(table).where(table.c.id == sa.bindparam("_id"))
                             .values(chain_seq=sa.bindparam("chain_seq"), prev_hash=sa.bindparam("prev_hash"),
                                     hash=sa.bindparam("hash"), mac=sa.bindparam("mac")),
-                            [{"_id": row.id, **link} for row, link in zip(rows, links, strict=False)])
+                            [{"_id": row.id, **link} for row, link in zip(rows, links[:len(rows)], strict=True)])
         if new_rows:
             session.execute(sa.insert(table), [{**new, **link} for new, link in
                                                zip(new_rows, links[len(rows):], strict=True)])
